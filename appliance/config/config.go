@@ -1,0 +1,165 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole appliance configuration.
+type Config struct {
+	Appliance Appliance `yaml:"appliance" json:"appliance"`
+	API       API       `yaml:"api" json:"api"`
+	Network   Network   `yaml:"network" json:"network"`
+	Log       Log       `yaml:"log" json:"log"`
+	// Testing holds fault injection for the QEMU scenarios. It is never
+	// set in a production configuration; Validate accepts it anywhere so
+	// a test can inject faults through the kernel command line.
+	Testing Testing `yaml:"testing,omitempty" json:"testing,omitempty"`
+}
+
+// Appliance is the box's identity.
+type Appliance struct {
+	// Hostname is an RFC 1123 host name label.
+	Hostname string `yaml:"hostname" json:"hostname"`
+}
+
+// API configures the management API listeners.
+type API struct {
+	// Listen is the TCP address of the management API (host:port). Until
+	// the NOC tunnel exists it is plain HTTP: bind it to a management
+	// network only. Empty disables the TCP listener.
+	Listen string `yaml:"listen" json:"listen"`
+	// Socket is the path of the Unix socket listener (always on).
+	Socket string `yaml:"socket" json:"socket"`
+}
+
+// Network is the subset of the netplan-style network section that the
+// boot needs today: static addresses and routes on named ethernets.
+type Network struct {
+	Ethernets map[string]Ethernet `yaml:"ethernets" json:"ethernets"`
+}
+
+// Ethernet configures one physical interface by kernel name.
+type Ethernet struct {
+	Addresses []string `yaml:"addresses" json:"addresses"`
+	Routes    []Route  `yaml:"routes" json:"routes"`
+	MTU       int      `yaml:"mtu,omitempty" json:"mtu,omitempty"`
+}
+
+// Route is a static route; To is a CIDR or "default".
+type Route struct {
+	To  string `yaml:"to" json:"to"`
+	Via string `yaml:"via" json:"via"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is trace, debug, info, warn or error.
+	Level string `yaml:"level" json:"level"`
+	// Lines is how many log lines the in-memory ring keeps for the API.
+	Lines int `yaml:"lines" json:"lines"`
+}
+
+// Testing is test-only fault injection.
+type Testing struct {
+	// FaultyServices adds synthetic services that fail on purpose, to
+	// prove the supervisor's restart, backoff and containment.
+	FaultyServices []FaultyService `yaml:"faulty_services,omitempty" json:"faulty_services,omitempty"`
+}
+
+// FaultyService is a synthetic service that fails FailAfter after each
+// start.
+type FaultyService struct {
+	Name      string   `yaml:"name" json:"name"`
+	FailAfter Duration `yaml:"fail_after" json:"fail_after"`
+}
+
+// Duration is a time.Duration written as "1m30s" in YAML and JSON.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 1m30s", n.Line, s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText writes the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// Defaults is the compiled-in configuration. It validates, and it is the
+// base every document is parsed on top of.
+func Defaults() Config {
+	return Config{
+		Appliance: Appliance{Hostname: "keep"},
+		API:       API{Listen: ":8080", Socket: "/run/keep/api.sock"},
+		Network: Network{Ethernets: map[string]Ethernet{
+			// QEMU's user-mode network; a racked box gets its own
+			// section from the provider.
+			"eth0": {
+				Addresses: []string{"10.0.2.15/24"},
+				Routes:    []Route{{To: "default", Via: "10.0.2.2"}},
+			},
+		}},
+		Log: Log{Level: "info", Lines: 4096},
+	}
+}
+
+// ErrInvalid is wrapped by every parse and validation error.
+var ErrInvalid = errors.New("invalid configuration")
+
+// maxDocument bounds what Parse reads: a configuration is small.
+const maxDocument = 1 << 20
+
+// Parse decodes a YAML document on top of base and validates the result.
+// Fields the document does not name keep base's values; maps are merged
+// key by key; lists are replaced.
+func Parse(base Config, doc []byte) (Config, error) {
+	if len(doc) > maxDocument {
+		return Config{}, fmt.Errorf("%w: document is %d bytes, more than the %d allowed", ErrInvalid, len(doc), maxDocument)
+	}
+	cfg := base.clone()
+	dec := yaml.NewDecoder(bytes.NewReader(doc))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("%w: more than one YAML document; write one", ErrInvalid)
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// clone deep-copies the parts of c that decoding would otherwise alias.
+func (c Config) clone() Config {
+	out := c
+	if c.Network.Ethernets != nil {
+		out.Network.Ethernets = make(map[string]Ethernet, len(c.Network.Ethernets))
+		for k, v := range c.Network.Ethernets {
+			v.Addresses = append([]string(nil), v.Addresses...)
+			v.Routes = append([]Route(nil), v.Routes...)
+			out.Network.Ethernets[k] = v
+		}
+	}
+	out.Testing.FaultyServices = append([]FaultyService(nil), c.Testing.FaultyServices...)
+	return out
+}
+
+// Marshal renders c as YAML.
+func (c Config) Marshal() ([]byte, error) { return yaml.Marshal(c) }

@@ -1,0 +1,170 @@
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"io/fs"
+	"strings"
+	"testing"
+)
+
+func TestDefaultsValidate(t *testing.T) {
+	if err := Defaults().Validate(); err != nil {
+		t.Fatalf("compiled-in defaults do not validate: %v", err)
+	}
+}
+
+func TestParseNamesTheBadField(t *testing.T) {
+	tests := []struct {
+		name, doc string
+		want      string // substring of the error; "" means valid
+	}{
+		{"empty document keeps defaults", "", ""},
+		{"hostname", "appliance: {hostname: vault-1}", ""},
+		{"bad hostname", "appliance: {hostname: Bad_Host}", "appliance.hostname: \"Bad_Host\" is not a host name"},
+		{"bad listen", "api: {listen: nowhere}", "api.listen: \"nowhere\" is not host:port"},
+		{"relative socket", "api: {socket: api.sock}", "api.socket: \"api.sock\" is not an absolute path"},
+		{"bad address", "network: {ethernets: {eth0: {addresses: [10.0.2.300/24]}}}", "network.ethernets.eth0.addresses[0]: \"10.0.2.300/24\""},
+		{"bad route", "network: {ethernets: {eth1: {routes: [{to: somewhere, via: 10.0.0.1}]}}}", "network.ethernets.eth1.routes[0].to"},
+		{"bad gateway", "network: {ethernets: {eth1: {routes: [{to: default, via: gw}]}}}", "network.ethernets.eth1.routes[0].via"},
+		{"bad mtu", "network: {ethernets: {eth0: {mtu: 100}}}", "network.ethernets.eth0.mtu: 100 is outside"},
+		{"bad ifname", "network: {ethernets: {this-name-is-too-long: {}}}", "network.ethernets.this-name-is-too-long"},
+		{"log level", "log: {level: loud}", "log.level: \"loud\" is not one of"},
+		{"unknown field", "api: {lisen: ':1'}", "field lisen not found"},
+		{"wrong type", "log: {lines: many}", "cannot unmarshal"},
+		{"bad duration", "testing: {faulty_services: [{name: probe, fail_after: soon}]}", "\"soon\" is not a duration"},
+		{"faulty service", "testing: {faulty_services: [{name: probe, fail_after: 100ms}]}", ""},
+		{"duplicate faulty", "testing: {faulty_services: [{name: p}, {name: p}]}", "testing.faulty_services[1].name: \"p\" is named twice"},
+		{"two documents", "log: {level: info}\n---\nlog: {level: debug}\n", "more than one YAML document"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(Defaults(), []byte(tc.doc))
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Parse: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Parse accepted %q; want error containing %q", tc.doc, tc.want)
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("error %v does not wrap ErrInvalid", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseReportsEveryProblem(t *testing.T) {
+	_, err := Parse(Defaults(), []byte("appliance: {hostname: X}\nlog: {level: loud, lines: 1}\n"))
+	for _, want := range []string{"appliance.hostname", "log.level", "log.lines"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not name %s", err, want)
+		}
+	}
+}
+
+func TestParseMergesOnTopOfBase(t *testing.T) {
+	base := Defaults()
+	cfg, err := Parse(base, []byte("network: {ethernets: {eth1: {addresses: [192.0.2.5/24]}}}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cfg.Network.Ethernets["eth0"]; !ok {
+		t.Error("eth0 from the base was lost; maps must merge")
+	}
+	if got := cfg.Network.Ethernets["eth1"].Addresses; len(got) != 1 || got[0] != "192.0.2.5/24" {
+		t.Errorf("eth1 addresses = %v", got)
+	}
+	if _, ok := base.Network.Ethernets["eth1"]; ok {
+		t.Error("Parse modified its base")
+	}
+	if cfg.API != base.API {
+		t.Errorf("api changed to %+v without being named", cfg.API)
+	}
+}
+
+func TestLoadLayers(t *testing.T) {
+	files := map[string]string{
+		"/etc/keep/keep.yaml": "appliance: {hostname: image}\n",
+		"/cfg/good.yaml":      "appliance: {hostname: override}\n",
+		"/cfg/bad.yaml":       "appliance: {hostname: NOPE}\n",
+	}
+	read := func(p string) ([]byte, error) {
+		s, ok := files[p]
+		if !ok {
+			return nil, fs.ErrNotExist
+		}
+		return []byte(s), nil
+	}
+	b64 := base64.StdEncoding.EncodeToString([]byte("appliance: {hostname: inline}"))
+	b64bad := base64.StdEncoding.EncodeToString([]byte("log: {level: loud}"))
+	tests := []struct {
+		name, defaults, cmdline string
+		wantHost                string
+		wantErr                 string
+		wantSources             int
+	}{
+		{"image defaults", "/etc/keep/keep.yaml", "console=ttyS0", "image", "", 2},
+		{"file override", "/etc/keep/keep.yaml", "quiet keep.config=/cfg/good.yaml", "override", "", 3},
+		{"inline override", "/etc/keep/keep.yaml", "keep.config=b64:" + b64, "inline", "", 3},
+		{"bad override keeps image", "/etc/keep/keep.yaml", "keep.config=/cfg/bad.yaml", "image", "/cfg/bad.yaml: appliance.hostname: \"NOPE\"", 2},
+		{"bad inline override", "/etc/keep/keep.yaml", "keep.config=b64:" + b64bad, "image", "log.level", 2},
+		{"not base64", "/etc/keep/keep.yaml", "keep.config=b64:%%%", "image", "not base64", 2},
+		{"missing override", "/etc/keep/keep.yaml", "keep.config=/cfg/none.yaml", "image", "/cfg/none.yaml", 2},
+		{"missing image defaults", "/none.yaml", "", "keep", "read image defaults", 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Load(read, tc.defaults, tc.cmdline)
+			if got.Config.Appliance.Hostname != tc.wantHost {
+				t.Errorf("hostname = %q, want %q", got.Config.Appliance.Hostname, tc.wantHost)
+			}
+			if len(got.Sources) != tc.wantSources {
+				t.Errorf("sources = %v, want %d", got.Sources, tc.wantSources)
+			}
+			switch {
+			case tc.wantErr == "" && got.Err != nil:
+				t.Errorf("Err = %v", got.Err)
+			case tc.wantErr != "" && (got.Err == nil || !strings.Contains(got.Err.Error(), tc.wantErr)):
+				t.Errorf("Err = %v, want it to contain %q", got.Err, tc.wantErr)
+			}
+			if err := got.Config.Validate(); err != nil {
+				t.Errorf("Load returned an invalid config: %v", err)
+			}
+		})
+	}
+}
+
+func TestCmdlineValueLastWins(t *testing.T) {
+	v, ok := CmdlineValue("a=1 keep.config=x b keep.config=y", "keep.config")
+	if !ok || v != "y" {
+		t.Fatalf("got %q %v", v, ok)
+	}
+	if _, ok := CmdlineValue("keep.configx=1", "keep.config"); ok {
+		t.Fatal("matched a longer key")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("appliance: {hostname: vault}\napi: {listen: ':8080'}\n"))
+	f.Add([]byte("network: {ethernets: {eth0: {addresses: [10.0.0.1/8], routes: [{to: default, via: 10.0.0.254}]}}}"))
+	f.Add([]byte("testing: {faulty_services: [{name: p, fail_after: 1s}]}"))
+	f.Add([]byte("&a [*a]"))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		cfg, err := Parse(Defaults(), doc)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v does not wrap ErrInvalid", err)
+			}
+			return
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("Parse returned a config that fails Validate: %v", err)
+		}
+	})
+}

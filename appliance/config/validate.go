@@ -1,0 +1,109 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// FieldError is a validation error about one field.
+type FieldError struct {
+	// Path is the field's YAML path, e.g. network.ethernets.eth0.mtu.
+	Path string
+	// Problem says what is wrong and, where it helps, what is allowed.
+	Problem string
+}
+
+func (e *FieldError) Error() string { return e.Path + ": " + e.Problem }
+
+// Unwrap lets errors.Is(err, ErrInvalid) hold for every field error.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+var (
+	hostnameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	ifnameRE   = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,15}$`)
+	serviceRE  = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+)
+
+// Validate checks every field and returns all problems found, each a
+// *FieldError, joined in a stable order.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, &FieldError{Path: path, Problem: fmt.Sprintf(format, args...)})
+	}
+
+	if !hostnameRE.MatchString(c.Appliance.Hostname) {
+		bad("appliance.hostname", "%q is not a host name: use 1-63 lower-case letters, digits and inner hyphens", c.Appliance.Hostname)
+	}
+
+	if c.API.Listen != "" {
+		if _, port, err := net.SplitHostPort(c.API.Listen); err != nil || port == "" {
+			bad("api.listen", "%q is not host:port (for example :8080 or 10.0.2.15:8080)", c.API.Listen)
+		}
+	}
+	if !strings.HasPrefix(c.API.Socket, "/") {
+		bad("api.socket", "%q is not an absolute path", c.API.Socket)
+	}
+
+	names := make([]string, 0, len(c.Network.Ethernets))
+	for name := range c.Network.Ethernets {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		eth := c.Network.Ethernets[name]
+		p := "network.ethernets." + name
+		if !ifnameRE.MatchString(name) {
+			bad(p, "%q is not an interface name (1-15 letters, digits, '_', '.', '-')", name)
+		}
+		for i, a := range eth.Addresses {
+			if _, err := netip.ParsePrefix(a); err != nil {
+				bad(fmt.Sprintf("%s.addresses[%d]", p, i), "%q is not an address in CIDR form like 192.0.2.10/24", a)
+			}
+		}
+		for i, r := range eth.Routes {
+			rp := fmt.Sprintf("%s.routes[%d]", p, i)
+			if r.To != "default" {
+				if _, err := netip.ParsePrefix(r.To); err != nil {
+					bad(rp+".to", "%q is neither \"default\" nor a CIDR prefix", r.To)
+				}
+			}
+			if _, err := netip.ParseAddr(r.Via); err != nil {
+				bad(rp+".via", "%q is not a gateway IP address", r.Via)
+			}
+		}
+		if eth.MTU != 0 && (eth.MTU < 576 || eth.MTU > 9216) {
+			bad(p+".mtu", "%d is outside 576-9216", eth.MTU)
+		}
+	}
+
+	switch c.Log.Level {
+	case "trace", "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not one of trace, debug, info, warn, error", c.Log.Level)
+	}
+	if c.Log.Lines < 16 || c.Log.Lines > 1<<20 {
+		bad("log.lines", "%d is outside 16-1048576", c.Log.Lines)
+	}
+
+	seen := map[string]bool{}
+	for i, f := range c.Testing.FaultyServices {
+		p := fmt.Sprintf("testing.faulty_services[%d]", i)
+		if !serviceRE.MatchString(f.Name) {
+			bad(p+".name", "%q is not a service name (lower-case letters, digits, '-')", f.Name)
+		}
+		if seen[f.Name] {
+			bad(p+".name", "%q is named twice", f.Name)
+		}
+		seen[f.Name] = true
+		if f.FailAfter < 0 {
+			bad(p+".fail_after", "must not be negative")
+		}
+	}
+	return errors.Join(errs...)
+}
