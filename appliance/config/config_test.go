@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io/fs"
+	"os"
 	"strings"
 	"testing"
 )
@@ -167,4 +168,17 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse returned a config that fails Validate: %v", err)
 		}
 	})
+}
+
+// The image's defaults file is outside bytes to this package but part of
+// every boot: it must parse on top of the compiled-in defaults.
+func TestImageDefaultsFileValidates(t *testing.T) {
+	const path = "../../image/keep.yaml"
+	got := Load(os.ReadFile, path, "")
+	if got.Err != nil {
+		t.Fatalf("%s: %v", path, got.Err)
+	}
+	if len(got.Sources) != 2 || got.Sources[1] != path {
+		t.Fatalf("sources = %v", got.Sources)
+	}
 }

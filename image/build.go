@@ -1,0 +1,169 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"keep/appliance/kmod"
+)
+
+// Paths inside the image.
+const (
+	InitPath       = "init"               // the keep binary, run by the kernel as PID 1
+	ModprobePath   = "sbin/modprobe"      // symlink to /init for request_module()
+	ConfigPath     = "etc/keep/keep.yaml" // the default appliance config
+	ModuleListPath = "etc/keep/modules"   // modules PID 1 loads, in load order
+	consolePath    = "dev/console"        // opened by the kernel before devtmpfs
+	modulesRoot    = "lib/modules"        // + /<release>/...
+)
+
+// Spec says what goes into an image.
+type Spec struct {
+	// Keep is the path of the static keep binary (becomes /init).
+	Keep string
+	// ModulesDir is the kernel's module tree, /lib/modules/<release>; its
+	// base name is the release the image's tree is filed under.
+	ModulesDir string
+	// Config is the default appliance config file (becomes /etc/keep/keep.yaml).
+	Config string
+	// Modules are the modules to load at boot; nil means DefaultModules.
+	Modules []string
+	// Output is the image file to write (zstd-compressed newc cpio).
+	Output string
+}
+
+// Result describes a built image.
+type Result struct {
+	Path            string
+	RawBytes        int64 // the cpio archive
+	CompressedBytes int64 // the image file
+	Modules         int   // module files in the image
+	ModuleBytes     int64 // their total size
+}
+
+// String is the one-line summary mkimage prints.
+func (r Result) String() string {
+	return fmt.Sprintf("image %s: %s zstd (%s raw), %d modules (%s)",
+		r.Path, mib(r.CompressedBytes), mib(r.RawBytes), r.Modules, mib(r.ModuleBytes))
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// Build assembles the image described by s and writes it to s.Output
+// (atomically: a temporary file renamed into place). The same inputs give
+// a byte-identical image.
+func Build(ctx context.Context, s Spec) (Result, error) {
+	if s.Output == "" {
+		return Result{}, fmt.Errorf("no output path")
+	}
+	raw, res, err := archive(ctx, s)
+	if err != nil {
+		return Result{}, err
+	}
+	var img bytes.Buffer
+	if err := compressZstd(&img, raw); err != nil {
+		return Result{}, err
+	}
+	if err := writeFileAtomic(s.Output, img.Bytes()); err != nil {
+		return Result{}, err
+	}
+	res.Path = s.Output
+	res.RawBytes = int64(len(raw))
+	res.CompressedBytes = int64(img.Len())
+	return res, nil
+}
+
+// archive returns the uncompressed cpio archive of the image.
+func archive(ctx context.Context, s Spec) ([]byte, Result, error) {
+	keep, err := readKeep(s.Keep)
+	if err != nil {
+		return nil, Result{}, err
+	}
+	config, err := readConfig(s.Config)
+	if err != nil {
+		return nil, Result{}, err
+	}
+	names := s.Modules
+	if names == nil {
+		names = DefaultModules
+	}
+	if s.ModulesDir == "" {
+		return nil, Result{}, fmt.Errorf("no module tree given (want /lib/modules/<release>)")
+	}
+	mods, err := selectModules(ctx, filepath.Clean(s.ModulesDir), names)
+	if err != nil {
+		return nil, Result{}, err
+	}
+	t, err := layout(keep, config, mods)
+	if err != nil {
+		return nil, Result{}, fmt.Errorf("image layout: %w", err)
+	}
+	entries, err := t.entries()
+	if err != nil {
+		return nil, Result{}, fmt.Errorf("image layout: %w", err)
+	}
+	var raw bytes.Buffer
+	if _, err := writeNewc(&raw, entries); err != nil {
+		return nil, Result{}, err
+	}
+	return raw.Bytes(), Result{Modules: len(mods.files), ModuleBytes: mods.bytes}, nil
+}
+
+// layout places everything in the image's file tree.
+func layout(keep, config []byte, mods moduleSet) (*tree, error) {
+	t := newTree()
+	modDir := modulesRoot + "/" + mods.release
+	steps := []error{
+		t.dir("dev", 0o755), t.dir("proc", 0o555), t.dir("sys", 0o555), t.dir("run", 0o755),
+		t.dir("tmp", 0o1777), t.dir("etc", 0o755), t.dir("sbin", 0o755), t.dir(modDir, 0o755),
+		t.file(InitPath, 0o755, keep),
+		t.symlink(ModprobePath, "/"+InitPath),
+		t.charDev(consolePath, 0o600, 5, 1),
+		t.file(ConfigPath, 0o644, config),
+		t.file(ModuleListPath, 0o644, kmod.FormatList(mods.list)),
+	}
+	for name, data := range mods.index {
+		steps = append(steps, t.file(modDir+"/"+name, 0o644, data))
+	}
+	for p, data := range mods.files {
+		steps = append(steps, t.file(modDir+"/"+p, 0o644, data))
+	}
+	for _, err := range steps {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// writeFileAtomic writes data to a temporary file next to path and renames
+// it into place.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("output directory: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write image: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write image: %w", err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write image: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write image: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write image: %w", err)
+	}
+	return nil
+}
