@@ -1,0 +1,42 @@
+package api
+
+import (
+	"keep/appliance/events"
+	"keep/appliance/logring"
+	"keep/appliance/service"
+)
+
+// Status is GET /v1/status: is the box up, and if not, why.
+type Status struct {
+	Hostname string `json:"hostname"`
+	Version  string `json:"version"`
+	// Boot identifies this boot; events carry the same id.
+	Boot          string  `json:"boot"`
+	UptimeSeconds float64 `json:"uptime_seconds"`
+	// Stage is the boot stage reached: mount, modules, config, services,
+	// ready, or stopping.
+	Stage string `json:"stage"`
+	Ready bool   `json:"ready"`
+	// NotReady says, one reason a line, why Ready is false; also set
+	// when ready but degraded (a failed optional service).
+	NotReady      []string                `json:"not_ready,omitempty"`
+	ConfigSources []string                `json:"config_sources"`
+	Services      []service.ServiceStatus `json:"services"`
+}
+
+// EventsResponse is GET /v1/events.
+type EventsResponse struct {
+	Events []events.Event `json:"events"`
+}
+
+// LogsResponse is GET /v1/logs.
+type LogsResponse struct {
+	Lines []logring.Line `json:"lines"`
+	// Dropped counts lines the ring has dropped since boot.
+	Dropped uint64 `json:"dropped"`
+}
+
+// Accepted is the answer to requests that start something (shutdown).
+type Accepted struct {
+	Message string `json:"message"`
+}

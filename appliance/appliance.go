@@ -1,0 +1,236 @@
+package appliance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"keep/appliance/config"
+	"keep/appliance/events"
+	"keep/appliance/logring"
+	"keep/appliance/pid1"
+	"keep/appliance/service"
+)
+
+// ReadyMarker starts the console line printed when the boot is complete.
+// Tests and operators wait for it.
+const ReadyMarker = "keep: READY"
+
+// NotReadyMarker starts the console line printed when the services are
+// up but the appliance cannot be ready (for example a rejected config).
+const NotReadyMarker = "keep: NOT READY"
+
+// Options are the appliance's paths and seams. Zero values are filled by
+// withDefaults.
+type Options struct {
+	Version string
+	// Console receives the log and the ready line (/dev/console).
+	Console io.Writer
+	// PID1 enables the duties of the first process: mounts, module
+	// loading, reaping, the power button, the network, halting.
+	PID1 bool
+	// ConfigPath is the image's defaults file (/etc/keep/keep.yaml).
+	ConfigPath string
+	// ModuleList is the image's module list (/etc/keep/modules).
+	ModuleList string
+	// Cmdline is the kernel command line file (/proc/cmdline).
+	Cmdline string
+	// SysRoot and DevRoot are /sys and /dev.
+	SysRoot, DevRoot string
+	// ShutdownTimeout bounds the orderly stop of all services.
+	ShutdownTimeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Version == "" {
+		o.Version = "dev"
+	}
+	if o.Console == nil {
+		o.Console = os.Stderr
+	}
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&o.ConfigPath, "/etc/keep/keep.yaml")
+	def(&o.ModuleList, "/etc/keep/modules")
+	def(&o.Cmdline, "/proc/cmdline")
+	def(&o.SysRoot, "/sys")
+	def(&o.DevRoot, "/dev")
+	if o.ShutdownTimeout == 0 {
+		o.ShutdownTimeout = 60 * time.Second
+	}
+	return o
+}
+
+// Appliance is one boot of the box.
+type Appliance struct {
+	opts    Options
+	start   time.Time
+	log     hclog.InterceptLogger
+	ring    *logring.Ring
+	journal *events.Journal
+	cfg     config.Loaded
+	tree    *service.Tree
+	// required are the services that must run for the box to be ready.
+	required map[string]bool
+
+	mu       sync.Mutex
+	stage    string
+	problems []string // boot steps that failed, for Status.NotReady
+	// haltCh is closed when a shutdown is requested; action says what
+	// follows it.
+	haltCh chan struct{}
+	action pid1.Action
+}
+
+// Run boots the appliance and supervises it until an orderly shutdown
+// completes; it returns what the machine should do next (power off or
+// reboot). Outside PID 1 it also returns when ctx is done. It does not
+// halt the machine: the caller does, after Run returns.
+func Run(ctx context.Context, opts Options) (pid1.Action, error) {
+	a := &Appliance{opts: opts.withDefaults(), start: time.Now(), haltCh: make(chan struct{}), stage: "mount"}
+	return a.run(ctx)
+}
+
+func (a *Appliance) run(ctx context.Context) (pid1.Action, error) {
+	var mountErr error
+	if a.opts.PID1 {
+		mountErr = pid1.MountAll(pid1.EarlyMounts())
+	}
+
+	a.setStage("config")
+	cmdline, _ := os.ReadFile(a.opts.Cmdline)
+	a.cfg = config.Load(os.ReadFile, a.opts.ConfigPath, string(cmdline))
+	cfg := a.cfg.Config
+
+	a.ring = logring.New(cfg.Log.Lines, hclog.LevelFromString(cfg.Log.Level), time.Now)
+	a.log = hclog.NewInterceptLogger(&hclog.LoggerOptions{
+		Name: "keep", Output: a.opts.Console, Level: hclog.LevelFromString(cfg.Log.Level),
+		TimeFormat: "15:04:05.000",
+	})
+	a.log.RegisterSink(a.ring)
+	a.journal = events.NewJournal(events.Options{})
+	defer a.journal.Close()
+	a.log.Info("keep starting", "version", a.opts.Version, "pid1", a.opts.PID1, "boot", a.journal.Boot())
+	a.emit(events.Info, "boot.started", "keep "+a.opts.Version+" starting", nil)
+
+	if mountErr != nil {
+		a.fail("mount", "mount.failed", mountErr)
+	}
+	if a.cfg.Err != nil {
+		a.fail("configuration rejected", "config.rejected", a.cfg.Err)
+		a.log.Error("running on the previous configuration layer until this is fixed", "sources", fmt.Sprint(a.cfg.Sources))
+	}
+
+	// Signals first: a shutdown asked for during module loading is
+	// honoured once the services are up.
+	sigCtx, stopSignals := context.WithCancel(ctx)
+	defer stopSignals()
+	go a.watchSignals(sigCtx)
+
+	if a.opts.PID1 {
+		a.pid1Setup(sigCtx, cfg)
+		a.setStage("modules")
+		a.loadModules(ctx, string(cmdline))
+		go a.watchPowerButton(sigCtx)
+	}
+
+	a.setStage("services")
+	specs, required := a.services(cfg)
+	tree, err := service.New(specs, service.Options{Logger: a.log.Named("supervisor"), Events: a.journal})
+	if err != nil {
+		// The specs are ours: this is a programming error, but PID 1
+		// must not die of it. Report and wait for a shutdown.
+		a.fail("service tree", "supervisor.invalid", err)
+		return a.waitHalt(ctx), err
+	}
+	a.tree, a.required = tree, required
+	treeCtx, stopTree := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopTree()
+	treeDone := make(chan error, 1)
+	go func() { treeDone <- tree.Run(treeCtx) }()
+
+	a.announceReady(ctx)
+	action := a.waitHalt(ctx)
+
+	a.setStage("stopping")
+	a.emit(events.Notice, "shutdown.started", "orderly shutdown: "+action.String(), nil)
+	a.log.Info("shutting down", "then", action.String())
+	stopTree()
+	select {
+	case err := <-treeDone:
+		if err != nil {
+			a.log.Error("services did not all stop cleanly", "error", err)
+		}
+	case <-time.After(a.opts.ShutdownTimeout):
+		a.log.Error("services still stopping; halting anyway", "timeout", a.opts.ShutdownTimeout)
+	}
+	if a.opts.PID1 {
+		if err := pid1.UnmountData(); err != nil {
+			a.log.Error("unmount", "error", err)
+		}
+	}
+	a.log.Info("all services stopped", "then", action.String())
+	return action, nil
+}
+
+// fail records a boot step that failed: console, event, not-ready reason.
+func (a *Appliance) fail(step, kind string, err error) {
+	a.log.Error(step+" failed", "error", err)
+	a.emit(events.Error, kind, fmt.Sprintf("%s: %v", step, err), nil)
+	a.mu.Lock()
+	a.problems = append(a.problems, fmt.Sprintf("%s: %v", step, err))
+	a.mu.Unlock()
+}
+
+func (a *Appliance) emit(sev events.Severity, kind, msg string, fields map[string]string) {
+	a.journal.Emit(events.Event{Severity: sev, Source: "boot", Kind: kind, Message: msg, Fields: fields})
+}
+
+func (a *Appliance) setStage(s string) {
+	a.mu.Lock()
+	a.stage = s
+	a.mu.Unlock()
+}
+
+// requestHalt asks for an orderly shutdown; only the first request wins.
+func (a *Appliance) requestHalt(action pid1.Action, why string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	select {
+	case <-a.haltCh:
+		return errors.New("a shutdown is already under way")
+	default:
+	}
+	a.action = action
+	close(a.haltCh)
+	if a.log != nil {
+		a.log.Info("shutdown requested", "by", why, "then", action.String())
+	}
+	return nil
+}
+
+// waitHalt blocks until a shutdown is requested. Outside PID 1 a done
+// ctx counts as a request to power off.
+func (a *Appliance) waitHalt(ctx context.Context) pid1.Action {
+	done := ctx.Done()
+	if a.opts.PID1 {
+		done = nil // PID 1 never gives up on its own
+	}
+	select {
+	case <-a.haltCh:
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.action
+	case <-done:
+		return pid1.PowerOff
+	}
+}

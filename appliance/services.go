@@ -1,0 +1,152 @@
+package appliance
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"keep/appliance/api"
+	"keep/appliance/config"
+	"keep/appliance/service"
+	"keep/netcfg"
+)
+
+// services declares the service tree for cfg and which services the box
+// needs to be ready.
+func (a *Appliance) services(cfg config.Config) ([]service.Spec, map[string]bool) {
+	specs := []service.Spec{
+		// The API has no dependencies: it must answer even when
+		// everything else is broken.
+		{Service: &apiService{a: a, cfg: cfg.API, log: a.log.Named("api")}},
+	}
+	required := map[string]bool{"api": true}
+	if a.opts.PID1 {
+		specs = append(specs, service.Spec{Service: &networkService{cfg: cfg.Network, log: a.log.Named("network")}})
+		required["network"] = true
+	}
+	for _, f := range cfg.Testing.FaultyServices {
+		// Test-only: fails on purpose; never required, so the rest of
+		// the box is proven to carry on without it.
+		specs = append(specs, service.Spec{
+			Service: &faultyService{name: f.Name, after: time.Duration(f.FailAfter)},
+			Restart: service.Policy{InitialBackoff: 200 * time.Millisecond, MaxBackoff: time.Second, MaxRestarts: 4},
+		})
+	}
+	return specs, required
+}
+
+// apiService serves the management API on the Unix socket and TCP.
+type apiService struct {
+	a   *Appliance
+	cfg config.API
+	log hclog.Logger
+}
+
+func (s *apiService) Name() string { return "api" }
+
+func (s *apiService) Run(ctx context.Context, ready func()) error {
+	ls, err := api.Listen(s.cfg.Socket, s.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	for _, l := range ls {
+		s.log.Info("listening", "addr", l.Addr().String())
+	}
+	if s.cfg.Listen != "" {
+		s.log.Warn("the TCP listener is plain HTTP without authentication until the NOC tunnel exists; keep it on a management network", "addr", s.cfg.Listen)
+	}
+	ready()
+	return api.Serve(ctx, ls, api.Handler(s.a))
+}
+
+// networkService applies the network configuration, then holds.
+type networkService struct {
+	cfg config.Network
+	log hclog.Logger
+}
+
+func (s *networkService) Name() string { return "network" }
+
+func (s *networkService) Run(ctx context.Context, ready func()) error {
+	eths, err := ethernets(s.cfg)
+	if err != nil {
+		return err
+	}
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("netlink: %w", err)
+	}
+	defer h.Close()
+	ap := netcfg.Applier{H: h, LinkWait: 10 * time.Second, Poll: 50 * time.Millisecond}
+	changes, err := ap.Apply(ctx, eths)
+	for _, c := range changes {
+		s.log.Info("applied", "link", c.Link, "change", c.What)
+	}
+	if err != nil {
+		return err
+	}
+	ready()
+	<-ctx.Done()
+	return nil
+}
+
+// ethernets converts the validated config section into netcfg's terms.
+func ethernets(n config.Network) ([]netcfg.Ethernet, error) {
+	names := make([]string, 0, len(n.Ethernets))
+	for name := range n.Ethernets {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var out []netcfg.Ethernet
+	for _, name := range names {
+		e := n.Ethernets[name]
+		ne := netcfg.Ethernet{Name: name, MTU: e.MTU}
+		for _, s := range e.Addresses {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return nil, fmt.Errorf("network.ethernets.%s: %w", name, err)
+			}
+			ne.Addresses = append(ne.Addresses, p)
+		}
+		for _, r := range e.Routes {
+			var nr netcfg.Route
+			var err error
+			if r.To != "default" {
+				if nr.To, err = netip.ParsePrefix(r.To); err != nil {
+					return nil, fmt.Errorf("network.ethernets.%s: %w", name, err)
+				}
+			}
+			if nr.Via, err = netip.ParseAddr(r.Via); err != nil {
+				return nil, fmt.Errorf("network.ethernets.%s: %w", name, err)
+			}
+			ne.Routes = append(ne.Routes, nr)
+		}
+		out = append(out, ne)
+	}
+	return out, nil
+}
+
+// faultyService is test-only fault injection (config testing section):
+// it comes up, then fails after a while, every time.
+type faultyService struct {
+	name  string
+	after time.Duration
+}
+
+func (s *faultyService) Name() string { return s.name }
+
+func (s *faultyService) Run(ctx context.Context, ready func()) error {
+	ready()
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-time.After(s.after):
+		return fmt.Errorf("injected fault (testing.faulty_services)")
+	}
+}

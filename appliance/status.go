@@ -1,0 +1,140 @@
+package appliance
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"keep/appliance/api"
+	"keep/appliance/events"
+	"keep/appliance/logring"
+	"keep/appliance/pid1"
+	"keep/appliance/service"
+)
+
+// Status implements api.Backend.
+func (a *Appliance) Status() api.Status {
+	host, _ := os.Hostname()
+	a.mu.Lock()
+	st := api.Status{
+		Hostname:      host,
+		Version:       a.opts.Version,
+		Boot:          a.journal.Boot(),
+		UptimeSeconds: time.Since(a.start).Seconds(),
+		Stage:         a.stage,
+		NotReady:      append([]string(nil), a.problems...),
+		ConfigSources: a.cfg.Sources,
+	}
+	a.mu.Unlock()
+	if a.opts.PID1 {
+		st.UptimeSeconds = kernelUptime(st.UptimeSeconds)
+	}
+	if a.tree == nil {
+		st.NotReady = append(st.NotReady, "the service tree is not running")
+		return st
+	}
+	st.Services = a.tree.Status()
+	missing := a.missingRequired(st.Services)
+	st.NotReady = append(st.NotReady, missing...)
+	for _, s := range st.Services {
+		if !a.required[s.Name] && s.State == service.StateFailed {
+			st.NotReady = append(st.NotReady, fmt.Sprintf("degraded: optional service %s failed: %s", s.Name, s.LastError))
+		}
+	}
+	st.Ready = len(a.problems) == 0 && len(missing) == 0 && (st.Stage == "ready")
+	return st
+}
+
+// missingRequired says which required services are not running and why.
+func (a *Appliance) missingRequired(ss []service.ServiceStatus) []string {
+	var out []string
+	for _, s := range ss {
+		if !a.required[s.Name] || s.Ready {
+			continue
+		}
+		why := string(s.State)
+		if s.Detail != "" {
+			why += ": " + s.Detail
+		}
+		if s.LastError != "" {
+			why += " (last error: " + s.LastError + ")"
+		}
+		out = append(out, fmt.Sprintf("service %s is %s", s.Name, why))
+	}
+	return out
+}
+
+// Events implements api.Backend.
+func (a *Appliance) Events(f events.Filter) []events.Event { return a.journal.Query(f) }
+
+// Logs implements api.Backend.
+func (a *Appliance) Logs(logger string, limit int) ([]logring.Line, uint64) {
+	return a.ring.Query(logger, limit)
+}
+
+// RestartService implements api.Backend.
+func (a *Appliance) RestartService(ctx context.Context, name string) error {
+	if a.tree == nil {
+		return fmt.Errorf("the service tree is not running")
+	}
+	return a.tree.Restart(ctx, name)
+}
+
+// Halt implements api.Backend.
+func (a *Appliance) Halt(reboot bool) error {
+	act := pid1.PowerOff
+	if reboot {
+		act = pid1.Reboot
+	}
+	return a.requestHalt(act, "api")
+}
+
+// announceReady waits until the required services run, then prints the
+// ready line (or why the box cannot be ready) once.
+func (a *Appliance) announceReady(ctx context.Context) {
+	sub := a.journal.Subscribe(ctx)
+	for {
+		ss := a.tree.Status()
+		if len(a.missingRequired(ss)) == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.haltCh:
+			return
+		case <-sub:
+		}
+	}
+	a.mu.Lock()
+	problems := append([]string(nil), a.problems...)
+	a.mu.Unlock()
+	up := time.Since(a.start).Seconds()
+	if a.opts.PID1 {
+		up = kernelUptime(up)
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(a.opts.Console, "%s after %.2fs: %s\n", NotReadyMarker, up, strings.Join(problems, "; "))
+		a.emit(events.Error, "boot.not_ready", strings.Join(problems, "; "), nil)
+		return
+	}
+	a.setStage("ready")
+	a.emit(events.Notice, "boot.ready", fmt.Sprintf("ready after %.2fs", up), nil)
+	fmt.Fprintf(a.opts.Console, "%s in %.2fs (kernel uptime) boot %s\n", ReadyMarker, up, a.journal.Boot())
+}
+
+// kernelUptime is the time since the kernel started (what boot-to-ready
+// means on the box); fallback when /proc is unreadable.
+func kernelUptime(fallback float64) float64 {
+	b, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return fallback
+	}
+	var up float64
+	if _, err := fmt.Sscanf(string(b), "%f", &up); err != nil {
+		return fallback
+	}
+	return up
+}

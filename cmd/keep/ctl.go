@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"keep/appliance/api"
+	"keep/appliance/service"
+)
+
+const ctlUsage = `usage: keep ctl [--addr HOST:PORT | --socket PATH] [--json] COMMAND
+
+commands:
+  status                      uptime, boot stage, readiness and services
+  services                    services with state, restarts and health
+  restart SERVICE             restart a service (a failed one starts afresh)
+  events [--severity S] [--source S] [--kind PREFIX] [--since 10m] [-n N]
+  logs [SERVICE] [-n N]       recent log lines, of one service or all
+  shutdown                    stop services in order, then power off
+  reboot                      stop services in order, then reboot
+
+flags:
+`
+
+// ctlMain runs `keep ctl` and returns the exit code.
+func ctlMain(args []string) int {
+	fs := flag.NewFlagSet("keep ctl", flag.ContinueOnError)
+	addr := fs.String("addr", "", "API TCP address (host:port); default: the Unix socket")
+	socket := fs.String("socket", "/run/keep/api.sock", "API Unix socket")
+	asJSON := fs.Bool("json", false, "print the API's JSON")
+	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long")
+	fs.Usage = func() { fmt.Fprint(os.Stderr, ctlUsage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	var c *api.Client
+	if *addr != "" {
+		c = api.NewTCPClient(*addr)
+	} else {
+		c = api.NewUnixClient(*socket)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	out := &ctlOut{w: os.Stdout, json: *asJSON}
+	if err := runCtl(ctx, c, out, fs.Arg(0), fs.Args()[1:]); err != nil {
+		fmt.Fprintf(os.Stderr, "keep ctl %s: %v\n", fs.Arg(0), err)
+		return 1
+	}
+	return out.code
+}
+
+type ctlOut struct {
+	w    io.Writer
+	json bool
+	// code is the exit code: status exits 3 when the box is not ready,
+	// so scripts can test readiness.
+	code int
+}
+
+func (o *ctlOut) printJSON(v any) error {
+	enc := json.NewEncoder(o.w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func runCtl(ctx context.Context, c *api.Client, out *ctlOut, cmd string, args []string) error {
+	switch cmd {
+	case "status":
+		st, err := c.Status(ctx)
+		if err != nil {
+			return err
+		}
+		if !st.Ready {
+			out.code = 3
+		}
+		if out.json {
+			return out.printJSON(st)
+		}
+		printStatus(out.w, st)
+		return nil
+	case "services":
+		ss, err := c.Services(ctx)
+		if err != nil {
+			return err
+		}
+		if out.json {
+			return out.printJSON(ss)
+		}
+		printServices(out.w, ss)
+		return nil
+	case "restart":
+		if len(args) != 1 {
+			return fmt.Errorf("name one service: keep ctl restart SERVICE")
+		}
+		if err := c.RestartService(ctx, args[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(out.w, "restarting %s\n", args[0])
+		return nil
+	case "events":
+		return ctlEvents(ctx, c, out, args)
+	case "logs":
+		return ctlLogs(ctx, c, out, args)
+	case "shutdown", "reboot":
+		if len(args) != 0 {
+			return fmt.Errorf("takes no arguments")
+		}
+		f := c.Shutdown
+		if cmd == "reboot" {
+			f = c.Reboot
+		}
+		a, err := f(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(out.w, a.Message)
+		return nil
+	default:
+		return fmt.Errorf("unknown command; keep ctl -h lists them")
+	}
+}
+
+func printStatus(w io.Writer, st api.Status) {
+	ready := "yes"
+	if !st.Ready {
+		ready = "NO"
+	}
+	fmt.Fprintf(w, "hostname:  %s\nversion:   %s\nboot:      %s\nuptime:    %s\nstage:     %s\nready:     %s\nconfig:    %s\n",
+		st.Hostname, st.Version, st.Boot, (time.Duration(st.UptimeSeconds * float64(time.Second))).Round(time.Second),
+		st.Stage, ready, strings.Join(st.ConfigSources, " < "))
+	for _, r := range st.NotReady {
+		fmt.Fprintf(w, "  why:     %s\n", r)
+	}
+	fmt.Fprintln(w)
+	printServices(w, st.Services)
+}
+
+func printServices(w io.Writer, ss []service.ServiceStatus) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tSTATE\tRESTARTS\tHEALTH\tSINCE\tDETAIL")
+	for _, s := range ss {
+		health := "-"
+		if s.Health != nil {
+			health = "ok"
+			if !s.Health.OK {
+				health = "failing: " + s.Health.Message
+			}
+		}
+		detail := s.Detail
+		if s.LastError != "" {
+			detail = strings.TrimSpace(detail + " last error: " + s.LastError)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, s.State, s.Restarts, health, s.Since.Format("15:04:05"), detail)
+	}
+	tw.Flush()
+}
+
+func ctlEvents(ctx context.Context, c *api.Client, out *ctlOut, args []string) error {
+	fs := flag.NewFlagSet("keep ctl events", flag.ContinueOnError)
+	var q api.EventQuery
+	fs.StringVar(&q.Severity, "severity", "", "minimum severity: debug, info, notice, warning, error, critical")
+	fs.StringVar(&q.Source, "source", "", "only events from this source (supervisor, boot, …)")
+	fs.StringVar(&q.Kind, "kind", "", "only events whose kind starts with this (service., raid.)")
+	fs.DurationVar(&q.Since, "since", 0, "only events newer than this (10m, 2h)")
+	fs.IntVar(&q.Limit, "n", 100, "at most this many (the newest)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	evs, err := c.Events(ctx, q)
+	if err != nil {
+		return err
+	}
+	if out.json {
+		return out.printJSON(evs)
+	}
+	tw := tabwriter.NewWriter(out.w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ\tTIME\tSEVERITY\tSOURCE\tKIND\tMESSAGE")
+	for _, e := range evs {
+		msg := e.Message
+		keys := make([]string, 0, len(e.Fields))
+		for k := range e.Fields {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			msg += fmt.Sprintf(" %s=%s", k, e.Fields[k])
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Format("15:04:05.000"), e.Severity, e.Source, e.Kind, msg)
+	}
+	return tw.Flush()
+}
+
+func ctlLogs(ctx context.Context, c *api.Client, out *ctlOut, args []string) error {
+	fs := flag.NewFlagSet("keep ctl logs", flag.ContinueOnError)
+	n := fs.Int("n", 200, "at most this many lines (the newest)")
+	// Accept the service name before or after the flags.
+	var logger string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		logger, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 && logger == "" {
+		logger = fs.Arg(0)
+	}
+	r, err := c.Logs(ctx, logger, *n)
+	if err != nil {
+		return err
+	}
+	if out.json {
+		return out.printJSON(r)
+	}
+	for _, l := range r.Lines {
+		fmt.Fprintf(out.w, "%s [%s] %s: %s", l.Time.Format("15:04:05.000"), strings.ToUpper(l.Level), l.Logger, l.Message)
+		keys := make([]string, 0, len(l.Fields))
+		for k := range l.Fields {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(out.w, " %s=%s", k, l.Fields[k])
+		}
+		fmt.Fprintln(out.w)
+	}
+	if r.Dropped > 0 {
+		fmt.Fprintf(out.w, "(%d older lines dropped from the ring)\n", r.Dropped)
+	}
+	return nil
+}

@@ -1,0 +1,102 @@
+// Command keep is the Keep appliance firmware: `keep init` is PID 1 (the
+// image's /init), `keep ctl …` is the management CLI, and invoked as
+// modprobe it answers the kernel's module requests.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"time"
+
+	"keep/appliance"
+	"keep/appliance/kmod"
+	"keep/appliance/pid1"
+)
+
+// version is the firmware version shown by `keep version` and the API.
+const version = "0.1.0-dev"
+
+func main() {
+	if filepath.Base(os.Args[0]) == "modprobe" {
+		if err := kmod.Modprobe(context.Background(), os.Args[1:], os.Stderr); err != nil {
+			os.Exit(1)
+		}
+		return
+	}
+	if pid1.IsPID1() {
+		initMain()
+		return
+	}
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "init":
+		initMain(os.Args[2:]...)
+	case "ctl":
+		os.Exit(ctlMain(os.Args[2:]))
+	case "version":
+		fmt.Println("keep", version)
+	case "help", "-h", "--help":
+		usage()
+	default:
+		fmt.Fprintf(os.Stderr, "keep: unknown command %q\n", os.Args[1])
+		usage()
+		os.Exit(2)
+	}
+}
+
+func usage() {
+	fmt.Fprint(os.Stderr, `usage:
+  keep init                 boot and supervise the appliance (the image's /init)
+  keep ctl [flags] COMMAND  manage a running appliance; keep ctl -h lists commands
+  keep version
+`)
+}
+
+// initMain runs the appliance. As PID 1 it never returns: after an
+// orderly shutdown it halts the machine, and if even that fails it stays
+// alive (PID 1 exiting panics the kernel).
+func initMain(args ...string) {
+	isPID1 := pid1.IsPID1()
+	opts := appliance.Options{Version: version, PID1: isPID1}
+	fs := flag.NewFlagSet("keep init", flag.ExitOnError)
+	fs.StringVar(&opts.ConfigPath, "config", "", "defaults file (default /etc/keep/keep.yaml)")
+	fs.Parse(args) // ExitOnError: never returns an error
+	if isPID1 {
+		defer func() {
+			if r := recover(); r != nil {
+				fmt.Fprintf(os.Stderr, "keep: PANIC in init: %v\n%s\nkeep: staying up so the console stays readable; power-cycle the box\n", r, debug.Stack())
+				hang()
+			}
+		}()
+	}
+	action, err := appliance.Run(context.Background(), opts)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "keep: %v\n", err)
+	}
+	if !isPID1 {
+		if err != nil {
+			os.Exit(1)
+		}
+		return
+	}
+	fmt.Fprintf(os.Stderr, "keep: %s now\n", action)
+	if err := pid1.Halt(action); err != nil {
+		fmt.Fprintf(os.Stderr, "keep: %v\n", err)
+	}
+	hang()
+}
+
+// hang keeps PID 1 alive without a deadlock (a bare select{} with no
+// other goroutine is a fatal error in Go).
+func hang() {
+	for {
+		time.Sleep(time.Hour)
+	}
+}
