@@ -15,7 +15,7 @@ GO        ?= go
 # Reproducible static binaries: no cgo, no paths, no build id, no VCS stamp.
 GOBUILD   := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags='-s -w -buildid='
 GOTEST    := $(GO) test
-QEMU_ENV  := KEEP_KERNEL=$(abspath $(VMLINUX)) KEEP_INITRD=$(abspath $(IMAGE))
+QEMU_ENV  := KEEP_KERNEL=$(abspath $(VMLINUX)) KEEP_INITRD=$(abspath $(IMAGE)) KEEP_CTL=$(abspath $(KEEP))
 API_PORT  ?= 8080
 
 .PHONY: all deps build image run test test-short test-unit test-qemu check-static check-repro bench bench-boot fuzz clean

@@ -184,7 +184,7 @@ func (a *Appliance) run(ctx context.Context) (pid1.Action, error) {
 
 // fail records a boot step that failed: console, event, not-ready reason.
 func (a *Appliance) fail(step, kind string, err error) {
-	a.log.Error(step+" failed", "error", err)
+	a.log.Error(step, "error", err)
 	a.emit(events.Error, kind, fmt.Sprintf("%s: %v", step, err), nil)
 	a.mu.Lock()
 	a.problems = append(a.problems, fmt.Sprintf("%s: %v", step, err))

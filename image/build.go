@@ -29,8 +29,12 @@ type Spec struct {
 	ModulesDir string
 	// Config is the default appliance config file (becomes /etc/keep/keep.yaml).
 	Config string
-	// Modules are the modules to load at boot; nil means DefaultModules.
+	// Modules are the modules the image carries (with their closure);
+	// nil means DefaultModules.
 	Modules []string
+	// BootModules are the ones loaded at boot (/etc/keep/modules), a
+	// subset of Modules' closure; nil means DefaultBootModules.
+	BootModules []string
 	// Output is the image file to write (zstd-compressed newc cpio).
 	Output string
 }
@@ -90,10 +94,17 @@ func archive(ctx context.Context, s Spec) ([]byte, Result, error) {
 	if names == nil {
 		names = DefaultModules
 	}
+	boot := s.BootModules
+	if boot == nil {
+		boot = DefaultBootModules
+		if s.Modules != nil {
+			boot = s.Modules
+		}
+	}
 	if s.ModulesDir == "" {
 		return nil, Result{}, fmt.Errorf("no module tree given (want /lib/modules/<release>)")
 	}
-	mods, err := selectModules(ctx, filepath.Clean(s.ModulesDir), names)
+	mods, err := selectModules(ctx, filepath.Clean(s.ModulesDir), names, boot)
 	if err != nil {
 		return nil, Result{}, err
 	}

@@ -9,9 +9,12 @@ import (
 	"keep/appliance/kmod"
 )
 
-// DefaultModules are the kernel modules the appliance loads at boot, by
-// area. Their closure (dependencies and softdeps, computed with kmod) is
-// what the image carries, and /etc/keep/modules lists them in load order.
+// DefaultModules are the kernel modules the appliance carries, by area.
+// Their closure (dependencies and softdeps, computed with kmod) is what the
+// image holds. Only DefaultBootModules are loaded at boot; the kernel asks
+// for the rest when first used (mounting xfs, starting a RAID 6 array,
+// adding a bond or an ESP SA) through request_module, which /sbin/modprobe
+// (the keep binary) answers from the image's filtered index.
 // Every one is a loadable module in the Debian 6.1.0-56-amd64 tree; none is
 // built in. Three entries go beyond the design's list (marked "runtime"):
 // modules a listed module asks the crypto API for while it initializes,
@@ -46,6 +49,19 @@ var DefaultModules = []string{
 	"button", "evdev",
 }
 
+// DefaultBootModules are loaded at boot, in dependency order, before the
+// services start: drivers for devices that nothing else would load (there
+// is no udev), and the power button. They are a subset of DefaultModules.
+// Loading all of DefaultModules at boot cost 4 s under TCG (xfs alone 1.3
+// s), over the 8 s boot target, for modules the kernel loads on demand.
+var DefaultBootModules = []string{
+	"crc64_rocksoft_generic",
+	"virtio_pci", "virtio_blk", "virtio_net", "virtio_scsi", "nvme", "ahci", "sd_mod",
+	"md_mod",
+	"ipmi_si", "ipmi_devintf",
+	"button", "evdev",
+}
+
 // moduleSet is what the image carries of a module tree.
 type moduleSet struct {
 	release string
@@ -56,8 +72,9 @@ type moduleSet struct {
 }
 
 // selectModules computes the closure of names in the module tree at dir and
-// reads the module files and filtered index files the image needs.
-func selectModules(ctx context.Context, dir string, names []string) (moduleSet, error) {
+// reads the module files and filtered index files the image needs; boot
+// (a subset of names) becomes the boot list.
+func selectModules(ctx context.Context, dir string, names, boot []string) (moduleSet, error) {
 	db, err := kmod.OpenDir(dir)
 	if err != nil {
 		return moduleSet{}, fmt.Errorf("module tree: %w (want /lib/modules/<release> of the image's kernel)", err)
@@ -88,7 +105,10 @@ func selectModules(ctx context.Context, dir string, names []string) (moduleSet, 
 		return moduleSet{}, fmt.Errorf("module index: %w", err)
 	}
 	set.index = sub.IndexFiles()
-	set.list = requestedInOrder(names, closure)
+	set.list = requestedInOrder(boot, closure)
+	if len(set.list) != len(dedupe(boot)) {
+		return moduleSet{}, fmt.Errorf("boot modules %v are not all among the image's modules (closure of %v)", boot, names)
+	}
 	return set, nil
 }
 
@@ -106,4 +126,12 @@ func requestedInOrder(names []string, closure []kmod.Module) []string {
 		}
 	}
 	return out
+}
+
+func dedupe(names []string) map[string]bool {
+	m := map[string]bool{}
+	for _, n := range names {
+		m[kmod.NormalizeName(n)] = true
+	}
+	return m
 }

@@ -45,12 +45,15 @@ func TestDefaultModulesRealTree(t *testing.T) {
 			t.Errorf("default module %s: found %v, built-in %v; want a loadable module", n, ok, m.Builtin)
 		}
 	}
-	set, err := selectModules(context.Background(), dir, DefaultModules)
+	set, err := selectModules(context.Background(), dir, DefaultModules, DefaultBootModules)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(set.list) != len(DefaultModules) {
-		t.Errorf("module list has %d entries, want %d: %v", len(set.list), len(DefaultModules), set.list)
+	if len(set.list) != len(DefaultBootModules) {
+		t.Errorf("boot list has %d entries, want %d: %v", len(set.list), len(DefaultBootModules), set.list)
+	}
+	if _, err := selectModules(context.Background(), dir, []string{"virtio_blk"}, []string{"xfs"}); err == nil {
+		t.Error("a boot module outside the image's modules was accepted")
 	}
 	inImage := map[string]bool{}
 	for p := range set.files {

@@ -70,27 +70,12 @@ func run() int {
 
 // appliance describes the default appliance for the options.
 func appliance(o options) qemu.Machine {
-	m := qemu.Machine{
-		QEMU:     o.qemuBin,
-		Kernel:   o.kernel,
-		Initrd:   o.initrd,
-		Append:   strings.Fields(o.appendArgs),
-		MemoryMB: o.memMB,
-		Dir:      o.dir,
-		BMC:      qemu.BMC{Enabled: o.bmc},
-		NICs: []qemu.NIC{{
-			ID:       "lan",
-			Forwards: []qemu.Forward{{HostPort: o.apiPort, GuestPort: apiGuestPort}},
-		}},
-	}
-	for i := range o.disks {
-		m.Disks = append(m.Disks, qemu.Disk{
-			ID:           fmt.Sprintf("data%d", i),
-			SizeBytes:    o.diskMiB << 20,
-			Serial:       fmt.Sprintf("KEEP-DATA-%d", i),
-			Hotpluggable: true,
-		})
-	}
+	m := qemu.Appliance(qemu.ApplianceSpec{
+		Kernel: o.kernel, Initrd: o.initrd, Dir: o.dir,
+		Disks: o.disks, DiskBytes: o.diskMiB << 20,
+		APIHostPort: o.apiPort, Append: strings.Fields(o.appendArgs), BMC: o.bmc,
+	})
+	m.QEMU, m.MemoryMB = o.qemuBin, o.memMB
 	return m
 }
 
@@ -114,7 +99,7 @@ func boot(o options) (int, error) {
 	followed := make(chan error, 1)
 	go func() { followed <- vm.Console().Follow(followCtx, os.Stdout) }()
 
-	api, err := vm.HostAddr("lan", apiGuestPort)
+	api, err := vm.HostAddr(qemu.APINIC, qemu.APIGuestPort)
 	if err != nil {
 		return 0, err
 	}

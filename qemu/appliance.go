@@ -1,0 +1,52 @@
+package qemu
+
+import "fmt"
+
+// APIGuestPort is the port the appliance's management API listens on in
+// the guest (image/keep.yaml: api.listen).
+const APIGuestPort = 8080
+
+// APINIC is the ID of the default appliance's LAN NIC, whose forward
+// reaches the API.
+const APINIC = "lan"
+
+// ApplianceSpec sizes the default appliance.
+type ApplianceSpec struct {
+	Kernel, Initrd, Dir string
+	// Disks is the number of data disks (virtio, hot-pluggable) and
+	// DiskBytes the size of each.
+	Disks     int
+	DiskBytes int64
+	// APIHostPort is the host port forwarded to the API; 0 picks one.
+	APIHostPort int
+	// Append is added to the kernel command line.
+	Append []string
+	BMC    bool
+}
+
+// Appliance describes the default appliance machine of DESIGN §3: data
+// disks, a BMC, one LAN NIC with the management API forwarded to the
+// host. The kernel is told to be quiet: every console line costs boot
+// time under TCG.
+func Appliance(s ApplianceSpec) Machine {
+	m := Machine{
+		Kernel: s.Kernel,
+		Initrd: s.Initrd,
+		Dir:    s.Dir,
+		Append: append([]string{"quiet"}, s.Append...),
+		BMC:    BMC{Enabled: s.BMC},
+		NICs: []NIC{{
+			ID:       APINIC,
+			Forwards: []Forward{{HostPort: s.APIHostPort, GuestPort: APIGuestPort}},
+		}},
+	}
+	for i := 0; i < s.Disks; i++ {
+		m.Disks = append(m.Disks, Disk{
+			ID:           fmt.Sprintf("data%d", i),
+			SizeBytes:    s.DiskBytes,
+			Serial:       fmt.Sprintf("KEEP-DATA-%d", i),
+			Hotpluggable: true,
+		})
+	}
+	return m
+}

@@ -1,0 +1,333 @@
+package qemu
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"keep/appliance/api"
+	"keep/appliance/service"
+)
+
+// The scenarios boot the real appliance image (KEEP_INITRD, built by `make
+// image`) on the default virtual hardware and assert what an operator
+// sees: the console, the API through the forwarded port, `keep ctl`.
+
+const (
+	bootTimeout = 90 * time.Second
+	// readyRE is appliance.ReadyMarker's line; the seconds are the
+	// kernel's uptime at ready.
+	readyPattern = `keep: READY in ([0-9.]+)s`
+)
+
+// applianceDeps returns the kernel, image and keep binary to test with.
+func applianceDeps(t testing.TB) (kernel, initrd, keep string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("boots the appliance in QEMU: skipped under -short only; `make test` runs it")
+	}
+	kernel = envOr(os.Getenv("KEEP_KERNEL"), defaultTestKernel)
+	initrd = os.Getenv("KEEP_INITRD")
+	keep = os.Getenv("KEEP_CTL")
+	if initrd == "" || keep == "" {
+		t.Fatalf("KEEP_INITRD and KEEP_CTL must name the image and the keep binary: run `make test` (it builds both), or `make image` and set them")
+	}
+	for _, f := range []string{kernel, initrd, keep} {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatalf("%v: run `make deps image`", err)
+		}
+	}
+	if _, err := exec.LookPath(DefaultQEMU); err != nil {
+		t.Fatalf("%s not found: run `make deps`", DefaultQEMU)
+	}
+	return kernel, initrd, keep
+}
+
+// bootAppliance starts the default appliance (6 data disks, BMC, one NIC
+// with the API forwarded), with extra kernel command line arguments, and
+// waits for the ready line (or, if wantReady is false, the not-ready line).
+func bootAppliance(t testing.TB, wantReady bool, extraAppend ...string) (*VM, *api.Client, float64) {
+	t.Helper()
+	kernel, initrd, _ := applianceDeps(t)
+	m := Appliance(ApplianceSpec{
+		Kernel: kernel, Initrd: initrd, Dir: shortTempDir(t),
+		Disks: 6, DiskBytes: 64 << 20, BMC: true, Append: extraAppend,
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), bootTimeout)
+	defer cancel()
+	vm, err := m.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := vm.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	pattern := readyPattern
+	if !wantReady {
+		pattern = `keep: NOT READY after ([0-9.]+)s: (.*)`
+	}
+	match, err := vm.Console().Expect(ctx, regexp.MustCompile(pattern))
+	if err != nil {
+		t.Fatalf("waiting for %q: %v", pattern, err)
+	}
+	up, _ := strconv.ParseFloat(match[1], 64)
+	addr, err := vm.HostAddr(APINIC, APIGuestPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vm, api.NewTCPClient(addr), up
+}
+
+// shortTempDir keeps QMP socket paths under the 107-byte limit.
+func shortTempDir(t testing.TB) string {
+	d, err := os.MkdirTemp("", "keep-vm-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+// ctl runs the real `keep ctl --addr ADDR args…` and returns its output
+// and exit code.
+func ctl(t *testing.T, vm *VM, args ...string) (string, int) {
+	t.Helper()
+	_, _, keep := applianceDeps(t)
+	addr, err := vm.HostAddr(APINIC, APIGuestPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(keep, append([]string{"ctl", "--addr", addr}, args...)...)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("keep ctl %v: %v", args, err)
+	}
+	return string(out), cmd.ProcessState.ExitCode()
+}
+
+func serviceByName(ss []service.ServiceStatus, name string) (service.ServiceStatus, bool) {
+	for _, s := range ss {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return service.ServiceStatus{}, false
+}
+
+// Scenario 1: boot to the ready line; `keep ctl status` from the host
+// lists the services as running.
+func TestScenarioBootToReady(t *testing.T) {
+	t.Parallel()
+	vm, c, up := bootAppliance(t, true)
+	t.Logf("ready at kernel uptime %.2fs", up)
+
+	st, err := c.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Ready || st.Stage != "ready" || len(st.NotReady) != 0 {
+		t.Fatalf("status: ready %v stage %q not ready %q", st.Ready, st.Stage, st.NotReady)
+	}
+	if st.Hostname != "keep" {
+		t.Errorf("hostname %q: the image's config names the box keep", st.Hostname)
+	}
+	for _, name := range []string{"api", "network"} {
+		s, ok := serviceByName(st.Services, name)
+		if !ok || s.State != service.StateRunning || !s.Ready {
+			t.Errorf("service %s: %+v (present %v)", name, s, ok)
+		}
+	}
+
+	out, code := ctl(t, vm, "status")
+	if code != 0 {
+		t.Errorf("keep ctl status exited %d:\n%s", code, out)
+	}
+	for _, re := range []string{`(?m)^ready:\s+yes$`, `(?m)^api\s+running\s+0\b`, `(?m)^network\s+running\s+0\b`} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("keep ctl status does not match %s:\n%s", re, out)
+		}
+	}
+	// The boot's events are there, in order.
+	evs, err := c.Events(context.Background(), api.EventQuery{Source: "boot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range evs {
+		kinds = append(kinds, e.Kind)
+	}
+	if got := strings.Join(kinds, ","); got != "boot.started,boot.ready" {
+		t.Errorf("boot events = %s", got)
+	}
+	// The module loader ran and found the devices it was given.
+	logs, err := c.Logs(context.Background(), "modules", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(logs.Lines) == 0 || !strings.Contains(logs.Lines[len(logs.Lines)-1].Message, "modules loaded") || logs.Lines[len(logs.Lines)-1].Fields["failed"] != "0" {
+		t.Errorf("module log: %+v", logs.Lines)
+	}
+}
+
+// Scenario 2: the ACPI power button (QMP system_powerdown) stops the
+// services in reverse dependency order and the VM powers off by itself.
+func TestScenarioPowerButton(t *testing.T) {
+	t.Parallel()
+	vm, _, _ := bootAppliance(t, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := vm.QMP().SystemPowerdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// network started after api, so it stops first.
+	for _, line := range []string{
+		`shutdown requested: by="power button"`,
+		"stopping network", "stopped network",
+		"stopping api", "stopped api",
+		"keep: power off now",
+	} {
+		if err := vm.Console().ExpectString(ctx, line); err != nil {
+			t.Fatalf("console: %v", err)
+		}
+	}
+	st, err := vm.Wait(ctx)
+	if err != nil {
+		t.Fatalf("the VM did not power off by itself: %v", err)
+	}
+	if st.Code != 0 {
+		t.Fatalf("QEMU exit: %v", st)
+	}
+	ev, err := vm.QMP().WaitEvent(ctx, "SHUTDOWN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data struct{ Reason string }
+	if err := ev.Decode(&data); err != nil || data.Reason != "guest-shutdown" {
+		t.Fatalf("SHUTDOWN reason %q (%v): want guest-shutdown, not a reset or panic", data.Reason, err)
+	}
+}
+
+func configArg(yaml string) string {
+	return "keep.config=b64:" + base64.StdEncoding.EncodeToString([]byte(yaml))
+}
+
+// Scenario 3: a service made to fail is restarted with backoff, then
+// marked failed with an event, while the rest keeps running.
+func TestScenarioFailingServiceIsContained(t *testing.T) {
+	t.Parallel()
+	vm, c, _ := bootAppliance(t, true, configArg("testing: {faulty_services: [{name: probe, fail_after: 300ms}]}"))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := vm.Console().ExpectString(ctx, "probe failed; giving up"); err != nil {
+		t.Fatalf("console: %v", err)
+	}
+	evs, err := c.Events(ctx, api.EventQuery{Source: "supervisor"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var backoffs []string
+	failed := 0
+	for _, e := range evs {
+		if e.Fields["service"] != "probe" {
+			continue
+		}
+		switch e.Kind {
+		case service.KindRestarted:
+			backoffs = append(backoffs, e.Fields["backoff"])
+		case service.KindFailed:
+			failed++
+			if e.Severity.String() != "error" {
+				t.Errorf("service.failed severity %s", e.Severity)
+			}
+		}
+	}
+	// Policy for faulty services: 200ms doubling, 4 consecutive failures.
+	if got := strings.Join(backoffs, ","); got != "200ms,400ms,800ms" {
+		t.Errorf("restart backoffs = %s, want 200ms,400ms,800ms", got)
+	}
+	if failed != 1 {
+		t.Errorf("%d service.failed events for probe, want 1", failed)
+	}
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe, _ := serviceByName(st.Services, "probe")
+	if probe.State != service.StateFailed || probe.Restarts != 3 || !strings.Contains(probe.LastError, "injected fault") {
+		t.Errorf("probe: %+v", probe)
+	}
+	for _, name := range []string{"api", "network"} {
+		if s, _ := serviceByName(st.Services, name); s.State != service.StateRunning || s.Restarts != 0 {
+			t.Errorf("%s was affected: %+v", name, s)
+		}
+	}
+	if !st.Ready || fmt.Sprint(st.NotReady) != "[degraded: optional service probe failed: injected fault (testing.faulty_services)]" {
+		t.Errorf("ready %v, not ready %q", st.Ready, st.NotReady)
+	}
+	out, _ := ctl(t, vm, "events", "--severity", "error")
+	if !regexp.MustCompile(`(?m)\berror\s+supervisor\s+service\.failed\b.*service=probe`).MatchString(out) {
+		t.Errorf("keep ctl events --severity error:\n%s", out)
+	}
+}
+
+// Scenario 4: a broken config: the console names the bad field, the API
+// stays reachable, and `keep ctl status` says why the box is not ready.
+func TestScenarioBrokenConfig(t *testing.T) {
+	t.Parallel()
+	vm, c, _ := bootAppliance(t, false, configArg("appliance: {hostname: Not_A_Host}\n"))
+	text, err := vm.Console().Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const field = `appliance.hostname: "Not_A_Host" is not a host name`
+	if !strings.Contains(text, field) {
+		t.Errorf("console does not name the bad field (%s):\n%s", field, vm.Console().Tail(30))
+	}
+	st, err := c.Status(context.Background())
+	if err != nil {
+		t.Fatalf("API unreachable with a broken config: %v", err)
+	}
+	if st.Ready || len(st.NotReady) == 0 || !strings.Contains(st.NotReady[0], field) {
+		t.Errorf("status: ready %v, not ready %q", st.Ready, st.NotReady)
+	}
+	if st.Hostname != "keep" {
+		t.Errorf("hostname %q: the box should run on the image's config", st.Hostname)
+	}
+	out, code := ctl(t, vm, "status")
+	if code != 3 || !strings.Contains(out, "ready:     NO") || !strings.Contains(out, "why:") || !strings.Contains(out, field) {
+		t.Errorf("keep ctl status exit %d:\n%s", code, out)
+	}
+}
+
+// BenchmarkBootToReady boots the default appliance and reports the wall
+// time from starting QEMU to the ready line, the kernel's uptime at ready,
+// and the image size.
+func BenchmarkBootToReady(b *testing.B) {
+	_, initrd, _ := applianceDeps(b)
+	fi, err := os.Stat(initrd)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var wall, uptime float64
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		vm, _, up := bootAppliance(b, true)
+		wall += time.Since(start).Seconds()
+		uptime += up
+		vm.Close()
+	}
+	b.ReportMetric(wall/float64(b.N), "s-wall/boot")
+	b.ReportMetric(uptime/float64(b.N), "s-uptime/boot")
+	b.ReportMetric(float64(fi.Size())/(1<<20), "MiB-image")
+}
