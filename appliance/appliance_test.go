@@ -100,6 +100,9 @@ func TestBootReadyAndShutdownThroughAPI(t *testing.T) {
 	if len(st.Services) != 1 || st.Services[0].Name != "api" || st.Services[0].State != service.StateRunning {
 		t.Fatalf("outside PID 1 only the api runs: %+v", st.Services)
 	}
+	r.waitFor(t, "the api's health check", func(st api.Status) bool {
+		return st.Services[0].Health != nil && st.Services[0].Health.OK
+	})
 	if !strings.Contains(r.console.String(), ReadyMarker+" in ") {
 		t.Fatalf("no ready line on the console:\n%s", r.console)
 	}

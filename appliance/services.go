@@ -23,11 +23,11 @@ func (a *Appliance) services(cfg config.Config) ([]service.Spec, map[string]bool
 	specs := []service.Spec{
 		// The API has no dependencies: it must answer even when
 		// everything else is broken.
-		{Service: &apiService{a: a, cfg: cfg.API, log: a.log.Named("api")}},
+		{Service: &apiService{a: a, cfg: cfg.API, log: a.log.Named("api")}, HealthInterval: healthInterval},
 	}
 	required := map[string]bool{"api": true}
 	if a.opts.PID1 {
-		specs = append(specs, service.Spec{Service: &networkService{cfg: cfg.Network, log: a.log.Named("network")}})
+		specs = append(specs, service.Spec{Service: &networkService{cfg: cfg.Network, log: a.log.Named("network")}, HealthInterval: healthInterval})
 		required["network"] = true
 	}
 	for _, f := range cfg.Testing.FaultyServices {
@@ -40,6 +40,9 @@ func (a *Appliance) services(cfg config.Config) ([]service.Spec, map[string]bool
 	}
 	return specs, required
 }
+
+// healthInterval is how often the core services check themselves.
+const healthInterval = 10 * time.Second
 
 // apiService serves the management API on the Unix socket and TCP.
 type apiService struct {
@@ -65,10 +68,35 @@ func (s *apiService) Run(ctx context.Context, ready func()) error {
 	return api.Serve(ctx, ls, api.Handler(s.a))
 }
 
+// Health asks the API over its own Unix socket: the server must answer.
+func (s *apiService) Health(ctx context.Context) error {
+	return api.NewUnixClient(s.cfg.Socket).Health(ctx)
+}
+
 // networkService applies the network configuration, then holds.
 type networkService struct {
 	cfg config.Network
 	log hclog.Logger
+}
+
+// Health checks that every configured interface is up with its
+// addresses: a re-apply that would change something means drift.
+func (s *networkService) Health(ctx context.Context) error {
+	eths, err := ethernets(s.cfg)
+	if err != nil {
+		return err
+	}
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("netlink: %w", err)
+	}
+	defer h.Close()
+	for _, e := range eths {
+		if err := netcfg.Check(h, e); err != nil {
+			return fmt.Errorf("%s: %w", e.Name, err)
+		}
+	}
+	return nil
 }
 
 func (s *networkService) Name() string { return "network" }

@@ -166,3 +166,25 @@ func hasAddr(have []netlink.Addr, p netip.Prefix) bool {
 	}
 	return false
 }
+
+// Check reports how a link differs from e: missing, down, or lacking a
+// configured address. It changes nothing.
+func Check(h Handle, e Ethernet) error {
+	link, err := h.LinkByName(e.Name)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrNoLink, err)
+	}
+	if link.Attrs().Flags&net.FlagUp == 0 {
+		return errors.New("link is down")
+	}
+	have, err := h.AddrList(link, netlink.FAMILY_ALL)
+	if err != nil {
+		return fmt.Errorf("list addresses: %w", err)
+	}
+	for _, p := range e.Addresses {
+		if !hasAddr(have, p) {
+			return fmt.Errorf("address %s is missing", p)
+		}
+	}
+	return nil
+}

@@ -141,3 +141,25 @@ func TestApplyReportsKernelErrors(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestCheckFindsDrift(t *testing.T) {
+	f := newFakeNet("lo", "eth0")
+	e := eth0()
+	if err := Check(f, Ethernet{Name: "eth9"}); !errors.Is(err, ErrNoLink) {
+		t.Errorf("missing link: %v", err)
+	}
+	if err := Check(f, e); err == nil || err.Error() != "link is down" {
+		t.Errorf("down link: %v", err)
+	}
+	a := Applier{H: f, LinkWait: time.Second, Poll: time.Millisecond}
+	if _, err := a.Apply(context.Background(), []Ethernet{e}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Check(f, e); err != nil {
+		t.Errorf("after apply: %v", err)
+	}
+	f.addrs["eth0"] = nil
+	if err := Check(f, e); err == nil || err.Error() != "address 10.0.2.15/24 is missing" {
+		t.Errorf("lost address: %v", err)
+	}
+}

@@ -148,12 +148,28 @@ func TestScenarioBootToReady(t *testing.T) {
 			t.Errorf("service %s: %+v (present %v)", name, s, ok)
 		}
 	}
+	// Each core service checks itself once it is ready.
+	deadline := time.Now().Add(15 * time.Second)
+	for healthy := false; !healthy; {
+		if st, err = c.Status(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		healthy = true
+		for _, name := range []string{"api", "network"} {
+			s, _ := serviceByName(st.Services, name)
+			healthy = healthy && s.Health != nil && s.Health.OK
+		}
+		if !healthy && time.Now().After(deadline) {
+			t.Fatalf("api and network not both healthy: %+v", st.Services)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 
 	out, code := ctl(t, vm, "status")
 	if code != 0 {
 		t.Errorf("keep ctl status exited %d:\n%s", code, out)
 	}
-	for _, re := range []string{`(?m)^ready:\s+yes$`, `(?m)^api\s+running\s+0\b`, `(?m)^network\s+running\s+0\b`} {
+	for _, re := range []string{`(?m)^ready:\s+yes$`, `(?m)^api\s+running\s+0\s+ok\b`, `(?m)^network\s+running\s+0\s+ok\b`} {
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("keep ctl status does not match %s:\n%s", re, out)
 		}

@@ -78,6 +78,9 @@ func TestClientServerRoundTrip(t *testing.T) {
 			t.Errorf("%s: status = %+v", name, st)
 		}
 	}
+	if err := tc.Health(ctx); err != nil {
+		t.Fatalf("health: %v", err)
+	}
 	svcs, err := uc.Services(ctx)
 	if err != nil || len(svcs) != 1 || svcs[0].Name != "network" {
 		t.Fatalf("services = %+v, %v", svcs, err)

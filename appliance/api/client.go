@@ -140,3 +140,8 @@ func (c *Client) Reboot(ctx context.Context) (Accepted, error) {
 	var a Accepted
 	return a, c.do(ctx, http.MethodPost, "/v1/reboot", nil, &a)
 }
+
+// Health checks that the API server answers.
+func (c *Client) Health(ctx context.Context) error {
+	return c.do(ctx, http.MethodGet, "/v1/health", nil, nil)
+}
