@@ -39,6 +39,11 @@
 // decompresses the image. ExtractVmlinux runs on a fake bzImage made with
 // xz --x86. TestDefaultModulesRealTree and TestBuildRealTree use the pinned
 // Debian tree ($KEEP_MODULES_DIR, default /lib/modules/6.1.0-56-amd64;
-// skipped when absent, failed when absent and CI=true). That the kernel
-// boots the image is proven by the QEMU scenarios.
+// a missing tree or oracle tool fails the test; only -short skips the real
+// tree). That the kernel boots the image is proven by the QEMU scenarios.
+//
+// Why not u-root's pkg/cpio (DESIGN §6 prefers it): the newc writer here is
+// about 90 lines, and owning it keeps every byte of the archive under the
+// reproducibility invariants above without pulling u-root's module graph
+// into the firmware build.
 package image

@@ -10,6 +10,7 @@ pkgs=(
   cpio                     # oracle that reads our newc archives
   xz-utils                 # unpacks the bzImage payload into a PVH-bootable vmlinux
   file                     # checks the keep binary is statically linked
+  zstd                     # oracle that decompresses the image
 )
 
 missing=()

@@ -43,7 +43,12 @@
 // never load modules into the host kernel. FuzzParse feeds arbitrary index
 // files to the parsers and checks that whatever parses survives an
 // encode/parse round trip. TestRealTree checks known facts of the real Debian
-// tree ($KEEP_MODULES_DIR, default /lib/modules/6.1.0-56-amd64; skipped when
-// absent, failed when absent and CI=true). Loading for real is proven by the
-// QEMU scenarios, which boot the image and rely on Load and Modprobe.
+// tree ($KEEP_MODULES_DIR, default /lib/modules/6.1.0-56-amd64; a missing
+// tree fails the test, only -short skips it). Loading for real is proven by
+// the QEMU scenarios, which boot the image and rely on Load and Modprobe.
+//
+// Why not u-root's pkg/kmodule (DESIGN §6 prefers it): the image builder
+// needs the same closure computation (with softdeps) and a filtered index,
+// and PID 1 needs per-module results (no-device vs failure, timings) and
+// command line parameters; one small package serves both.
 package kmod
