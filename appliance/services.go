@@ -23,11 +23,14 @@ func (a *Appliance) services(cfg config.Config) ([]service.Spec, map[string]bool
 	specs := []service.Spec{
 		// The API has no dependencies: it must answer even when
 		// everything else is broken.
-		{Service: &apiService{a: a, cfg: cfg.API, log: a.log.Named("api")}, HealthInterval: healthInterval},
+		{Service: &apiService{a: a, cfg: cfg.API, log: a.log.Named("api"), probe: api.NewUnixClient(cfg.API.Socket)}, HealthInterval: healthInterval},
 	}
 	required := map[string]bool{"api": true}
 	if a.opts.PID1 {
-		specs = append(specs, service.Spec{Service: &networkService{cfg: cfg.Network, log: a.log.Named("network")}, HealthInterval: healthInterval})
+		// The section is validated, so conversion cannot fail; the
+		// service reports it if it does.
+		eths, err := ethernets(cfg.Network)
+		specs = append(specs, service.Spec{Service: &networkService{eths: eths, convErr: err, log: a.log.Named("network")}, HealthInterval: healthInterval})
 		required["network"] = true
 	}
 	for _, f := range cfg.Testing.FaultyServices {
@@ -49,6 +52,9 @@ type apiService struct {
 	a   *Appliance
 	cfg config.API
 	log hclog.Logger
+	// probe is the health check's client, one for the service's life so
+	// its connection is reused.
+	probe *api.Client
 }
 
 func (s *apiService) Name() string { return "api" }
@@ -70,58 +76,60 @@ func (s *apiService) Run(ctx context.Context, ready func()) error {
 
 // Health asks the API over its own Unix socket: the server must answer.
 func (s *apiService) Health(ctx context.Context) error {
-	return api.NewUnixClient(s.cfg.Socket).Health(ctx)
+	return s.probe.Health(ctx)
 }
 
 // networkService applies the network configuration, then holds.
 type networkService struct {
-	cfg config.Network
-	log hclog.Logger
-}
-
-// Health checks that every configured interface is up with its
-// addresses: a re-apply that would change something means drift.
-func (s *networkService) Health(ctx context.Context) error {
-	eths, err := ethernets(s.cfg)
-	if err != nil {
-		return err
-	}
-	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
-	if err != nil {
-		return fmt.Errorf("netlink: %w", err)
-	}
-	defer h.Close()
-	for _, e := range eths {
-		if err := netcfg.Check(h, e); err != nil {
-			return fmt.Errorf("%s: %w", e.Name, err)
-		}
-	}
-	return nil
+	eths    []netcfg.Ethernet
+	convErr error
+	log     hclog.Logger
 }
 
 func (s *networkService) Name() string { return "network" }
 
 func (s *networkService) Run(ctx context.Context, ready func()) error {
-	eths, err := ethernets(s.cfg)
-	if err != nil {
+	err := s.withNetlink(func(h *netlink.Handle) error {
+		ap := netcfg.Applier{H: h, LinkWait: 10 * time.Second, Poll: 50 * time.Millisecond}
+		changes, err := ap.Apply(ctx, s.eths)
+		for _, c := range changes {
+			s.log.Info("applied", "link", c.Link, "change", c.What)
+		}
 		return err
-	}
-	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
-	if err != nil {
-		return fmt.Errorf("netlink: %w", err)
-	}
-	defer h.Close()
-	ap := netcfg.Applier{H: h, LinkWait: 10 * time.Second, Poll: 50 * time.Millisecond}
-	changes, err := ap.Apply(ctx, eths)
-	for _, c := range changes {
-		s.log.Info("applied", "link", c.Link, "change", c.What)
-	}
+	})
 	if err != nil {
 		return err
 	}
 	ready()
 	<-ctx.Done()
 	return nil
+}
+
+// Health checks that every configured interface is up with its
+// addresses: a re-apply that would change something means drift.
+func (s *networkService) Health(ctx context.Context) error {
+	return s.withNetlink(func(h *netlink.Handle) error {
+		for _, e := range s.eths {
+			if err := netcfg.Check(h, e); err != nil {
+				return fmt.Errorf("%s: %w", e.Name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// withNetlink runs f with a route netlink handle (only NETLINK_ROUTE: the
+// default handle also opens families whose modules may be absent).
+func (s *networkService) withNetlink(f func(h *netlink.Handle) error) error {
+	if s.convErr != nil {
+		return s.convErr
+	}
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("netlink: %w", err)
+	}
+	defer h.Close()
+	return f(h)
 }
 
 // ethernets converts the validated config section into netcfg's terms.
