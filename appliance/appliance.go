@@ -182,6 +182,14 @@ func (a *Appliance) run(ctx context.Context) (pid1.Action, error) {
 	return action, nil
 }
 
+// kernelLogger logs into the ring only: the kernel already printed what
+// its console level allows, and printing it again would double it.
+func (a *Appliance) kernelLogger() hclog.Logger {
+	l := hclog.NewInterceptLogger(&hclog.LoggerOptions{Name: "keep.kernel", Output: io.Discard, Level: hclog.Trace})
+	l.RegisterSink(a.ring)
+	return l
+}
+
 // fail records a boot step that failed: console, event, not-ready reason.
 func (a *Appliance) fail(step, kind string, err error) {
 	a.log.Error(step, "error", err)

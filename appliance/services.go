@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"keep/appliance/api"
 	"keep/appliance/config"
+	"keep/appliance/kmsg"
 	"keep/appliance/service"
 	"keep/netcfg"
 )
@@ -32,6 +34,7 @@ func (a *Appliance) services(cfg config.Config) ([]service.Spec, map[string]bool
 		eths, err := ethernets(cfg.Network)
 		specs = append(specs, service.Spec{Service: &networkService{eths: eths, convErr: err, log: a.log.Named("network")}, HealthInterval: healthInterval})
 		required["network"] = true
+		specs = append(specs, service.Spec{Service: &kernelLogService{path: filepath.Join(a.opts.DevRoot, "kmsg"), log: a.kernelLogger()}})
 	}
 	for _, f := range cfg.Testing.FaultyServices {
 		// Test-only: fails on purpose; never required, so the rest of
@@ -166,6 +169,37 @@ func ethernets(n config.Network) ([]netcfg.Ethernet, error) {
 		out = append(out, ne)
 	}
 	return out, nil
+}
+
+// kernelLogService copies the kernel's log into the log ring (logger
+// "kernel"), from the first record of this boot.
+type kernelLogService struct {
+	path string
+	log  hclog.Logger
+}
+
+func (s *kernelLogService) Name() string { return "kernel-log" }
+
+func (s *kernelLogService) Run(ctx context.Context, ready func()) error {
+	ready()
+	return kmsg.FollowFile(ctx, s.path, func(r kmsg.Record) {
+		s.log.Log(kernelLevel(r.Priority), r.Message, "t", fmt.Sprintf("%.6f", r.Since.Seconds()))
+	}, func(err error) {
+		s.log.Debug("unreadable kernel log record", "error", err)
+	})
+}
+
+// kernelLevel maps syslog priorities onto log levels.
+func kernelLevel(pri int) hclog.Level {
+	switch {
+	case pri <= 3:
+		return hclog.Error
+	case pri == 4:
+		return hclog.Warn
+	case pri <= 6:
+		return hclog.Info
+	}
+	return hclog.Debug
 }
 
 // faultyService is test-only fault injection (config testing section):

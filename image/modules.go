@@ -32,6 +32,9 @@ var DefaultModules = []string{
 	// BMC: KCS/SMIC/BT interface, /dev/ipmi0, the watchdog. ipmi_si reports
 	// "no device" on machines without a BMC.
 	"ipmi_si", "ipmi_devintf", "ipmi_msghandler", "ipmi_watchdog",
+	// runtime: ipmi_si asks for acpi_ipmi (the ACPI IPMI operation region,
+	// which firmware power meters use) when it finds a BMC.
+	"acpi_ipmi",
 	// NOC tunnel: XFRM netlink and interfaces, ESP, AES-GCM. drbg provides
 	// stdrng, without which seqiv/echainiv (and so every AES SA) fail.
 	"xfrm_user", "xfrm_interface", "esp4", "authenc", "gcm", "aesni_intel", "ghash_clmulni_intel",

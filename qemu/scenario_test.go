@@ -186,6 +186,13 @@ func TestScenarioBootToReady(t *testing.T) {
 	if got := strings.Join(kinds, ","); got != "boot.started,boot.ready" {
 		t.Errorf("boot events = %s", got)
 	}
+	// The kernel asked for a module the boot list lacks (ipmi_si wants
+	// acpi_ipmi once it finds the BMC) and keep, acting as /sbin/modprobe,
+	// loaded it; its report reached the kernel log, which the API serves.
+	out, code = ctl(t, vm, "logs", "kernel", "-n", "2000")
+	if code != 0 || !strings.Contains(out, "keep-modprobe: -q -- acpi_ipmi: loaded") {
+		t.Errorf("keep ctl logs kernel (exit %d) shows no on-demand load of acpi_ipmi:\n%s", code, lastLines(out, 20))
+	}
 	// The module loader ran and found the devices it was given.
 	logs, err := c.Logs(context.Background(), "modules", 0)
 	if err != nil {

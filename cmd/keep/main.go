@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"keep/appliance"
@@ -22,10 +23,7 @@ const version = "0.1.0-dev"
 
 func main() {
 	if filepath.Base(os.Args[0]) == "modprobe" {
-		if err := kmod.Modprobe(context.Background(), os.Args[1:], os.Stderr); err != nil {
-			os.Exit(1)
-		}
-		return
+		os.Exit(modprobeMain(os.Args[1:]))
 	}
 	if pid1.IsPID1() {
 		initMain()
@@ -57,6 +55,26 @@ func usage() {
   keep ctl [flags] COMMAND  manage a running appliance; keep ctl -h lists commands
   keep version
 `)
+}
+
+// modprobeMain answers the kernel's request_module ("modprobe -q --
+// ALIAS"). The kernel gives it no console, so the outcome goes to the
+// kernel log (/dev/kmsg), where `keep ctl logs kernel` shows it.
+func modprobeMain(args []string) int {
+	err := kmod.Modprobe(context.Background(), args, os.Stderr)
+	if kmsg, kerr := os.OpenFile("/dev/kmsg", os.O_WRONLY, 0); kerr == nil {
+		outcome := "loaded"
+		if err != nil {
+			outcome = "failed: " + err.Error()
+		}
+		// <6> is KERN_INFO: in the log, not on a quiet console.
+		fmt.Fprintf(kmsg, "<6>keep-modprobe: %s: %s\n", strings.Join(args, " "), outcome)
+		kmsg.Close()
+	}
+	if err != nil {
+		return 1
+	}
+	return 0
 }
 
 // initMain runs the appliance. As PID 1 it never returns: after an
