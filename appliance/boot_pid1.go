@@ -18,15 +18,22 @@ import (
 )
 
 // watchSignals turns SIGTERM and SIGINT (which the kernel sends PID 1 for
-// Ctrl-Alt-Del once DisableCtrlAltDel ran) into an orderly power-off.
+// Ctrl-Alt-Del once DisableCtrlAltDel ran) into an orderly power-off, for
+// as long as ctx lives: a second signal must not fall through to Go's
+// default action, which exits the process (and would panic the kernel).
 func (a *Appliance) watchSignals(ctx context.Context) {
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, unix.SIGTERM, unix.SIGINT)
 	defer signal.Stop(ch)
-	select {
-	case <-ctx.Done():
-	case s := <-ch:
-		_ = a.requestHalt(pid1.PowerOff, "signal "+s.String())
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case s := <-ch:
+			if err := a.requestHalt(pid1.PowerOff, "signal "+s.String()); err != nil {
+				a.log.Info("ignoring signal", "signal", s.String(), "reason", err)
+			}
+		}
 	}
 }
 

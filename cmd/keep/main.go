@@ -8,9 +8,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"keep/appliance"
@@ -87,6 +89,11 @@ func initMain(args ...string) {
 	fs.StringVar(&opts.ConfigPath, "config", "", "defaults file (default /etc/keep/keep.yaml)")
 	fs.Parse(args) // ExitOnError: never returns an error
 	if isPID1 {
+		// Go's default for these is to exit; PID 1 must not. SIGHUP has
+		// no meaning here; SIGTERM and SIGINT are ignored until the
+		// appliance watches them (its signal.Notify undoes Ignore), and
+		// again once it has finished.
+		signal.Ignore(syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 		defer func() {
 			if r := recover(); r != nil {
 				fmt.Fprintf(os.Stderr, "keep: PANIC in init: %v\n%s\nkeep: staying up so the console stays readable; power-cycle the box\n", r, debug.Stack())
@@ -95,6 +102,9 @@ func initMain(args ...string) {
 		}()
 	}
 	action, err := appliance.Run(context.Background(), opts)
+	if isPID1 {
+		signal.Ignore(syscall.SIGTERM, syscall.SIGINT)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "keep: %v\n", err)
 	}
