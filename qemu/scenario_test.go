@@ -241,6 +241,45 @@ func TestScenarioPowerButton(t *testing.T) {
 	}
 }
 
+// Ctrl-Alt-Del reaches PID 1 as SIGINT (the kernel's CAD is turned off):
+// an orderly power-off, and a second press while stopping is ignored
+// rather than killing PID 1 (which would panic the kernel).
+func TestScenarioCtrlAltDel(t *testing.T) {
+	t.Parallel()
+	vm, _, _ := bootAppliance(t, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cad := map[string]any{"keys": []map[string]string{
+		{"type": "qcode", "data": "ctrl"}, {"type": "qcode", "data": "alt"}, {"type": "qcode", "data": "delete"},
+	}}
+	if _, err := vm.QMP().Execute(ctx, "send-key", cad); err != nil {
+		t.Fatal(err)
+	}
+	if err := vm.Console().ExpectString(ctx, `shutdown requested: by="signal interrupt"`); err != nil {
+		t.Fatalf("console: %v", err)
+	}
+	if _, err := vm.QMP().Execute(ctx, "send-key", cad); err != nil {
+		t.Fatal(err)
+	}
+	if err := vm.Console().ExpectString(ctx, "keep: power off now"); err != nil {
+		t.Fatalf("console: %v", err)
+	}
+	if _, err := vm.Wait(ctx); err != nil {
+		t.Fatalf("the VM did not power off by itself: %v", err)
+	}
+	ev, err := vm.QMP().WaitEvent(ctx, "SHUTDOWN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data struct{ Reason string }
+	if err := ev.Decode(&data); err != nil || data.Reason != "guest-shutdown" {
+		t.Fatalf("SHUTDOWN reason %q (%v): want guest-shutdown, not a panic", data.Reason, err)
+	}
+	if text, _ := vm.Console().Text(); strings.Contains(text, "Kernel panic") {
+		t.Fatalf("kernel panic:\n%s", vm.Console().Tail(30))
+	}
+}
+
 func configArg(yaml string) string {
 	return "keep.config=b64:" + base64.StdEncoding.EncodeToString([]byte(yaml))
 }
