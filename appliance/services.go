@@ -3,9 +3,7 @@ package appliance
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -31,7 +29,7 @@ func (a *Appliance) services(cfg config.Config) ([]service.Spec, map[string]bool
 	if a.opts.PID1 {
 		// The section is validated, so conversion cannot fail; the
 		// service reports it if it does.
-		eths, err := ethernets(cfg.Network)
+		eths, err := cfg.Network.Desired()
 		specs = append(specs, service.Spec{Service: &networkService{eths: eths, convErr: err, log: a.log.Named("network")}, HealthInterval: healthInterval})
 		required["network"] = true
 		specs = append(specs, service.Spec{Service: &kernelLogService{path: filepath.Join(a.opts.DevRoot, "kmsg"), log: a.kernelLogger()}})
@@ -133,42 +131,6 @@ func (s *networkService) withNetlink(f func(h *netlink.Handle) error) error {
 	}
 	defer h.Close()
 	return f(h)
-}
-
-// ethernets converts the validated config section into netcfg's terms.
-func ethernets(n config.Network) ([]netcfg.Ethernet, error) {
-	names := make([]string, 0, len(n.Ethernets))
-	for name := range n.Ethernets {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	var out []netcfg.Ethernet
-	for _, name := range names {
-		e := n.Ethernets[name]
-		ne := netcfg.Ethernet{Name: name, MTU: e.MTU}
-		for _, s := range e.Addresses {
-			p, err := netip.ParsePrefix(s)
-			if err != nil {
-				return nil, fmt.Errorf("network.ethernets.%s: %w", name, err)
-			}
-			ne.Addresses = append(ne.Addresses, p)
-		}
-		for _, r := range e.Routes {
-			var nr netcfg.Route
-			var err error
-			if r.To != "default" {
-				if nr.To, err = netip.ParsePrefix(r.To); err != nil {
-					return nil, fmt.Errorf("network.ethernets.%s: %w", name, err)
-				}
-			}
-			if nr.Via, err = netip.ParseAddr(r.Via); err != nil {
-				return nil, fmt.Errorf("network.ethernets.%s: %w", name, err)
-			}
-			ne.Routes = append(ne.Routes, nr)
-		}
-		out = append(out, ne)
-	}
-	return out, nil
 }
 
 // kernelLogService copies the kernel's log into the log ring (logger

@@ -5,17 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"keep/netcfg"
 )
 
 // Config is the whole appliance configuration.
 type Config struct {
-	Appliance Appliance `yaml:"appliance" json:"appliance"`
-	API       API       `yaml:"api" json:"api"`
-	Network   Network   `yaml:"network" json:"network"`
-	Log       Log       `yaml:"log" json:"log"`
+	Appliance Appliance     `yaml:"appliance" json:"appliance"`
+	API       API           `yaml:"api" json:"api"`
+	Network   netcfg.Config `yaml:"network" json:"network"`
+	Log       Log           `yaml:"log" json:"log"`
 	// Testing holds fault injection for the QEMU scenarios. It is never
 	// set in a production configuration; Validate accepts it anywhere so
 	// a test can inject faults through the kernel command line.
@@ -36,25 +39,6 @@ type API struct {
 	Listen string `yaml:"listen" json:"listen"`
 	// Socket is the path of the Unix socket listener (always on).
 	Socket string `yaml:"socket" json:"socket"`
-}
-
-// Network is the subset of the netplan-style network section that the
-// boot needs today: static addresses and routes on named ethernets.
-type Network struct {
-	Ethernets map[string]Ethernet `yaml:"ethernets" json:"ethernets"`
-}
-
-// Ethernet configures one physical interface by kernel name.
-type Ethernet struct {
-	Addresses []string `yaml:"addresses" json:"addresses"`
-	Routes    []Route  `yaml:"routes" json:"routes"`
-	MTU       int      `yaml:"mtu,omitempty" json:"mtu,omitempty"`
-}
-
-// Route is a static route; To is a CIDR or "default".
-type Route struct {
-	To  string `yaml:"to" json:"to"`
-	Via string `yaml:"via" json:"via"`
 }
 
 // Log configures logging.
@@ -105,13 +89,13 @@ func Defaults() Config {
 	return Config{
 		Appliance: Appliance{Hostname: "keep"},
 		API:       API{Listen: ":8080", Socket: "/run/keep/api.sock"},
-		Network: Network{Ethernets: map[string]Ethernet{
+		Network: netcfg.Config{Ethernets: map[string]netcfg.EthernetConfig{
 			// QEMU's user-mode network; a racked box gets its own
 			// section from the provider.
-			"eth0": {
+			"eth0": {Interface: netcfg.Interface{
 				Addresses: []string{"10.0.2.15/24"},
-				Routes:    []Route{{To: "default", Via: "10.0.2.2"}},
-			},
+				Routes:    []netcfg.RouteConfig{{To: "default", Via: "10.0.2.2"}},
+			}},
 		}},
 		Log: Log{Level: "info", Lines: 4096},
 	}
@@ -149,14 +133,11 @@ func Parse(base Config, doc []byte) (Config, error) {
 // clone deep-copies the parts of c that decoding would otherwise alias.
 func (c Config) clone() Config {
 	out := c
-	if c.Network.Ethernets != nil {
-		out.Network.Ethernets = make(map[string]Ethernet, len(c.Network.Ethernets))
-		for k, v := range c.Network.Ethernets {
-			v.Addresses = append([]string(nil), v.Addresses...)
-			v.Routes = append([]Route(nil), v.Routes...)
-			out.Network.Ethernets[k] = v
-		}
-	}
+	// Decoding replaces a map's values whole, so copying the maps keeps
+	// the base untouched.
+	out.Network.Ethernets = maps.Clone(c.Network.Ethernets)
+	out.Network.Bonds = maps.Clone(c.Network.Bonds)
+	out.Network.VLANs = maps.Clone(c.Network.VLANs)
 	out.Testing.FaultyServices = append([]FaultyService(nil), c.Testing.FaultyServices...)
 	return out
 }

@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"regexp"
-	"sort"
 	"strings"
+
+	"keep/netcfg"
 )
 
 // FieldError is a validation error about one field.
@@ -25,7 +25,6 @@ func (e *FieldError) Unwrap() error { return ErrInvalid }
 
 var (
 	hostnameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	ifnameRE   = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,15}$`)
 	serviceRE  = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 )
 
@@ -50,35 +49,14 @@ func (c Config) Validate() error {
 		bad("api.socket", "%q is not an absolute path", c.API.Socket)
 	}
 
-	names := make([]string, 0, len(c.Network.Ethernets))
-	for name := range c.Network.Ethernets {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		eth := c.Network.Ethernets[name]
-		p := "network.ethernets." + name
-		if !ifnameRE.MatchString(name) {
-			bad(p, "%q is not an interface name (1-15 letters, digits, '_', '.', '-')", name)
-		}
-		for i, a := range eth.Addresses {
-			if _, err := netip.ParsePrefix(a); err != nil {
-				bad(fmt.Sprintf("%s.addresses[%d]", p, i), "%q is not an address in CIDR form like 192.0.2.10/24", a)
+	if err := c.Network.Validate(); err != nil {
+		for _, e := range flatten(err) {
+			var fe *netcfg.FieldError
+			if errors.As(e, &fe) {
+				bad("network."+fe.Path, "%s", fe.Problem)
+			} else {
+				bad("network", "%v", e)
 			}
-		}
-		for i, r := range eth.Routes {
-			rp := fmt.Sprintf("%s.routes[%d]", p, i)
-			if r.To != "default" {
-				if _, err := netip.ParsePrefix(r.To); err != nil {
-					bad(rp+".to", "%q is neither \"default\" nor a CIDR prefix", r.To)
-				}
-			}
-			if _, err := netip.ParseAddr(r.Via); err != nil {
-				bad(rp+".via", "%q is not a gateway IP address", r.Via)
-			}
-		}
-		if eth.MTU != 0 && (eth.MTU < 576 || eth.MTU > 9216) {
-			bad(p+".mtu", "%d is outside 576-9216", eth.MTU)
 		}
 	}
 
@@ -106,4 +84,12 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// flatten undoes errors.Join.
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
