@@ -200,7 +200,14 @@ func (a *Appliance) fail(step, kind string, err error) {
 }
 
 func (a *Appliance) emit(sev events.Severity, kind, msg string, fields map[string]string) {
-	a.journal.Emit(events.Event{Severity: sev, Source: "boot", Kind: kind, Message: msg, Fields: fields})
+	a.emitter("boot")(sev, kind, msg, fields)
+}
+
+// emitter returns an event function for one source (a service).
+func (a *Appliance) emitter(source string) func(sev events.Severity, kind, msg string, fields map[string]string) {
+	return func(sev events.Severity, kind, msg string, fields map[string]string) {
+		a.journal.Emit(events.Event{Severity: sev, Source: source, Kind: kind, Message: msg, Fields: fields})
+	}
 }
 
 func (a *Appliance) setStage(s string) {

@@ -12,6 +12,7 @@ import (
 
 	"keep/appliance/api"
 	"keep/appliance/config"
+	"keep/appliance/events"
 	"keep/appliance/kmsg"
 	"keep/appliance/service"
 	"keep/netcfg"
@@ -30,7 +31,10 @@ func (a *Appliance) services(cfg config.Config) ([]service.Spec, map[string]bool
 		// The section is validated, so conversion cannot fail; the
 		// service reports it if it does.
 		eths, err := cfg.Network.Desired()
-		specs = append(specs, service.Spec{Service: &networkService{eths: eths, convErr: err, log: a.log.Named("network")}, HealthInterval: healthInterval})
+		specs = append(specs, service.Spec{Service: &networkService{
+			eths: eths, convErr: err, log: a.log.Named("network"), emit: a.emitter("network"),
+			resolvConf: "/etc/resolv.conf", renewEvery: time.Duration(cfg.Testing.DHCPRenewEvery),
+		}, HealthInterval: healthInterval})
 		required["network"] = true
 		specs = append(specs, service.Spec{Service: &kernelLogService{path: filepath.Join(a.opts.DevRoot, "kmsg"), log: a.kernelLogger()}})
 	}
@@ -80,11 +84,15 @@ func (s *apiService) Health(ctx context.Context) error {
 	return s.probe.Health(ctx)
 }
 
-// networkService applies the network configuration, then holds.
+// networkService applies the network configuration, keeps DHCP leases,
+// and holds.
 type networkService struct {
-	eths    []netcfg.Ethernet
-	convErr error
-	log     hclog.Logger
+	eths       []netcfg.Ethernet
+	convErr    error
+	log        hclog.Logger
+	emit       func(sev events.Severity, kind, msg string, fields map[string]string)
+	resolvConf string
+	renewEvery time.Duration // test-only: renew leases this often
 }
 
 func (s *networkService) Name() string { return "network" }
@@ -101,9 +109,88 @@ func (s *networkService) Run(ctx context.Context, ready func()) error {
 	if err != nil {
 		return err
 	}
-	ready()
-	<-ctx.Done()
+	return s.runDHCP(ctx, ready)
+}
+
+// runDHCP keeps a lease on every DHCP interface; the service is ready
+// once each has its first lease (at once when none uses DHCP).
+func (s *networkService) runDHCP(ctx context.Context, ready func()) error {
+	var links []string
+	for _, e := range s.eths {
+		if e.DHCP4 {
+			links = append(links, e.Name)
+		}
+	}
+	if len(links) == 0 {
+		ready()
+		<-ctx.Done()
+		return nil
+	}
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("netlink: %w", err)
+	}
+	defer h.Close()
+	// The clients stop with dctx, which ends when this returns, however
+	// it returns; errc is drained so none outlives it.
+	dctx, cancel := context.WithCancel(ctx)
+	firstLease := make(chan string, len(links))
+	errc := make(chan error, len(links))
+	running := len(links)
+	defer func() {
+		cancel()
+		for ; running > 0; running-- {
+			<-errc
+		}
+	}()
+	for _, link := range links {
+		got := false
+		d := &netcfg.DHCP{
+			Link: link, H: h, Now: time.Now, After: time.After, RenewEvery: s.renewEvery,
+			OnLease: func(l netcfg.Lease, renewed bool) { s.lease(link, l, renewed, &got, firstLease) },
+			OnError: func(err error) {
+				s.log.Warn("dhcp", "link", link, "error", err)
+				s.emit(events.Warning, "network.dhcp_failed", fmt.Sprintf("DHCP on %s: %v", link, err), map[string]string{"link": link})
+			},
+		}
+		go func() { errc <- d.Run(dctx) }()
+	}
+	waiting := len(links)
+	for running > 0 {
+		select {
+		case <-firstLease:
+			if waiting--; waiting == 0 {
+				ready()
+			}
+		case err := <-errc:
+			running--
+			if err != nil && ctx.Err() == nil {
+				return err
+			}
+		}
+	}
 	return nil
+}
+
+// lease records a new or renewed lease: log, event, resolv.conf.
+func (s *networkService) lease(link string, l netcfg.Lease, renewed bool, got *bool, first chan<- string) {
+	kind, verb := "network.lease_acquired", "acquired"
+	if renewed {
+		kind, verb = "network.lease_renewed", "renewed"
+	}
+	fields := map[string]string{"link": link, "address": l.Address.String(), "router": l.Router.String(),
+		"server": l.Server.String(), "lease": l.Duration.String()}
+	s.log.Info("dhcp lease "+verb, "link", link, "address", l.Address, "router", l.Router, "lease", l.Duration)
+	s.emit(events.Info, kind, fmt.Sprintf("DHCP lease %s on %s: %s", verb, link, l.Address), fields)
+	if len(l.DNS) > 0 {
+		if err := netcfg.WriteResolvConf(s.resolvConf, l.DNS, l.Search); err != nil {
+			s.log.Warn("dhcp", "error", err)
+		}
+	}
+	if !*got {
+		*got = true
+		first <- link
+	}
 }
 
 // Health checks that every configured interface is up with its

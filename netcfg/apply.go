@@ -18,6 +18,9 @@ type Ethernet struct {
 	Addresses []netip.Prefix
 	Routes    []Route
 	MTU       int // 0 leaves the MTU alone
+	// DHCP4 asks for an address by DHCP (see DHCP) in addition to the
+	// static ones.
+	DHCP4 bool
 }
 
 // Route is a static route; a zero To is the default route.
@@ -34,6 +37,8 @@ type Handle interface {
 	LinkSetMTU(link netlink.Link, mtu int) error
 	AddrList(link netlink.Link, family int) ([]netlink.Addr, error)
 	AddrAdd(link netlink.Link, addr *netlink.Addr) error
+	AddrReplace(link netlink.Link, addr *netlink.Addr) error
+	AddrDel(link netlink.Link, addr *netlink.Addr) error
 	RouteReplace(route *netlink.Route) error
 }
 

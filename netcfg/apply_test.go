@@ -65,6 +65,30 @@ func (f *fakeNet) AddrAdd(l netlink.Link, a *netlink.Addr) error {
 	f.addrs[l.Attrs().Name] = append(f.addrs[l.Attrs().Name], *a)
 	return nil
 }
+func (f *fakeNet) AddrReplace(l netlink.Link, a *netlink.Addr) error {
+	name := l.Attrs().Name
+	f.calls = append(f.calls, fmt.Sprintf("replace %s %s lft %d", name, a.IPNet, a.ValidLft))
+	for i, have := range f.addrs[name] {
+		if have.IPNet.String() == a.IPNet.String() {
+			f.addrs[name][i] = *a
+			return nil
+		}
+	}
+	f.addrs[name] = append(f.addrs[name], *a)
+	return nil
+}
+func (f *fakeNet) AddrDel(l netlink.Link, a *netlink.Addr) error {
+	name := l.Attrs().Name
+	f.calls = append(f.calls, "del "+name+" "+a.IPNet.String())
+	kept := f.addrs[name][:0]
+	for _, have := range f.addrs[name] {
+		if have.IPNet.String() != a.IPNet.String() {
+			kept = append(kept, have)
+		}
+	}
+	f.addrs[name] = kept
+	return nil
+}
 func (f *fakeNet) RouteReplace(r *netlink.Route) error {
 	f.calls = append(f.calls, fmt.Sprintf("route %v via %v dev %d", r.Dst, r.Gw, r.LinkIndex))
 	return nil

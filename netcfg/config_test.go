@@ -93,15 +93,15 @@ func TestDesiredRefusesWhatIsNotAppliedYet(t *testing.T) {
 	if _, err := bondedLAN().Desired(); !errors.Is(err, ErrNotYet) || !strings.HasPrefix(err.Error(), "bonds:") {
 		t.Fatalf("bonds: %v", err)
 	}
-	c := Config{Ethernets: map[string]EthernetConfig{"eth0": {Interface: Interface{DHCP4: true}}}}
-	if _, err := c.Desired(); !errors.Is(err, ErrNotYet) || !strings.Contains(err.Error(), "ethernets.eth0.dhcp4") {
-		t.Fatalf("dhcp4: %v", err)
+	c := Config{Ethernets: map[string]EthernetConfig{"eth0": {Interface: Interface{Nameservers: Nameservers{Addresses: []string{"192.0.2.53"}}}}}}
+	if _, err := c.Desired(); !errors.Is(err, ErrNotYet) || !strings.Contains(err.Error(), "ethernets.eth0.nameservers") {
+		t.Fatalf("nameservers: %v", err)
 	}
 }
 
 func TestDesiredConvertsStaticEthernets(t *testing.T) {
 	c := Config{Ethernets: map[string]EthernetConfig{
-		"eth1": {Interface: Interface{MTU: 9000}},
+		"eth1": {Interface: Interface{MTU: 9000, DHCP4: true}},
 		"eth0": {Interface: Interface{
 			Addresses: []string{"10.0.2.15/24"},
 			Routes:    []RouteConfig{{To: "default", Via: "10.0.2.2"}, {To: "192.0.2.0/24", Via: "10.0.2.3"}},
@@ -114,7 +114,7 @@ func TestDesiredConvertsStaticEthernets(t *testing.T) {
 	want := []Ethernet{
 		{Name: "eth0", Addresses: []netip.Prefix{netip.MustParsePrefix("10.0.2.15/24")},
 			Routes: []Route{{Via: netip.MustParseAddr("10.0.2.2")}, {To: netip.MustParsePrefix("192.0.2.0/24"), Via: netip.MustParseAddr("10.0.2.3")}}},
-		{Name: "eth1", MTU: 9000},
+		{Name: "eth1", MTU: 9000, DHCP4: true},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %+v\nwant %+v", got, want)

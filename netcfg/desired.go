@@ -26,12 +26,10 @@ func (c Config) Desired() ([]Ethernet, error) {
 		switch {
 		case e.Match != nil:
 			return nil, fmt.Errorf("ethernets.%s.match: %w", key, ErrNotYet)
-		case e.DHCP4:
-			return nil, fmt.Errorf("ethernets.%s.dhcp4: %w", key, ErrNotYet)
 		case len(e.Nameservers.Addresses) > 0 || len(e.Nameservers.Search) > 0:
 			return nil, fmt.Errorf("ethernets.%s.nameservers: %w", key, ErrNotYet)
 		}
-		ne := Ethernet{Name: key, MTU: e.MTU}
+		ne := Ethernet{Name: key, MTU: e.MTU, DHCP4: e.DHCP4}
 		for _, s := range e.Addresses {
 			p, err := netip.ParsePrefix(s)
 			if err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"keep/appliance/api"
+	"keep/appliance/events"
 	"keep/appliance/service"
 )
 
@@ -277,6 +278,50 @@ func TestScenarioCtrlAltDel(t *testing.T) {
 	}
 	if text, _ := vm.Console().Text(); strings.Contains(text, "Kernel panic") {
 		t.Fatalf("kernel panic:\n%s", vm.Console().Tail(30))
+	}
+}
+
+// DHCP on QEMU's user network (issue 5, scenario 2): the address is
+// acquired and renewed, and the API answers on it.
+func TestScenarioDHCP(t *testing.T) {
+	t.Parallel()
+	_, c, _ := bootAppliance(t, true, configArg("network: {ethernets: {eth0: {dhcp4: true}}}\ntesting: {dhcp_renew_every: 2s}\n"))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var acquired, renewed []events.Event
+	for len(renewed) == 0 {
+		evs, err := c.Events(ctx, api.EventQuery{Source: "network"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acquired, renewed = nil, nil
+		for _, e := range evs {
+			switch e.Kind {
+			case "network.lease_acquired":
+				acquired = append(acquired, e)
+			case "network.lease_renewed":
+				renewed = append(renewed, e)
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no renewal within a minute; network events: %+v", evs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(acquired) != 1 {
+		t.Fatalf("acquired %d times: %+v", len(acquired), acquired)
+	}
+	for _, e := range append(acquired, renewed[0]) {
+		if e.Fields["link"] != "eth0" || e.Fields["address"] != "10.0.2.15/24" || e.Fields["router"] != "10.0.2.2" || e.Fields["lease"] != "24h0m0s" {
+			t.Errorf("%s: %v", e.Kind, e.Fields)
+		}
+	}
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if net, _ := serviceByName(st.Services, "network"); !st.Ready || net.State != service.StateRunning {
+		t.Errorf("ready %v, network %+v", st.Ready, net)
 	}
 }
 

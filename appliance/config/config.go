@@ -54,6 +54,9 @@ type Testing struct {
 	// FaultyServices adds synthetic services that fail on purpose, to
 	// prove the supervisor's restart, backoff and containment.
 	FaultyServices []FaultyService `yaml:"faulty_services,omitempty" json:"faulty_services,omitempty"`
+	// DHCPRenewEvery renews DHCP leases this often instead of at T1, so a
+	// scenario sees a renewal without waiting hours.
+	DHCPRenewEvery Duration `yaml:"dhcp_renew_every,omitempty" json:"dhcp_renew_every,omitempty"`
 }
 
 // FaultyService is a synthetic service that fails FailAfter after each

@@ -83,6 +83,9 @@ func (c Config) Validate() error {
 			bad(p+".fail_after", "must not be negative")
 		}
 	}
+	if c.Testing.DHCPRenewEvery < 0 {
+		bad("testing.dhcp_renew_every", "must not be negative")
+	}
 	return errors.Join(errs...)
 }
 
