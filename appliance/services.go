@@ -36,6 +36,7 @@ func (a *Appliance) services(cfg config.Config) ([]service.Spec, map[string]bool
 			resolvConf: "/etc/resolv.conf", renewEvery: time.Duration(cfg.Testing.DHCPRenewEvery),
 		}, HealthInterval: healthInterval})
 		required["network"] = true
+		specs = append(specs, service.Spec{Service: &linkMonitorService{log: a.log.Named("links"), emit: a.emitter("network")}})
 		specs = append(specs, service.Spec{Service: &kernelLogService{path: filepath.Join(a.opts.DevRoot, "kmsg"), log: a.kernelLogger()}})
 	}
 	for _, f := range cfg.Testing.FaultyServices {
@@ -218,6 +219,39 @@ func (s *networkService) withNetlink(f func(h *netlink.Handle) error) error {
 	}
 	defer h.Close()
 	return f(h)
+}
+
+// linkMonitorService turns link transitions (carrier, admin state, bond
+// membership) into log lines and events as the kernel reports them.
+type linkMonitorService struct {
+	log  hclog.Logger
+	emit func(sev events.Severity, kind, msg string, fields map[string]string)
+}
+
+func (s *linkMonitorService) Name() string { return "link-monitor" }
+
+func (s *linkMonitorService) Run(ctx context.Context, ready func()) error {
+	ready()
+	return netcfg.MonitorLinks(ctx, func(c netcfg.LinkChange) {
+		sev, kind := events.Info, "network.link_changed"
+		switch {
+		case c.Added:
+			sev, kind = events.Debug, "network.link_added"
+		case c.Removed:
+			sev, kind = events.Warning, "network.link_removed"
+		case c.Old.Carrier && !c.New.Carrier:
+			sev, kind = events.Warning, "network.carrier_lost"
+		case !c.Old.Carrier && c.New.Carrier:
+			sev, kind = events.Notice, "network.carrier_up"
+		}
+		msg := "link " + c.Describe()
+		if sev >= events.Notice {
+			s.log.Warn(msg)
+		} else {
+			s.log.Debug(msg)
+		}
+		s.emit(sev, kind, msg, map[string]string{"link": c.New.Name})
+	}, func(err error) { s.log.Warn("link monitor", "error", err) })
 }
 
 // kernelLogService copies the kernel's log into the log ring (logger
