@@ -11,6 +11,7 @@ pkgs=(
   xz-utils                 # unpacks the bzImage payload into a PVH-bootable vmlinux
   file                     # checks the keep binary is statically linked
   zstd                     # oracle that decompresses the image
+  mdadm                    # oracle that reads the md superblocks raid/ writes
 )
 
 missing=()
