@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"keep/appliance/api"
 	"keep/appliance/config"
 	"keep/appliance/events"
 	"keep/appliance/logring"
@@ -43,6 +44,8 @@ type Options struct {
 	Cmdline string
 	// SysRoot and DevRoot are /sys and /dev.
 	SysRoot, DevRoot string
+	// ResolvConf is the resolver configuration the network writes.
+	ResolvConf string
 	// ShutdownTimeout bounds the orderly stop of all services.
 	ShutdownTimeout time.Duration
 }
@@ -64,6 +67,7 @@ func (o Options) withDefaults() Options {
 	def(&o.Cmdline, "/proc/cmdline")
 	def(&o.SysRoot, "/sys")
 	def(&o.DevRoot, "/dev")
+	def(&o.ResolvConf, "/etc/resolv.conf")
 	if o.ShutdownTimeout == 0 {
 		o.ShutdownTimeout = 60 * time.Second
 	}
@@ -89,6 +93,8 @@ type Appliance struct {
 	// follows it.
 	haltCh chan struct{}
 	action pid1.Action
+	// leases are the DHCP leases held, by link.
+	leases map[string]api.Lease
 }
 
 // Run boots the appliance and supervises it until an orderly shutdown

@@ -32,8 +32,8 @@ func (a *Appliance) services(cfg config.Config) ([]service.Spec, map[string]bool
 		// service reports it if it does.
 		eths, err := cfg.Network.Desired()
 		specs = append(specs, service.Spec{Service: &networkService{
-			eths: eths, convErr: err, log: a.log.Named("network"), emit: a.emitter("network"),
-			resolvConf: "/etc/resolv.conf", renewEvery: time.Duration(cfg.Testing.DHCPRenewEvery),
+			eths: eths, convErr: err, log: a.log.Named("network"), emit: a.emitter("network"), onLease: a.recordLease,
+			resolvConf: a.opts.ResolvConf, renewEvery: time.Duration(cfg.Testing.DHCPRenewEvery),
 		}, HealthInterval: healthInterval})
 		required["network"] = true
 		specs = append(specs, service.Spec{Service: &linkMonitorService{log: a.log.Named("links"), emit: a.emitter("network")}})
@@ -94,6 +94,7 @@ type networkService struct {
 	emit       func(sev events.Severity, kind, msg string, fields map[string]string)
 	resolvConf string
 	renewEvery time.Duration // test-only: renew leases this often
+	onLease    func(link string, l netcfg.Lease, renewed bool)
 }
 
 func (s *networkService) Name() string { return "network" }
@@ -183,6 +184,7 @@ func (s *networkService) lease(link string, l netcfg.Lease, renewed bool, got *b
 		"server": l.Server.String(), "lease": l.Duration.String()}
 	s.log.Info("dhcp lease "+verb, "link", link, "address", l.Address, "router", l.Router, "lease", l.Duration)
 	s.emit(events.Info, kind, fmt.Sprintf("DHCP lease %s on %s: %s", verb, link, l.Address), fields)
+	s.onLease(link, l, renewed)
 	if len(l.DNS) > 0 {
 		if err := netcfg.WriteResolvConf(s.resolvConf, l.DNS, l.Search); err != nil {
 			s.log.Warn("dhcp", "error", err)

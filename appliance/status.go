@@ -4,14 +4,19 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"keep/appliance/api"
 	"keep/appliance/events"
 	"keep/appliance/logring"
 	"keep/appliance/pid1"
 	"keep/appliance/service"
+	"keep/netcfg"
 )
 
 // Status implements api.Backend.
@@ -137,4 +142,50 @@ func kernelUptime(fallback float64) float64 {
 		return fallback
 	}
 	return up
+}
+
+// recordLease keeps the latest DHCP lease of a link for the API.
+func (a *Appliance) recordLease(link string, l netcfg.Lease, renewed bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.leases == nil {
+		a.leases = map[string]api.Lease{}
+	}
+	renewals := 0
+	if renewed {
+		renewals = a.leases[link].Renewals + 1
+	}
+	a.leases[link] = api.Lease{
+		Link: link, Address: l.Address.String(), Router: l.Router.String(), Server: l.Server.String(),
+		Obtained: l.Obtained, Expires: l.Obtained.Add(l.Duration), Renewals: renewals,
+	}
+}
+
+// Network implements api.Backend: the kernel's view, the leases held and
+// the resolver's servers.
+func (a *Appliance) Network(ctx context.Context) (api.Network, error) {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return api.Network{}, fmt.Errorf("netlink: %w", err)
+	}
+	defer h.Close()
+	snap, err := netcfg.Take(h)
+	if err != nil {
+		return api.Network{}, err
+	}
+	n := api.Network{Snapshot: snap, Leases: []api.Lease{}, DNS: []string{}}
+	a.mu.Lock()
+	for _, l := range a.leases {
+		n.Leases = append(n.Leases, l)
+	}
+	a.mu.Unlock()
+	sort.Slice(n.Leases, func(i, j int) bool { return n.Leases[i].Link < n.Leases[j].Link })
+	if b, err := os.ReadFile(a.opts.ResolvConf); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[0] == "nameserver" {
+				n.DNS = append(n.DNS, f[1])
+			}
+		}
+	}
+	return n, nil
 }

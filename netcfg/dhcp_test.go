@@ -116,6 +116,7 @@ func TestDHCPAcquiresRenewsAndStartsOverPastT2(t *testing.T) {
 			}
 			if len(srv.replies) == 0 {
 				cancel()
+				return make(chan time.Time) // only ctx.Done can fire now
 			}
 			c := make(chan time.Time, 1)
 			c <- now

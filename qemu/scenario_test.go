@@ -175,6 +175,13 @@ func TestScenarioBootToReady(t *testing.T) {
 			t.Errorf("keep ctl status does not match %s:\n%s", re, out)
 		}
 	}
+	// The network as configured, read back from the kernel.
+	out, code = ctl(t, vm, "net")
+	for _, re := range []string{`(?m)^eth0\s+device\s+up\s+1500\s+\S+\s+10\.0\.2\.15/24\s`, `(?m)^default\s+10\.0\.2\.2\s+eth0\b`, `(?m)^lo\s+device\s+up\s+65536\s`} {
+		if code != 0 || !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("keep ctl net (exit %d) does not match %s:\n%s", code, re, out)
+		}
+	}
 	// The boot's events are there, in order.
 	evs, err := c.Events(context.Background(), api.EventQuery{Source: "boot"})
 	if err != nil {
@@ -315,6 +322,13 @@ func TestScenarioDHCP(t *testing.T) {
 		if e.Fields["link"] != "eth0" || e.Fields["address"] != "10.0.2.15/24" || e.Fields["router"] != "10.0.2.2" || e.Fields["lease"] != "24h0m0s" {
 			t.Errorf("%s: %v", e.Kind, e.Fields)
 		}
+	}
+	n, err := c.Network(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(n.Leases) != 1 || n.Leases[0].Address != "10.0.2.15/24" || n.Leases[0].Renewals < 1 || fmt.Sprint(n.DNS) != "[10.0.2.3]" {
+		t.Errorf("leases %+v, dns %v", n.Leases, n.DNS)
 	}
 	st, err := c.Status(ctx)
 	if err != nil {

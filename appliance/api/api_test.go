@@ -13,6 +13,7 @@ import (
 	"keep/appliance/events"
 	"keep/appliance/logring"
 	"keep/appliance/service"
+	"keep/netcfg"
 )
 
 type fakeBackend struct {
@@ -39,6 +40,9 @@ func (f *fakeBackend) RestartService(ctx context.Context, name string) error {
 		return fmt.Errorf("restart: %w", service.ErrUnknownService)
 	}
 	return nil
+}
+func (f *fakeBackend) Network(ctx context.Context) (Network, error) {
+	return Network{Snapshot: netcfg.Snapshot{Links: []netcfg.LinkInfo{{Name: "eth0", Up: true}}}, DNS: []string{"10.0.2.3"}}, nil
 }
 func (f *fakeBackend) Halt(reboot bool) error {
 	f.halted = append(f.halted, reboot)
@@ -98,6 +102,10 @@ func TestClientServerRoundTrip(t *testing.T) {
 		t.Errorf("since %v is not an hour ago", f.Since)
 	}
 
+	n, err := uc.Network(ctx)
+	if err != nil || len(n.Links) != 1 || n.Links[0].Name != "eth0" || n.DNS[0] != "10.0.2.3" {
+		t.Fatalf("network = %+v, %v", n, err)
+	}
 	logs, err := uc.Logs(ctx, "network", 20)
 	if err != nil || len(logs.Lines) != 1 || logs.Dropped != 3 || b.logger != "network" || b.limit != 20 {
 		t.Fatalf("logs = %+v, %v (logger %q limit %d)", logs, err, b.logger, b.limit)

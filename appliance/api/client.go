@@ -145,3 +145,9 @@ func (c *Client) Reboot(ctx context.Context) (Accepted, error) {
 func (c *Client) Health(ctx context.Context) error {
 	return c.do(ctx, http.MethodGet, "/v1/health", nil, nil)
 }
+
+// Network returns the running network state.
+func (c *Client) Network(ctx context.Context) (Network, error) {
+	var n Network
+	return n, c.do(ctx, http.MethodGet, "/v1/network", nil, &n)
+}

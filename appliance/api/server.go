@@ -27,6 +27,8 @@ type Backend interface {
 	// RestartService restarts a service (a failed one gets a fresh
 	// start). service.ErrUnknownService for a name it does not know.
 	RestartService(ctx context.Context, name string) error
+	// Network reads the running network state.
+	Network(ctx context.Context) (Network, error)
 	// Halt starts an orderly shutdown that ends in power-off or reboot
 	// and returns at once; the response is sent before services stop.
 	Halt(reboot bool) error
@@ -69,6 +71,14 @@ func Handler(b Backend) http.Handler {
 			evs = []events.Event{}
 		}
 		writeJSON(w, http.StatusOK, EventsResponse{Events: evs})
+	})
+	mux.HandleFunc("GET /v1/network", func(w http.ResponseWriter, r *http.Request) {
+		n, err := b.Network(r.Context())
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "read network state: %v", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, n)
 	})
 	mux.HandleFunc("GET /v1/logs", func(w http.ResponseWriter, r *http.Request) {
 		limit, err := intParam(r, "limit", 200)

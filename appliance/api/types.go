@@ -1,9 +1,12 @@
 package api
 
 import (
+	"time"
+
 	"keep/appliance/events"
 	"keep/appliance/logring"
 	"keep/appliance/service"
+	"keep/netcfg"
 )
 
 // Status is GET /v1/status: is the box up, and if not, why.
@@ -39,4 +42,23 @@ type LogsResponse struct {
 // Accepted is the answer to requests that start something (shutdown).
 type Accepted struct {
 	Message string `json:"message"`
+}
+
+// Network is GET /v1/network: links, addresses, routes, leases, DNS.
+type Network struct {
+	netcfg.Snapshot
+	Leases []Lease `json:"leases"`
+	// DNS are the name servers the box resolves with.
+	DNS []string `json:"dns"`
+}
+
+// Lease is a DHCP lease the box holds.
+type Lease struct {
+	Link     string    `json:"link"`
+	Address  string    `json:"address"`
+	Router   string    `json:"router,omitempty"`
+	Server   string    `json:"server,omitempty"`
+	Obtained time.Time `json:"obtained"`
+	Expires  time.Time `json:"expires"`
+	Renewals int       `json:"renewals"`
 }

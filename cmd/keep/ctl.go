@@ -23,7 +23,8 @@ commands:
   services                    services with state, restarts and health
   restart SERVICE             restart a service (a failed one starts afresh)
   events [--severity S] [--source S] [--kind PREFIX] [--since 10m] [-n N]
-  logs [SERVICE] [-n N]       recent log lines, of one service or all
+  logs [SERVICE] [-n N]       recent log lines, of one service or all ("kernel": the kernel log)
+  net                         links, addresses, counters, routes, DHCP leases, DNS
   shutdown                    stop services in order, then power off
   reboot                      stop services in order, then reboot
 
@@ -113,6 +114,16 @@ func runCtl(ctx context.Context, c *api.Client, out *ctlOut, cmd string, args []
 		return ctlEvents(ctx, c, out, args)
 	case "logs":
 		return ctlLogs(ctx, c, out, args)
+	case "net":
+		n, err := c.Network(ctx)
+		if err != nil {
+			return err
+		}
+		if out.json {
+			return out.printJSON(n)
+		}
+		printNetwork(out.w, n)
+		return nil
 	case "shutdown", "reboot":
 		if len(args) != 0 {
 			return fmt.Errorf("takes no arguments")
@@ -239,4 +250,46 @@ func ctlLogs(ctx context.Context, c *api.Client, out *ctlOut, args []string) err
 		fmt.Fprintf(out.w, "(%d older lines dropped from the ring)\n", r.Dropped)
 	}
 	return nil
+}
+
+func printNetwork(w io.Writer, n api.Network) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "LINK\tKIND\tSTATE\tMTU\tMAC\tADDRESSES\tRX\tTX\tERRORS")
+	for _, l := range n.Links {
+		state := "down"
+		switch {
+		case l.Up && l.Carrier:
+			state = "up"
+		case l.Up:
+			state = "no-carrier"
+		}
+		if l.Master != "" {
+			state += " (in " + l.Master + ")"
+		}
+		addrs := strings.Join(l.Addresses, ",")
+		if addrs == "" {
+			addrs = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d B\t%d B\t%d\n", l.Name, l.Kind, state, l.MTU, l.MAC, addrs,
+			l.Counters.RxBytes, l.Counters.TxBytes, l.Counters.RxErrors+l.Counters.TxErrors)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ROUTE\tVIA\tDEV\tMETRIC")
+	for _, r := range n.Routes {
+		via := r.Via
+		if via == "" {
+			via = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", r.To, via, r.Dev, r.Metric)
+	}
+	tw.Flush()
+	for _, l := range n.Leases {
+		fmt.Fprintf(w, "\ndhcp %s: %s via %s from %s, obtained %s, expires %s, renewed %d times\n", l.Link, l.Address, l.Router,
+			l.Server, l.Obtained.Format(time.RFC3339), l.Expires.Format(time.RFC3339), l.Renewals)
+	}
+	if len(n.DNS) > 0 {
+		fmt.Fprintf(w, "\ndns: %s\n", strings.Join(n.DNS, " "))
+	}
 }
