@@ -16,7 +16,8 @@ type MemberDevice interface {
 }
 
 // MemberOpener opens member devices by path (/dev/sdb, or a file in
-// tests). Open fails with the os error (ENOENT, EACCES, EBUSY).
+// tests); the caller closes what it opened. OpenMember fails with the os
+// error (ENOENT, EACCES, EBUSY when a block device is in use).
 type MemberOpener interface {
 	OpenMember(path string) (MemberDevice, io.Closer, error)
 }

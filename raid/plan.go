@@ -126,7 +126,6 @@ func (p *Plan) template(spec Spec, now time.Time) *md.Superblock {
 		Size:        p.ComponentSectors,
 		ChunkSize:   p.ChunkSectors,
 		RaidDisks:   uint32(spec.Members),
-		NewLevel:    0,
 		DataOffset:  p.DataOffset,
 		SuperOffset: md.V12SuperOffset,
 		UTime:       t,

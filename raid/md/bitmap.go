@@ -72,7 +72,7 @@ func (bm *Bitmap) Sectors() uint64 {
 	return (bytes + 4095) / 4096 * 4096 / SectorSize
 }
 
-// EncodeBitmap returns the 256-byte bitmap superblock.
+// Encode returns the 256-byte bitmap superblock.
 func (bm *Bitmap) Encode() ([]byte, error) {
 	if err := bm.check(); err != nil {
 		return nil, fmt.Errorf("md: encode bitmap: %w", err)
