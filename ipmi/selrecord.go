@@ -97,7 +97,7 @@ type SELRecord struct {
 	// Timestamp of system events and timestamped OEM records.
 	Timestamp Timestamp
 	Event     *SystemEvent
-	// ManufacturerID of timestamped OEM records (20 bits).
+	// ManufacturerID of timestamped OEM records (IANA number, 3 bytes kept whole).
 	ManufacturerID uint32
 	// OEM data: 6 bytes for timestamped, 13 for non-timestamped records.
 	OEM []byte
@@ -127,7 +127,7 @@ func DecodeSELRecord(b []byte) (SELRecord, error) {
 		}
 	case r.Type >= SELTypeOEMTSFirst && r.Type <= SELTypeOEMTSLast:
 		r.Timestamp = Timestamp(le32(b[3:]))
-		r.ManufacturerID = uint32(b[7]) | uint32(b[8])<<8 | uint32(b[9]&0x0f)<<16
+		r.ManufacturerID = uint32(b[7]) | uint32(b[8])<<8 | uint32(b[9])<<16
 		r.OEM = append([]byte(nil), b[10:16]...)
 	case r.Type >= SELTypeOEMNTSFirst:
 		r.Timestamp = TimestampUnspecified
