@@ -95,6 +95,8 @@ type Appliance struct {
 	action pid1.Action
 	// leases are the DHCP leases held, by link.
 	leases map[string]api.Lease
+	// bmc is the BMC service (PID 1 only).
+	bmc *bmcService
 }
 
 // Run boots the appliance and supervises it until an orderly shutdown

@@ -36,6 +36,12 @@ func (a *Appliance) services(cfg config.Config) ([]service.Spec, map[string]bool
 			resolvConf: a.opts.ResolvConf, renewEvery: time.Duration(cfg.Testing.DHCPRenewEvery),
 		}, HealthInterval: healthInterval})
 		required["network"] = true
+		a.bmc = &bmcService{
+			path: filepath.Join(a.opts.DevRoot, "ipmi0"), timeout: time.Duration(cfg.BMC.WatchdogTimeout),
+			petEvery: time.Duration(cfg.BMC.WatchdogTimeout) / 4, healthy: a.keepaliveDeserved(cfg.Testing.WithholdKeepalive),
+			log: a.log.Named("bmc"), emit: a.emitter("bmc"),
+		}
+		specs = append(specs, service.Spec{Service: a.bmc})
 		specs = append(specs, service.Spec{Service: &linkMonitorService{log: a.log.Named("links"), emit: a.emitter("network")}})
 		specs = append(specs, service.Spec{Service: &kernelLogService{path: filepath.Join(a.opts.DevRoot, "kmsg"), log: a.kernelLogger()}})
 	}

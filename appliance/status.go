@@ -41,6 +41,10 @@ func (a *Appliance) Status() api.Status {
 		return st
 	}
 	st.Services = a.tree.Status()
+	if a.bmc != nil {
+		b := a.bmc.Info()
+		st.BMC = &b
+	}
 	missing := a.missingRequired(st.Services)
 	st.NotReady = append(st.NotReady, missing...)
 	for _, s := range st.Services {
@@ -188,4 +192,27 @@ func (a *Appliance) Network(ctx context.Context) (api.Network, error) {
 		}
 	}
 	return n, nil
+}
+
+// keepaliveDeserved returns the watchdog's health gate: the box earns a
+// keepalive only while every required service runs and passes its
+// health check. withhold is test-only (testing.withhold_keepalive).
+func (a *Appliance) keepaliveDeserved(withhold bool) func() error {
+	return func() error {
+		if withhold {
+			return fmt.Errorf("testing.withhold_keepalive is set")
+		}
+		for _, s := range a.tree.Status() {
+			if !a.required[s.Name] {
+				continue
+			}
+			if !s.Ready {
+				return fmt.Errorf("service %s is %s", s.Name, s.State)
+			}
+			if s.Health != nil && !s.Health.OK {
+				return fmt.Errorf("service %s is unhealthy: %s", s.Name, s.Health.Message)
+			}
+		}
+		return nil
+	}
 }

@@ -57,11 +57,21 @@ func applianceDeps(t testing.TB) (kernel, initrd, keep string) {
 // waits for the ready line (or, if wantReady is false, the not-ready line).
 func bootAppliance(t testing.TB, wantReady bool, extraAppend ...string) (*VM, *api.Client, float64) {
 	t.Helper()
+	return bootWith(t, wantReady, nil, extraAppend...)
+}
+
+// bootWith is bootAppliance with a change to the default hardware.
+func bootWith(t testing.TB, wantReady bool, change func(*ApplianceSpec), extraAppend ...string) (*VM, *api.Client, float64) {
+	t.Helper()
 	kernel, initrd, _ := applianceDeps(t)
-	m := Appliance(ApplianceSpec{
+	spec := ApplianceSpec{
 		Kernel: kernel, Initrd: initrd, Dir: shortTempDir(t),
 		Disks: 6, DiskBytes: 64 << 20, BMC: true, Append: extraAppend,
-	})
+	}
+	if change != nil {
+		change(&spec)
+	}
+	m := Appliance(spec)
 	ctx, cancel := context.WithTimeout(context.Background(), bootTimeout)
 	defer cancel()
 	vm, err := m.Start(ctx)
@@ -175,6 +185,10 @@ func TestScenarioBootToReady(t *testing.T) {
 			t.Errorf("keep ctl status does not match %s:\n%s", re, out)
 		}
 	}
+	// The BMC's watchdog is armed and petted.
+	if b := st.BMC; b == nil || !b.Present || !b.WatchdogArmed || b.WatchdogTimeout != "1m0s" || b.LastResetByWatchdog || b.LastPet.IsZero() {
+		t.Errorf("bmc: %+v", st.BMC)
+	}
 	// The network as configured, read back from the kernel.
 	out, code = ctl(t, vm, "net")
 	for _, re := range []string{`(?m)^eth0\s+device\s+up\s+1500\s+\S+\s+10\.0\.2\.15/24\s`, `(?m)^default\s+10\.0\.2\.2\s+eth0\b`, `(?m)^lo\s+device\s+up\s+65536\s`} {
@@ -224,6 +238,7 @@ func TestScenarioPowerButton(t *testing.T) {
 	// network started after api, so it stops first.
 	for _, line := range []string{
 		`shutdown requested: by="power button"`,
+		"watchdog disarmed for the orderly shutdown",
 		"stopping network", "stopped network",
 		"stopping api", "stopped api",
 		"keep: power off now",
@@ -383,6 +398,45 @@ func TestScenarioLinkMonitor(t *testing.T) {
 	}
 	if got := strings.Join(kinds, ","); got != "network.carrier_lost/warning,network.carrier_up/notice" {
 		t.Errorf("carrier events = %s", got)
+	}
+}
+
+// A box that stops deserving keepalives (a hang, a wedged critical
+// service; here test-only withhold_keepalive) is reset by the BMC.
+func TestScenarioWatchdogResetsAHungBox(t *testing.T) {
+	t.Parallel()
+	vm, _, _ := bootAppliance(t, true, configArg("bmc: {watchdog_timeout: 10s}\ntesting: {withhold_keepalive: true}\n"))
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := vm.Console().ExpectString(ctx, "withholding the watchdog keepalive"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	ev, err := vm.QMP().WaitEvent(ctx, "SHUTDOWN")
+	if err != nil {
+		t.Fatalf("the BMC did not reset the box: %v", err)
+	}
+	var data struct{ Reason string }
+	if err := ev.Decode(&data); err != nil || data.Reason != "guest-reset" {
+		t.Fatalf("SHUTDOWN reason %q (%v): want guest-reset by the watchdog", data.Reason, err)
+	}
+	t.Logf("reset %v after the keepalive was withheld (timeout 10 s)", time.Since(start).Round(100*time.Millisecond))
+}
+
+// A machine without a BMC says so and is ready all the same.
+func TestScenarioNoBMC(t *testing.T) {
+	t.Parallel()
+	_, c, _ := bootWith(t, true, func(s *ApplianceSpec) { s.BMC = false })
+	st, err := c.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Ready || st.BMC == nil || st.BMC.Present || st.BMC.WatchdogArmed {
+		t.Fatalf("ready %v, bmc %+v", st.Ready, st.BMC)
+	}
+	evs, err := c.Events(context.Background(), api.EventQuery{Kind: "bmc."})
+	if err != nil || len(evs) != 1 || evs[0].Kind != "bmc.absent" {
+		t.Fatalf("bmc events %+v %v", evs, err)
 	}
 }
 

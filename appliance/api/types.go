@@ -25,6 +25,27 @@ type Status struct {
 	NotReady      []string                `json:"not_ready,omitempty"`
 	ConfigSources []string                `json:"config_sources"`
 	Services      []service.ServiceStatus `json:"services"`
+	// BMC is absent outside PID 1.
+	BMC *BMC `json:"bmc,omitempty"`
+}
+
+// BMC is the baseboard management controller as the supervisor sees it.
+type BMC struct {
+	Present             bool      `json:"present"`
+	Firmware            string    `json:"firmware,omitempty"`
+	IPMIVersion         string    `json:"ipmi_version,omitempty"`
+	Manufacturer        uint32    `json:"manufacturer_id,omitempty"`
+	Product             uint16    `json:"product_id,omitempty"`
+	WatchdogArmed       bool      `json:"watchdog_armed"`
+	WatchdogTimeout     string    `json:"watchdog_timeout,omitempty"`
+	LastPet             time.Time `json:"last_pet,omitempty"`
+	LastResetByWatchdog bool      `json:"last_reset_by_watchdog"`
+	// The appliance's identity, from the baseboard FRU.
+	BoardSerial   string `json:"board_serial,omitempty"`
+	BoardPart     string `json:"board_part,omitempty"`
+	BoardProduct  string `json:"board_product,omitempty"`
+	ProductSerial string `json:"product_serial,omitempty"`
+	ProductName   string `json:"product_name,omitempty"`
 }
 
 // EventsResponse is GET /v1/events.

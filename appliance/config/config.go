@@ -19,6 +19,7 @@ type Config struct {
 	API       API           `yaml:"api" json:"api"`
 	Network   netcfg.Config `yaml:"network" json:"network"`
 	Log       Log           `yaml:"log" json:"log"`
+	BMC       BMC           `yaml:"bmc" json:"bmc"`
 	// Testing holds fault injection for the QEMU scenarios. It is never
 	// set in a production configuration; Validate accepts it anywhere so
 	// a test can inject faults through the kernel command line.
@@ -41,6 +42,13 @@ type API struct {
 	Socket string `yaml:"socket" json:"socket"`
 }
 
+// BMC configures the baseboard management controller.
+type BMC struct {
+	// WatchdogTimeout is how long the box may go without a healthy
+	// keepalive before the BMC resets it.
+	WatchdogTimeout Duration `yaml:"watchdog_timeout" json:"watchdog_timeout"`
+}
+
 // Log configures logging.
 type Log struct {
 	// Level is trace, debug, info, warn or error.
@@ -57,6 +65,9 @@ type Testing struct {
 	// DHCPRenewEvery renews DHCP leases this often instead of at T1, so a
 	// scenario sees a renewal without waiting hours.
 	DHCPRenewEvery Duration `yaml:"dhcp_renew_every,omitempty" json:"dhcp_renew_every,omitempty"`
+	// WithholdKeepalive makes the supervisor stop petting the BMC
+	// watchdog, as a hang would, so a scenario sees the BMC reset the box.
+	WithholdKeepalive bool `yaml:"withhold_keepalive,omitempty" json:"withhold_keepalive,omitempty"`
 }
 
 // FaultyService is a synthetic service that fails FailAfter after each
@@ -101,6 +112,7 @@ func Defaults() Config {
 			}},
 		}},
 		Log: Log{Level: "info", Lines: 4096},
+		BMC: BMC{WatchdogTimeout: Duration(time.Minute)},
 	}
 }
 

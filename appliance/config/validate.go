@@ -6,6 +6,7 @@ import (
 	"net"
 	"regexp"
 	"strings"
+	"time"
 
 	"keep/netcfg"
 )
@@ -82,6 +83,9 @@ func (c Config) Validate() error {
 		if f.FailAfter < 0 {
 			bad(p+".fail_after", "must not be negative")
 		}
+	}
+	if wt := time.Duration(c.BMC.WatchdogTimeout); wt < 5*time.Second || wt > 6553*time.Second {
+		bad("bmc.watchdog_timeout", "%s is outside 5s-6553s (the BMC counts in 100 ms units up to 6553.5 s)", wt)
 	}
 	if c.Testing.DHCPRenewEvery < 0 {
 		bad("testing.dhcp_renew_every", "must not be negative")
