@@ -85,6 +85,8 @@
 // laid out by hand from the specs (bytes built outside this package);
 // encoders are checked by round trips. FuzzDecodeSELRecord,
 // FuzzDecodeSDR and FuzzDecodeFRU feed arbitrary bytes to the decoders.
-// The real device is proven by the QEMU scenarios (qemu/), with ipmitool
-// as the oracle.
+// The real device is proven by the QEMU scenarios (qemu/): the appliance's
+// bmc service arms the simulated BMC's watchdog and the BMC resets a box
+// that stops petting it. ipmitool as an independent oracle in a test
+// image is still to come (issue 4).
 package ipmi
