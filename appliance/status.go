@@ -27,15 +27,12 @@ func (a *Appliance) Status() api.Status {
 		Hostname:      host,
 		Version:       a.opts.Version,
 		Boot:          a.journal.Boot(),
-		UptimeSeconds: time.Since(a.start).Seconds(),
+		UptimeSeconds: a.uptime(),
 		Stage:         a.stage,
 		NotReady:      append([]string(nil), a.problems...),
 		ConfigSources: a.cfg.Sources,
 	}
 	a.mu.Unlock()
-	if a.opts.PID1 {
-		st.UptimeSeconds = kernelUptime(st.UptimeSeconds)
-	}
 	if a.tree == nil {
 		st.NotReady = append(st.NotReady, "the service tree is not running")
 		return st
@@ -120,10 +117,7 @@ func (a *Appliance) announceReady(ctx context.Context) {
 	a.mu.Lock()
 	problems := append([]string(nil), a.problems...)
 	a.mu.Unlock()
-	up := time.Since(a.start).Seconds()
-	if a.opts.PID1 {
-		up = kernelUptime(up)
-	}
+	up := a.uptime()
 	if len(problems) > 0 {
 		fmt.Fprintf(a.opts.Console, "%s after %.2fs: %s\n", NotReadyMarker, up, strings.Join(problems, "; "))
 		a.emit(events.Error, "boot.not_ready", strings.Join(problems, "; "), nil)
@@ -134,9 +128,13 @@ func (a *Appliance) announceReady(ctx context.Context) {
 	fmt.Fprintf(a.opts.Console, "%s in %.2fs (kernel uptime) boot %s\n", ReadyMarker, up, a.journal.Boot())
 }
 
-// kernelUptime is the time since the kernel started (what boot-to-ready
-// means on the box); fallback when /proc is unreadable.
-func kernelUptime(fallback float64) float64 {
+// uptime is, as PID 1, the time since the kernel started (what
+// boot-to-ready means on the box), else the time since Run began.
+func (a *Appliance) uptime() float64 {
+	fallback := time.Since(a.start).Seconds()
+	if !a.opts.PID1 {
+		return fallback
+	}
 	b, err := os.ReadFile("/proc/uptime")
 	if err != nil {
 		return fallback

@@ -25,7 +25,6 @@ import (
 )
 
 const (
-	apiGuestPort    = 8080
 	powerdownGrace  = 60 * time.Second
 	startTimeout    = 60 * time.Second
 	qmpTimeout      = 5 * time.Second
@@ -52,7 +51,7 @@ func run() int {
 	flag.StringVar(&o.appendArgs, "append", "", "extra kernel command line")
 	flag.IntVar(&o.disks, "disks", 6, "number of virtio data disks")
 	flag.Int64Var(&o.diskMiB, "disk-mib", 1024, "size of each data disk in MiB (sparse; existing images are kept)")
-	flag.IntVar(&o.apiPort, "api-port", apiGuestPort, "host port forwarded to the API (guest port 8080); 0 picks a free one")
+	flag.IntVar(&o.apiPort, "api-port", qemu.APIGuestPort, "host port forwarded to the API (guest port 8080); 0 picks a free one")
 	flag.IntVar(&o.memMB, "mem", qemu.DefaultMemoryMB, "guest memory in MiB")
 	flag.BoolVar(&o.bmc, "bmc", true, "attach the simulated IPMI BMC")
 	flag.Parse()
