@@ -10,12 +10,13 @@ VMLINUZ   ?= /boot/vmlinuz-$(KVER)
 BUILD     := build
 KEEP      := $(BUILD)/keep
 IMAGE     := $(BUILD)/keep.img
+TESTIMAGE := $(BUILD)/keep-test.img
 VMLINUX   := $(BUILD)/vmlinux
 GO        ?= go
 # Reproducible static binaries: no cgo, no paths, no build id, no VCS stamp.
 GOBUILD   := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags='-s -w -buildid='
 GOTEST    := $(GO) test
-QEMU_ENV  := KEEP_KERNEL=$(abspath $(VMLINUX)) KEEP_INITRD=$(abspath $(IMAGE)) KEEP_CTL=$(abspath $(KEEP))
+QEMU_ENV  := KEEP_KERNEL=$(abspath $(VMLINUX)) KEEP_INITRD=$(abspath $(IMAGE)) KEEP_TEST_INITRD=$(abspath $(TESTIMAGE)) KEEP_CTL=$(abspath $(KEEP))
 API_PORT  ?= 8080
 
 .PHONY: all deps build image run test test-short test-unit test-qemu check-static check-repro bench bench-boot fuzz clean
@@ -31,10 +32,14 @@ build:
 	$(GOBUILD) -o $(BUILD)/keep-vm ./qemu/cmd/keep-vm
 
 # The image: the keep binary as /init, the kernel module closure, the
-# default config. Also the uncompressed vmlinux that QEMU boots by PVH.
+# default config, mkfs.xfs and xfs_repair with their libraries. Also the
+# uncompressed vmlinux that QEMU boots by PVH, and the test image (the same
+# plus the oracle tools mdadm, smartctl and ipmitool) that scenarios use to
+# check Keep's work from inside the guest.
 image: build
 	$(BUILD)/mkimage -keep $(KEEP) -modules $(MODULES) -config image/keep.yaml -o $(IMAGE) \
 		-vmlinux-from $(VMLINUZ) -vmlinux-out $(VMLINUX)
+	$(BUILD)/mkimage -keep $(KEEP) -modules $(MODULES) -config image/keep.yaml -o $(TESTIMAGE) -test
 
 # Boot the appliance with its default virtual hardware (6 data disks, BMC,
 # one NIC with the API on 127.0.0.1:$(API_PORT)). Ctrl-C presses the power button.

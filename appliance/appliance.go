@@ -46,6 +46,9 @@ type Options struct {
 	SysRoot, DevRoot string
 	// ResolvConf is the resolver configuration the network writes.
 	ResolvConf string
+	// TestMarker is the file whose presence marks a QEMU test image
+	// (/etc/keep/test-image); "" disables the test API.
+	TestMarker string
 	// ShutdownTimeout bounds the orderly stop of all services.
 	ShutdownTimeout time.Duration
 }
@@ -97,6 +100,8 @@ type Appliance struct {
 	leases map[string]api.Lease
 	// bmc is the BMC service (PID 1 only).
 	bmc *bmcService
+	// reaper runs external programs under PID 1 (nil otherwise).
+	reaper *pid1.Reaper
 }
 
 // Run boots the appliance and supervises it until an orderly shutdown

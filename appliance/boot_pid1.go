@@ -42,6 +42,7 @@ func (a *Appliance) pid1Setup(ctx context.Context, cfg config.Config) {
 	reaper := &pid1.Reaper{Reaped: func(pid int, ws unix.WaitStatus) {
 		a.log.Named("reaper").Debug("reaped orphan", "pid", pid, "status", int(ws))
 	}}
+	a.reaper = reaper
 	go reaper.Watch(ctx)
 	if err := pid1.DisableCtrlAltDel(); err != nil {
 		a.log.Warn("ctrl-alt-del will reboot without an orderly shutdown", "error", err)

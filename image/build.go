@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"keep/appliance/kmod"
 )
@@ -35,6 +36,15 @@ type Spec struct {
 	// BootModules are the ones loaded at boot (/etc/keep/modules), a
 	// subset of Modules' closure; nil means DefaultBootModules.
 	BootModules []string
+	// Tools are upstream programs (absolute host paths) copied with their
+	// shared-library closure; nil means DefaultTools.
+	Tools []string
+	// ToolRoot is the tree Tools and their libraries are read from; ""
+	// means "/" (the build host).
+	ToolRoot string
+	// Test makes a QEMU test image: OracleTools are added to Tools and
+	// TestImageMarker enables the supervisor's test-only API. Never ship it.
+	Test bool
 	// Output is the image file to write (zstd-compressed newc cpio).
 	Output string
 }
@@ -46,12 +56,19 @@ type Result struct {
 	CompressedBytes int64 // the image file
 	Modules         int   // module files in the image
 	ModuleBytes     int64 // their total size
+	Tools           int   // tool files (programs, loader, libraries)
+	ToolBytes       int64 // their total size
+	Test            bool  // a test image (oracle tools, test API)
 }
 
 // String is the one-line summary mkimage prints.
 func (r Result) String() string {
-	return fmt.Sprintf("image %s: %s zstd (%s raw), %d modules (%s)",
-		r.Path, mib(r.CompressedBytes), mib(r.RawBytes), r.Modules, mib(r.ModuleBytes))
+	kind := "image"
+	if r.Test {
+		kind = "test image"
+	}
+	return fmt.Sprintf("%s %s: %s zstd (%s raw), %d modules (%s), %d tool files (%s)",
+		kind, r.Path, mib(r.CompressedBytes), mib(r.RawBytes), r.Modules, mib(r.ModuleBytes), r.Tools, mib(r.ToolBytes))
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
@@ -108,7 +125,22 @@ func archive(ctx context.Context, s Spec) ([]byte, Result, error) {
 	if err != nil {
 		return nil, Result{}, err
 	}
-	t, err := layout(keep, config, mods)
+	toolList := s.Tools
+	if toolList == nil {
+		toolList = DefaultTools
+	}
+	if s.Test {
+		toolList = append(slices.Clone(toolList), OracleTools...)
+	}
+	root := s.ToolRoot
+	if root == "" {
+		root = "/"
+	}
+	tools, err := toolClosure(root, toolList)
+	if err != nil {
+		return nil, Result{}, err
+	}
+	t, err := layout(keep, config, mods, tools, s.Test)
 	if err != nil {
 		return nil, Result{}, fmt.Errorf("image layout: %w", err)
 	}
@@ -120,11 +152,15 @@ func archive(ctx context.Context, s Spec) ([]byte, Result, error) {
 	if _, err := writeNewc(&raw, entries); err != nil {
 		return nil, Result{}, err
 	}
-	return raw.Bytes(), Result{Modules: len(mods.files), ModuleBytes: mods.bytes}, nil
+	res := Result{Modules: len(mods.files), ModuleBytes: mods.bytes, Tools: len(tools), Test: s.Test}
+	for _, f := range tools {
+		res.ToolBytes += int64(len(f.data))
+	}
+	return raw.Bytes(), res, nil
 }
 
 // layout places everything in the image's file tree.
-func layout(keep, config []byte, mods moduleSet) (*tree, error) {
+func layout(keep, config []byte, mods moduleSet, tools []toolFile, test bool) (*tree, error) {
 	t := newTree()
 	modDir := modulesRoot + "/" + mods.release
 	steps := []error{
@@ -135,6 +171,12 @@ func layout(keep, config []byte, mods moduleSet) (*tree, error) {
 		t.charDev(consolePath, 0o600, 5, 1),
 		t.file(ConfigPath, 0o644, config),
 		t.file(ModuleListPath, 0o644, kmod.FormatList(mods.list)),
+	}
+	for _, f := range tools {
+		steps = append(steps, t.file(f.name, 0o755, f.data))
+	}
+	if test {
+		steps = append(steps, t.file(TestImageMarker, 0o644, []byte("QEMU test image: oracle tools and the test API; never ship it\n")))
 	}
 	for name, data := range mods.index {
 		steps = append(steps, t.file(modDir+"/"+name, 0o644, data))

@@ -271,7 +271,12 @@ func TestBuildErrors(t *testing.T) {
 
 func TestResultString(t *testing.T) {
 	r := Result{Path: "build/keep.img", RawBytes: 15 << 20, CompressedBytes: 4300000, Modules: 87, ModuleBytes: 8 << 20}
-	want := "image build/keep.img: 4.1 MiB zstd (15.0 MiB raw), 87 modules (8.0 MiB)"
+	want := "image build/keep.img: 4.1 MiB zstd (15.0 MiB raw), 87 modules (8.0 MiB), 0 tool files (0.0 MiB)"
+	if got := r.String(); got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	r.Test, r.Tools, r.ToolBytes = true, 9, 4<<20
+	want = "test image build/keep.img: 4.1 MiB zstd (15.0 MiB raw), 87 modules (8.0 MiB), 9 tool files (4.0 MiB)"
 	if got := r.String(); got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}

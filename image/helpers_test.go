@@ -105,6 +105,7 @@ func fakeSpec(t *testing.T) Spec {
 		ModulesDir: fakeModulesDir(t),
 		Config:     config,
 		Modules:    []string{"raid456", "raid1", "hmac"},
+		Tools:      []string{}, // the tool closure has its own tests (tools_test.go)
 		Output:     filepath.Join(dir, "out", "keep.img"),
 	}
 }

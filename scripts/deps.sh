@@ -11,7 +11,10 @@ pkgs=(
   xz-utils                 # unpacks the bzImage payload into a PVH-bootable vmlinux
   file                     # checks the keep binary is statically linked
   zstd                     # oracle that decompresses the image
-  mdadm                    # oracle that reads the md superblocks raid/ writes
+  mdadm                    # oracle that reads the md superblocks raid/ writes (and, in the test image, runs arrays)
+  xfsprogs                 # mkfs.xfs and xfs_repair, copied with their libraries into the image
+  smartmontools            # oracle: smartctl in the QEMU test image checks raid/smart
+  ipmitool                 # oracle: ipmitool in the QEMU test image checks ipmi/
 )
 
 missing=()

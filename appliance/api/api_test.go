@@ -173,3 +173,46 @@ func TestUnreachableSaysWhatToDo(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// execBackend is a backend with the test-only exec endpoint.
+type execBackend struct {
+	fakeBackend
+	enabled bool
+	got     ExecRequest
+}
+
+func (e *execBackend) TestAPI() bool { return e.enabled }
+func (e *execBackend) TestExec(ctx context.Context, req ExecRequest) (ExecResult, error) {
+	e.got = req
+	if req.Argv[0] == "missing" {
+		return ExecResult{}, fmt.Errorf("no such program")
+	}
+	return ExecResult{ExitCode: 3, Stdout: "out", Stderr: "err"}, nil
+}
+
+func TestTestExecOnlyInTestImages(t *testing.T) {
+	ctx := context.Background()
+	for _, enabled := range []bool{false, true} {
+		b := &execBackend{enabled: enabled}
+		uc, _ := serve(t, b)
+		res, err := uc.TestExec(ctx, ExecRequest{Argv: []string{"mdadm", "--detail", "/dev/md127"}, TimeoutSeconds: 5})
+		if !enabled {
+			if !IsCode(err, CodeNotFound) {
+				t.Errorf("product image: exec = %+v, %v; want 404", res, err)
+			}
+			continue
+		}
+		if err != nil || res != (ExecResult{ExitCode: 3, Stdout: "out", Stderr: "err"}) {
+			t.Errorf("exec = %+v, %v", res, err)
+		}
+		if strings.Join(b.got.Argv, " ") != "mdadm --detail /dev/md127" || b.got.TimeoutSeconds != 5 {
+			t.Errorf("backend got %+v", b.got)
+		}
+		if _, err := uc.TestExec(ctx, ExecRequest{Argv: []string{"missing"}}); !IsCode(err, CodeBadRequest) || !strings.Contains(err.Error(), "no such program") {
+			t.Errorf("missing program: %v", err)
+		}
+		if _, err := uc.TestExec(ctx, ExecRequest{}); !IsCode(err, CodeBadRequest) {
+			t.Errorf("empty argv: %v", err)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -38,13 +39,29 @@ func NewTCPClient(addr string) *Client {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, out any) error {
+	return c.send(ctx, method, path, q, nil, out)
+}
+
+// send is do with a JSON request body (in; nil for none).
+func (c *Client) send(ctx context.Context, method, path string, q url.Values, in, out any) error {
 	u := c.base + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	var reqBody io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("%s %s: encode request: %w", method, path, err)
+		}
+		reqBody = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, reqBody)
 	if err != nil {
 		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -150,4 +167,11 @@ func (c *Client) Health(ctx context.Context) error {
 func (c *Client) Network(ctx context.Context) (Network, error) {
 	var n Network
 	return n, c.do(ctx, http.MethodGet, "/v1/network", nil, &n)
+}
+
+// TestExec runs a program in a test image (see TestExecutor); a product
+// image answers 404.
+func (c *Client) TestExec(ctx context.Context, req ExecRequest) (ExecResult, error) {
+	var r ExecResult
+	return r, c.send(ctx, http.MethodPost, "/v1/test/exec", nil, req, &r)
 }

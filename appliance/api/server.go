@@ -2,8 +2,10 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -34,9 +36,39 @@ type Backend interface {
 	Halt(reboot bool) error
 }
 
+// TestExecutor is implemented by a backend that can run programs for the
+// QEMU scenarios' oracles (mdadm, smartctl, ipmitool in the test image).
+// The endpoint exists only when TestAPI reports true: in a test image.
+type TestExecutor interface {
+	TestAPI() bool
+	// TestExec runs req.Argv to completion. A program that ran and
+	// exited non-zero is a result, not an error.
+	TestExec(ctx context.Context, req ExecRequest) (ExecResult, error)
+}
+
+// maxExecRequest bounds a test exec request body.
+const maxExecRequest = 64 << 10
+
 // Handler returns the API's HTTP handler.
 func Handler(b Backend) http.Handler {
 	mux := http.NewServeMux()
+	if te, ok := b.(TestExecutor); ok && te.TestAPI() {
+		mux.HandleFunc("POST /v1/test/exec", func(w http.ResponseWriter, r *http.Request) {
+			var req ExecRequest
+			dec := json.NewDecoder(io.LimitReader(r.Body, maxExecRequest))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&req); err != nil || len(req.Argv) == 0 || req.TimeoutSeconds < 0 {
+				writeError(w, http.StatusBadRequest, CodeBadRequest, "want {\"argv\": [program, args...], \"timeout_seconds\": n}")
+				return
+			}
+			res, err := te.TestExec(r.Context(), req)
+			if err != nil {
+				writeError(w, http.StatusUnprocessableEntity, CodeBadRequest, "exec %s: %v", req.Argv[0], err)
+				return
+			}
+			writeJSON(w, http.StatusOK, res)
+		})
+	}
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, b.Status())
 	})

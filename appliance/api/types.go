@@ -83,3 +83,19 @@ type Lease struct {
 	Expires  time.Time `json:"expires"`
 	Renewals int       `json:"renewals"`
 }
+
+// ExecRequest is POST /v1/test/exec: a program to run in a test image.
+type ExecRequest struct {
+	// Argv is the program (an absolute path or a name on /usr/sbin,
+	// /usr/bin, /sbin, /bin) and its arguments.
+	Argv []string `json:"argv"`
+	// TimeoutSeconds bounds the run; 0 means 60 s.
+	TimeoutSeconds int `json:"timeout_seconds,omitempty"`
+}
+
+// ExecResult is what the program did.
+type ExecResult struct {
+	ExitCode int    `json:"exit_code"`
+	Stdout   string `json:"stdout"`
+	Stderr   string `json:"stderr"`
+}

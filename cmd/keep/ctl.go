@@ -27,6 +27,7 @@ commands:
   net                         links, addresses, counters, routes, DHCP leases, DNS
   shutdown                    stop services in order, then power off
   reboot                      stop services in order, then reboot
+  test-exec PROGRAM [ARGS]    test images only: run an oracle tool in the guest, exit with its code
 
 flags:
 `
@@ -137,6 +138,22 @@ func runCtl(ctx context.Context, c *api.Client, out *ctlOut, cmd string, args []
 			return err
 		}
 		fmt.Fprintln(out.w, a.Message)
+		return nil
+	case "test-exec":
+		if len(args) == 0 {
+			return fmt.Errorf("name a program: keep ctl test-exec mdadm --detail /dev/md127")
+		}
+		deadline, _ := ctx.Deadline()
+		res, err := c.TestExec(ctx, api.ExecRequest{Argv: args, TimeoutSeconds: max(1, int(time.Until(deadline).Seconds())-1)})
+		if err != nil {
+			return err
+		}
+		if out.json {
+			return out.printJSON(res)
+		}
+		io.WriteString(out.w, res.Stdout)
+		io.WriteString(os.Stderr, res.Stderr)
+		out.code = res.ExitCode
 		return nil
 	default:
 		return fmt.Errorf("unknown command; keep ctl -h lists them")

@@ -85,6 +85,9 @@ func modprobeMain(args []string) int {
 func initMain(args ...string) {
 	isPID1 := pid1.IsPID1()
 	opts := appliance.Options{Version: version, PID1: isPID1}
+	if isPID1 {
+		opts.TestMarker = "/etc/keep/test-image"
+	}
 	fs := flag.NewFlagSet("keep init", flag.ExitOnError)
 	fs.StringVar(&opts.ConfigPath, "config", "", "defaults file (default /etc/keep/keep.yaml)")
 	fs.Parse(args) // ExitOnError: never returns an error

@@ -1,7 +1,7 @@
 // Command mkimage builds the Keep initramfs image (see package keep/image):
 //
 //	mkimage -keep build/keep -modules /lib/modules/6.1.0-56-amd64 \
-//	    -config image/keep.yaml -o build/keep.img \
+//	    -config image/keep.yaml -o build/keep.img [-test] \
 //	    [-vmlinux-from /boot/vmlinuz-6.1.0-56-amd64 -vmlinux-out build/vmlinux]
 package main
 
@@ -39,6 +39,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl.StringVar(&s.ModulesDir, "modules", "", "kernel module tree, /lib/modules/<release>")
 	fl.StringVar(&s.Config, "config", "", "default appliance config (becomes /etc/keep/keep.yaml)")
 	fl.StringVar(&s.Output, "o", "", "image file to write (zstd-compressed cpio)")
+	fl.BoolVar(&s.Test, "test", false, "build the QEMU test image: adds the oracle tools (mdadm, smartctl, ipmitool) and the test API; never ship it")
 	fl.StringVar(&vmlinuxFrom, "vmlinux-from", "", "bzImage to extract an ELF vmlinux from, e.g. /boot/vmlinuz-<release>")
 	fl.StringVar(&vmlinuxOut, "vmlinux-out", "", "where to write the extracted vmlinux")
 	if err := fl.Parse(args); err != nil {
