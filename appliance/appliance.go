@@ -100,6 +100,8 @@ type Appliance struct {
 	leases map[string]api.Lease
 	// bmc is the BMC service (PID 1 only).
 	bmc *bmcService
+	// storage is the data vault service (PID 1 only).
+	storage *storageService
 	// reaper runs external programs under PID 1 (nil otherwise).
 	reaper *pid1.Reaper
 }

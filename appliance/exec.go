@@ -125,3 +125,16 @@ func (a *Appliance) TestExec(ctx context.Context, req api.ExecRequest) (api.Exec
 	}
 	return api.ExecResult{ExitCode: res.ExitCode, Stdout: string(res.Stdout), Stderr: string(res.Stderr)}, nil
 }
+
+// splitOptions splits a mount option string at commas.
+func splitOptions(s string) []string {
+	var out []string
+	for _, o := range strings.Split(s, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func joinOptions(o []string) string { return strings.Join(o, ",") }

@@ -42,6 +42,9 @@ func (a *Appliance) services(cfg config.Config) ([]service.Spec, map[string]bool
 			log: a.log.Named("bmc"), emit: a.emitter("bmc"),
 		}
 		specs = append(specs, service.Spec{Service: a.bmc})
+		a.storage = &storageService{a: a, cfg: cfg.Storage, log: a.log.Named("storage")}
+		specs = append(specs, service.Spec{Service: a.storage})
+		required["storage"] = true
 		specs = append(specs, service.Spec{Service: &linkMonitorService{log: a.log.Named("links"), emit: a.emitter("network")}})
 		specs = append(specs, service.Spec{Service: &kernelLogService{path: filepath.Join(a.opts.DevRoot, "kmsg"), log: a.kernelLogger()}})
 	}

@@ -43,6 +43,9 @@ func (a *Appliance) Status() api.Status {
 		st.BMC = &b
 	}
 	missing := a.missingRequired(st.Services)
+	if p := a.storageProblem(); p != "" {
+		missing = append(missing, p)
+	}
 	st.NotReady = append(st.NotReady, missing...)
 	for _, s := range st.Services {
 		if !a.required[s.Name] && s.State == service.StateFailed {
@@ -117,6 +120,9 @@ func (a *Appliance) announceReady(ctx context.Context) {
 	a.mu.Lock()
 	problems := append([]string(nil), a.problems...)
 	a.mu.Unlock()
+	if p := a.storageProblem(); p != "" {
+		problems = append(problems, p)
+	}
 	up := a.uptime()
 	if len(problems) > 0 {
 		fmt.Fprintf(a.opts.Console, "%s after %.2fs: %s\n", NotReadyMarker, up, strings.Join(problems, "; "))

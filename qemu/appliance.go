@@ -17,6 +17,11 @@ type ApplianceSpec struct {
 	// DiskBytes the size of each.
 	Disks     int
 	DiskBytes int64
+	// FaultInjection arms every data disk for VM.InjectDiskFault.
+	FaultInjection bool
+	// EmptySlots are empty hot-plug bays for VM.PlugDisk.
+	EmptySlots int
+
 	// APIHostPort is the host port forwarded to the API; 0 picks one.
 	APIHostPort int
 	// Append is added to the kernel command line.
@@ -30,11 +35,12 @@ type ApplianceSpec struct {
 // time under TCG.
 func Appliance(s ApplianceSpec) Machine {
 	m := Machine{
-		Kernel: s.Kernel,
-		Initrd: s.Initrd,
-		Dir:    s.Dir,
-		Append: append([]string{"quiet"}, s.Append...),
-		BMC:    BMC{Enabled: s.BMC},
+		Kernel:     s.Kernel,
+		Initrd:     s.Initrd,
+		Dir:        s.Dir,
+		Append:     append([]string{"quiet"}, s.Append...),
+		BMC:        BMC{Enabled: s.BMC},
+		EmptySlots: s.EmptySlots,
 		NICs: []NIC{{
 			ID:       APINIC,
 			Forwards: []Forward{{HostPort: s.APIHostPort, GuestPort: APIGuestPort}},
@@ -42,10 +48,11 @@ func Appliance(s ApplianceSpec) Machine {
 	}
 	for i := 0; i < s.Disks; i++ {
 		m.Disks = append(m.Disks, Disk{
-			ID:           fmt.Sprintf("data%d", i),
-			SizeBytes:    s.DiskBytes,
-			Serial:       fmt.Sprintf("KEEP-DATA-%d", i),
-			Hotpluggable: true,
+			ID:             fmt.Sprintf("data%d", i),
+			SizeBytes:      s.DiskBytes,
+			Serial:         fmt.Sprintf("KEEP-DATA-%d", i),
+			Hotpluggable:   true,
+			FaultInjection: s.FaultInjection,
 		})
 	}
 	return m

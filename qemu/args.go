@@ -80,8 +80,15 @@ func diskArgs(m Machine) []string {
 		driver, props := diskDevice(d, port-1)
 		a = append(a, "-device", device(driver, props...))
 	}
+	for i := range m.EmptySlots {
+		slot++
+		a = append(a, "-device", device("pcie-root-port", "id", emptySlotID(i), "bus", "pcie.0", "chassis", "1", "slot", strconv.Itoa(slot)))
+	}
 	return a
 }
+
+// emptySlotID is the id of the i-th empty hot-pluggable root port.
+func emptySlotID(i int) string { return "rp-empty" + strconv.Itoa(i) }
 
 // diskDevice is the disk's device driver and properties; sataPort is its AHCI port.
 func diskDevice(d Disk, sataPort int) (driver string, props []string) {

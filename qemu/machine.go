@@ -49,6 +49,9 @@ type Machine struct {
 	// Disks are attached in order; the order fixes the guest's PCI and AHCI
 	// enumeration.
 	Disks []Disk
+	// EmptySlots are hot-pluggable PCIe root ports left empty after the
+	// disks, for VM.PlugDisk (a new disk pushed into an empty bay).
+	EmptySlots int
 	// NICs are attached in order.
 	NICs []NIC
 	// BMC adds QEMU's simulated IPMI BMC on a KCS interface.

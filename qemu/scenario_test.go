@@ -24,6 +24,9 @@ import (
 
 const (
 	bootTimeout = 90 * time.Second
+	// dataDiskBytes is each data disk's size: RAID 6 over five gives
+	// three disks of data, and mkfs.xfs wants at least 300 MB.
+	dataDiskBytes = 128 << 20
 	// readyRE is appliance.ReadyMarker's line; the seconds are the
 	// kernel's uptime at ready.
 	readyPattern = `keep: READY in ([0-9.]+)s`
@@ -66,12 +69,18 @@ func bootWith(t testing.TB, wantReady bool, change func(*ApplianceSpec), extraAp
 	kernel, initrd, _ := applianceDeps(t)
 	spec := ApplianceSpec{
 		Kernel: kernel, Initrd: initrd, Dir: shortTempDir(t),
-		Disks: 6, DiskBytes: 64 << 20, BMC: true, Append: extraAppend,
+		Disks: 6, DiskBytes: dataDiskBytes, BMC: true, Append: extraAppend,
 	}
 	if change != nil {
 		change(&spec)
 	}
-	m := Appliance(spec)
+	return bootMachine(t, wantReady, Appliance(spec))
+}
+
+// bootMachine starts m and waits for the ready line (or, if wantReady is
+// false, the not-ready line); the VM is closed when the test ends.
+func bootMachine(t testing.TB, wantReady bool, m Machine) (*VM, *api.Client, float64) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), bootTimeout)
 	defer cancel()
 	vm, err := m.Start(ctx)

@@ -48,6 +48,10 @@ type VM struct {
 	exited chan struct{} // closed once QEMU has exited and been reaped
 	status ExitStatus    // valid once exited is closed
 
+	// plugMu guards plugged, the disks PlugDisk added (by ID).
+	plugMu  sync.Mutex
+	plugged map[string]bool
+
 	closeOnce sync.Once
 	closeErr  error
 }

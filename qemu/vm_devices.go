@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -111,5 +112,58 @@ func (vm *VM) InjectDiskFault(ctx context.Context, diskID string) error {
 	if strings.TrimSpace(out) != "" {
 		return fmt.Errorf("inject fault into disk %s: %s", diskID, strings.TrimSpace(out))
 	}
+	return nil
+}
+
+// PlugDisk pushes a new virtio disk into the first empty slot (see
+// Machine.EmptySlots): its image is created (sparse) if missing, its block
+// nodes added, then the device, which the guest's pciehp announces as a
+// new block device. d.Kind must be virtio or NVMe; its ID must be new.
+func (vm *VM) PlugDisk(ctx context.Context, d Disk) error {
+	m := vm.m.withDefaults()
+	if d.Kind == "" {
+		d.Kind = DiskVirtio
+	}
+	if !d.isPCI() {
+		return fmt.Errorf("plug disk %s: only virtio and NVMe disks can be hot-plugged", d.ID)
+	}
+	if d.Serial == "" {
+		d.Serial = d.ID
+	}
+	if d.Path == "" {
+		d.Path = filepath.Join(m.Dir, d.ID+".img")
+	}
+	vm.plugMu.Lock()
+	defer vm.plugMu.Unlock()
+	if _, err := vm.disk(d.ID); err == nil || vm.plugged[d.ID] {
+		return fmt.Errorf("plug disk %s: the ID is in use", d.ID)
+	}
+	slot := len(vm.plugged)
+	if slot >= m.EmptySlots {
+		return fmt.Errorf("plug disk %s: no empty slot left (Machine.EmptySlots = %d)", d.ID, m.EmptySlots)
+	}
+	if err := prepareDisk(m.Dir, d); err != nil {
+		return fmt.Errorf("plug: %w", err)
+	}
+	for _, node := range []map[string]any{
+		{"driver": "file", "filename": d.Path, "node-name": fileNode(d.ID)},
+		{"driver": "raw", "file": fileNode(d.ID), "node-name": rawNode(d.ID)},
+	} {
+		if _, err := vm.qmp.Execute(ctx, "blockdev-add", node); err != nil {
+			return fmt.Errorf("plug disk %s: blockdev-add: %w", d.ID, err)
+		}
+	}
+	driver := "virtio-blk-pci"
+	if d.Kind == DiskNVMe {
+		driver = "nvme"
+	}
+	props := map[string]any{"bus": emptySlotID(slot), "id": DiskDeviceID(d.ID), "drive": rawNode(d.ID), "serial": d.Serial}
+	if err := vm.qmp.DeviceAdd(ctx, driver, props); err != nil {
+		return fmt.Errorf("plug disk %s: %w", d.ID, err)
+	}
+	if vm.plugged == nil {
+		vm.plugged = map[string]bool{}
+	}
+	vm.plugged[d.ID] = true
 	return nil
 }

@@ -20,6 +20,9 @@ type MemberDevice interface {
 // error (ENOENT, EACCES, EBUSY when a block device is in use).
 type MemberOpener interface {
 	OpenMember(path string) (MemberDevice, io.Closer, error)
+	// ReadMember opens a device read-only and not exclusively: for
+	// reading the superblock of a disk that may be in use.
+	ReadMember(path string) (io.ReaderAt, io.Closer, error)
 }
 
 // DevNum is a block device number, written to sysfs as "major:minor".

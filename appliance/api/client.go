@@ -14,6 +14,7 @@ import (
 
 	"keep/appliance/events"
 	"keep/appliance/service"
+	"keep/raid/vault"
 )
 
 // Client talks to the management API over a Unix socket or TCP.
@@ -174,4 +175,22 @@ func (c *Client) Network(ctx context.Context) (Network, error) {
 func (c *Client) TestExec(ctx context.Context, req ExecRequest) (ExecResult, error) {
 	var r ExecResult
 	return r, c.send(ctx, http.MethodPost, "/v1/test/exec", nil, req, &r)
+}
+
+// Storage returns the data vault's disks, array and filesystem.
+func (c *Client) Storage(ctx context.Context) (vault.Status, error) {
+	var st vault.Status
+	return st, c.do(ctx, http.MethodGet, "/v1/storage", nil, &st)
+}
+
+// Scrub starts a check of the data array (repair: a repair).
+func (c *Client) Scrub(ctx context.Context, repair bool) (Accepted, error) {
+	var a Accepted
+	return a, c.do(ctx, http.MethodPost, "/v1/storage/scrub", url.Values{"repair": {strconv.FormatBool(repair)}}, &a)
+}
+
+// ReplaceDisk copies a member onto a spare and then fails it out.
+func (c *Client) ReplaceDisk(ctx context.Context, disk string) (Accepted, error) {
+	var a Accepted
+	return a, c.send(ctx, http.MethodPost, "/v1/storage/replace", nil, ReplaceRequest{Disk: disk}, &a)
 }

@@ -14,6 +14,7 @@ import (
 	"keep/appliance/events"
 	"keep/appliance/logring"
 	"keep/appliance/service"
+	"keep/raid/vault"
 )
 
 // Backend is what the API serves; the appliance implements it.
@@ -46,6 +47,22 @@ type TestExecutor interface {
 	TestExec(ctx context.Context, req ExecRequest) (ExecResult, error)
 }
 
+// StorageBackend is implemented by a backend with a data vault (PID 1).
+type StorageBackend interface {
+	// Storage returns the vault's status; false when there is none.
+	Storage() (vault.Status, bool)
+	// Scrub starts a check (repair: a repair) of the array.
+	Scrub(repair bool) error
+	// ReplaceDisk copies a member onto a spare, then fails it out.
+	ReplaceDisk(name string) error
+}
+
+// ReplaceRequest is POST /v1/storage/replace.
+type ReplaceRequest struct {
+	// Disk is the member's identity (keep ctl disks) or kernel name.
+	Disk string `json:"disk"`
+}
+
 // maxExecRequest bounds a test exec request body.
 const maxExecRequest = 64 << 10
 
@@ -68,6 +85,9 @@ func Handler(b Backend) http.Handler {
 			}
 			writeJSON(w, http.StatusOK, res)
 		})
+	}
+	if sb, ok := b.(StorageBackend); ok {
+		storageHandlers(mux, sb)
 	}
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, b.Status())
@@ -141,6 +161,43 @@ func Handler(b Backend) http.Handler {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no API endpoint %s %s", r.Method, r.URL.Path)
 	})
 	return methodNotAllowedAsJSON(mux)
+}
+
+func storageHandlers(mux *http.ServeMux, sb StorageBackend) {
+	mux.HandleFunc("GET /v1/storage", func(w http.ResponseWriter, r *http.Request) {
+		st, ok := sb.Storage()
+		if !ok {
+			writeError(w, http.StatusNotFound, CodeNotFound, "this box has no data vault (not running as the appliance's init)")
+			return
+		}
+		writeJSON(w, http.StatusOK, st)
+	})
+	mux.HandleFunc("POST /v1/storage/scrub", func(w http.ResponseWriter, r *http.Request) {
+		repair := r.URL.Query().Get("repair") == "true"
+		if err := sb.Scrub(repair); err != nil {
+			writeError(w, http.StatusConflict, CodeUnavailable, "%v", err)
+			return
+		}
+		what := "scrub (check)"
+		if repair {
+			what = "repair"
+		}
+		writeJSON(w, http.StatusAccepted, Accepted{Message: what + " started; keep ctl raid shows progress"})
+	})
+	mux.HandleFunc("POST /v1/storage/replace", func(w http.ResponseWriter, r *http.Request) {
+		var req ReplaceRequest
+		dec := json.NewDecoder(io.LimitReader(r.Body, 4096))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil || req.Disk == "" {
+			writeError(w, http.StatusBadRequest, CodeBadRequest, "want {\"disk\": \"<identity or name>\"}")
+			return
+		}
+		if err := sb.ReplaceDisk(req.Disk); err != nil {
+			writeError(w, http.StatusConflict, CodeUnavailable, "%v", err)
+			return
+		}
+		writeJSON(w, http.StatusAccepted, Accepted{Message: "replacing " + req.Disk + " onto a spare; keep ctl raid shows progress"})
+	})
 }
 
 // methodNotAllowedAsJSON turns the mux's plain-text 405 into the API's

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -20,6 +21,7 @@ type Config struct {
 	Network   netcfg.Config `yaml:"network" json:"network"`
 	Log       Log           `yaml:"log" json:"log"`
 	BMC       BMC           `yaml:"bmc" json:"bmc"`
+	Storage   Storage       `yaml:"storage" json:"storage"`
 	// Testing holds fault injection for the QEMU scenarios. It is never
 	// set in a production configuration; Validate accepts it anywhere so
 	// a test can inject faults through the kernel command line.
@@ -47,6 +49,31 @@ type BMC struct {
 	// WatchdogTimeout is how long the box may go without a healthy
 	// keepalive before the BMC resets it.
 	WatchdogTimeout Duration `yaml:"watchdog_timeout" json:"watchdog_timeout"`
+}
+
+// Storage configures the data vault's array and filesystem.
+type Storage struct {
+	// Tier is the array shape: small (RAID5 4+1), compact (RAID6 5+1),
+	// standard (RAID6 6+1) or performance (RAID10 8).
+	Tier string `yaml:"tier" json:"tier"`
+	// Name is the array's name in its superblocks.
+	Name string `yaml:"name" json:"name"`
+	// Create is "blank" (a first boot builds the array on blank data
+	// disks) or "never" (an operator brings the disks).
+	Create string `yaml:"create" json:"create"`
+	// MountPoint and MountOptions of the XFS data filesystem.
+	MountPoint   string `yaml:"mount_point" json:"mount_point"`
+	MountOptions string `yaml:"mount_options" json:"mount_options"`
+	// Exclude lists disks (ID, serial or kernel name globs) never touched.
+	Exclude []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
+	// DBDisk picks the dedup database SSD the same way.
+	DBDisk []string `yaml:"db_disk,omitempty" json:"db_disk,omitempty"`
+	// AutoSpare makes a blank data disk a hot spare when it appears.
+	AutoSpare bool `yaml:"auto_spare" json:"auto_spare"`
+	// ScrubEvery is the interval between scrubs (md check); 0s: never.
+	ScrubEvery Duration `yaml:"scrub_every" json:"scrub_every"`
+	// SpaceWarn are the used-space percentages that raise events.
+	SpaceWarn []int `yaml:"space_warn" json:"space_warn"`
 }
 
 // Log configures logging.
@@ -113,6 +140,11 @@ func Defaults() Config {
 		}},
 		Log: Log{Level: "info", Lines: 4096},
 		BMC: BMC{WatchdogTimeout: Duration(time.Minute)},
+		Storage: Storage{
+			Tier: "standard", Name: "keep:data", Create: "blank",
+			MountPoint: "/vault", MountOptions: "inode64,logbsize=256k,noatime",
+			AutoSpare: true, ScrubEvery: Duration(30 * 24 * time.Hour), SpaceWarn: []int{80, 90},
+		},
 	}
 }
 
@@ -154,6 +186,9 @@ func (c Config) clone() Config {
 	out.Network.Bonds = maps.Clone(c.Network.Bonds)
 	out.Network.VLANs = maps.Clone(c.Network.VLANs)
 	out.Testing.FaultyServices = append([]FaultyService(nil), c.Testing.FaultyServices...)
+	out.Storage.Exclude = slices.Clone(c.Storage.Exclude)
+	out.Storage.DBDisk = slices.Clone(c.Storage.DBDisk)
+	out.Storage.SpaceWarn = slices.Clone(c.Storage.SpaceWarn)
 	return out
 }
 

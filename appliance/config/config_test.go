@@ -36,6 +36,14 @@ func TestParseNamesTheBadField(t *testing.T) {
 		{"bad duration", "testing: {faulty_services: [{name: probe, fail_after: soon}]}", "\"soon\" is not a duration"},
 		{"faulty service", "testing: {faulty_services: [{name: probe, fail_after: 100ms}]}", ""},
 		{"duplicate faulty", "testing: {faulty_services: [{name: p}, {name: p}]}", "testing.faulty_services[1].name: \"p\" is named twice"},
+		{"storage", "storage: {tier: compact, create: never, exclude: ['wwn-0x5000*'], db_disk: [nvme-*], scrub_every: 168h, space_warn: [70]}", ""},
+		{"bad tier", "storage: {tier: huge}", "storage.tier: \"huge\" is not one of small, compact"},
+		{"bad create", "storage: {create: always}", "storage.create: \"always\" is not blank or never"},
+		{"long array name", "storage: {name: " + strings.Repeat("x", 33) + "}", "storage.name"},
+		{"root mount", "storage: {mount_point: /}", "storage.mount_point"},
+		{"bad glob", "storage: {db_disk: ['[']}", "storage.db_disk[0]: \"[\" is not a glob"},
+		{"scrub too often", "storage: {scrub_every: 10m}", "storage.scrub_every: 10m0s"},
+		{"space warn", "storage: {space_warn: [80, 100]}", "storage.space_warn[1]: 100"},
 		{"two documents", "log: {level: info}\n---\nlog: {level: debug}\n", "more than one YAML document"},
 	}
 	for _, tc := range tests {

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,6 +89,7 @@ func (c Config) Validate() error {
 	if wt := time.Duration(c.BMC.WatchdogTimeout); wt < 5*time.Second || wt > 6553*time.Second {
 		bad("bmc.watchdog_timeout", "%s is outside 5s-6553s (the BMC counts in 100 ms units up to 6553.5 s)", wt)
 	}
+	c.Storage.validate(bad)
 	if c.Testing.DHCPRenewEvery < 0 {
 		bad("testing.dhcp_renew_every", "must not be negative")
 	}
@@ -99,4 +102,40 @@ func flatten(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
+}
+
+// tiers are the storage presets' names (raid.Tiers; listed here so the
+// config package stays free of the raid package).
+var tiers = []string{"small", "compact", "standard", "performance"}
+
+func (s Storage) validate(bad func(path, format string, args ...any)) {
+	if !slices.Contains(tiers, s.Tier) {
+		bad("storage.tier", "%q is not one of %s", s.Tier, strings.Join(tiers, ", "))
+	}
+	if s.Name == "" || len(s.Name) > 32 {
+		bad("storage.name", "%q must be 1-32 bytes (it is stored in the md superblock)", s.Name)
+	}
+	if s.Create != "blank" && s.Create != "never" {
+		bad("storage.create", "%q is not blank or never", s.Create)
+	}
+	if !strings.HasPrefix(s.MountPoint, "/") || s.MountPoint == "/" {
+		bad("storage.mount_point", "%q is not an absolute path below /", s.MountPoint)
+	}
+	for i, p := range append(slices.Clone(s.Exclude), s.DBDisk...) {
+		if _, err := path.Match(p, ""); err != nil || p == "" {
+			field := fmt.Sprintf("storage.exclude[%d]", i)
+			if i >= len(s.Exclude) {
+				field = fmt.Sprintf("storage.db_disk[%d]", i-len(s.Exclude))
+			}
+			bad(field, "%q is not a glob pattern", p)
+		}
+	}
+	if s.ScrubEvery < 0 || (s.ScrubEvery > 0 && time.Duration(s.ScrubEvery) < time.Hour) {
+		bad("storage.scrub_every", "%s: use 0s (never) or at least 1h", time.Duration(s.ScrubEvery))
+	}
+	for i, w := range s.SpaceWarn {
+		if w < 1 || w > 99 {
+			bad(fmt.Sprintf("storage.space_warn[%d]", i), "%d is not a percentage 1-99", w)
+		}
+	}
 }

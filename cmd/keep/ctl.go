@@ -25,6 +25,10 @@ commands:
   events [--severity S] [--source S] [--kind PREFIX] [--since 10m] [-n N]
   logs [SERVICE] [-n N]       recent log lines, of one service or all ("kernel": the kernel log)
   net                         links, addresses, counters, routes, DHCP leases, DNS
+  disks                       disks: identity, size, transport, role, array membership
+  raid                        the data array: state, members, sync progress, filesystem
+  raid scrub [--repair]       start a check (or repair) of the whole array
+  raid replace DISK           copy a member onto a spare, then fail it out
   shutdown                    stop services in order, then power off
   reboot                      stop services in order, then reboot
   test-exec PROGRAM [ARGS]    test images only: run an oracle tool in the guest, exit with its code
@@ -139,6 +143,8 @@ func runCtl(ctx context.Context, c *api.Client, out *ctlOut, cmd string, args []
 		}
 		fmt.Fprintln(out.w, a.Message)
 		return nil
+	case "disks", "raid":
+		return ctlStorage(ctx, c, out, cmd, args)
 	case "test-exec":
 		if len(args) == 0 {
 			return fmt.Errorf("name a program: keep ctl test-exec mdadm --detail /dev/md127")

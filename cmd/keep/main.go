@@ -42,6 +42,8 @@ func main() {
 		os.Exit(ctlMain(os.Args[2:]))
 	case "version":
 		fmt.Println("keep", version)
+	case "testdata":
+		os.Exit(testdataMain(os.Args[2:]))
 	case "help", "-h", "--help":
 		usage()
 	default:
@@ -56,6 +58,7 @@ func usage() {
   keep init                 boot and supervise the appliance (the image's /init)
   keep ctl [flags] COMMAND  manage a running appliance; keep ctl -h lists commands
   keep version
+  keep testdata write PATH MIB | sum PATH   write or checksum test data (QEMU scenarios)
 `)
 }
 
