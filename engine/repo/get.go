@@ -1,0 +1,95 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"keep/engine/fingerprint"
+	"keep/engine/index"
+	"keep/engine/pack"
+	"keep/engine/seal"
+)
+
+// Has reports whether the repository has the blob of type t and ID id:
+// indexed, or accepted by a Put and waiting in an open pack (durable after
+// the next Flush).
+func (r *Repo) Has(t pack.BlobType, id fingerprint.ID) bool {
+	// Pending first: a pack's blobs enter the index before they leave
+	// the pending set, so a blob moving between them is never missed.
+	r.mu.Lock()
+	_, ok := r.pending[blobKey{t, id}]
+	r.mu.Unlock()
+	return ok || r.idx.Has(t, id)
+}
+
+// Get reads the blob of type t and ID id, authenticates and decompresses
+// it, checks that its plaintext hashes to id, and appends the plaintext to
+// dst. A blob not in the repository is ErrNotFound, one still in an open
+// pack ErrPending, and damaged or missing data ErrCorrupt; on error dst is
+// returned unchanged.
+func (r *Repo) Get(ctx context.Context, t pack.BlobType, id fingerprint.ID, dst []byte) ([]byte, error) {
+	if err := r.checkOpen(false); err != nil {
+		return dst, err
+	}
+	if err := ctx.Err(); err != nil {
+		return dst, err
+	}
+	if !pack.ValidType(t) {
+		return dst, fmt.Errorf("get %s: %w: %v", id.Short(), ErrType, t)
+	}
+	loc, ok := r.idx.Lookup(t, id)
+	if !ok {
+		if r.Has(t, id) {
+			return dst, fmt.Errorf("get %v %s: %w", t, id.Short(), ErrPending)
+		}
+		return dst, fmt.Errorf("get %v %s: %w", t, id.Short(), ErrNotFound)
+	}
+	if int64(loc.Length) > int64(r.limit(t))+seal.Overhead {
+		return dst, fmt.Errorf("get %v %s: %w: indexed length %d exceeds the type's limit", t, id.Short(), ErrCorrupt, loc.Length)
+	}
+	bp := r.getBuf()
+	defer r.bufs.Put(bp)
+	sealed, err := r.readBlob(*bp, loc)
+	*bp = sealed[:0]
+	if err != nil {
+		return dst, fmt.Errorf("get %v %s: %w", t, id.Short(), err)
+	}
+	return r.openBlob(dst, t, id, sealed)
+}
+
+// getBuf returns a buffer from the pool of sealed-blob buffers.
+func (r *Repo) getBuf() *[]byte {
+	if bp, ok := r.bufs.Get().(*[]byte); ok {
+		return bp
+	}
+	return new([]byte)
+}
+
+// readBlob reads the sealed blob at loc into buf (grown as needed). A
+// missing or short pack is ErrCorrupt.
+func (r *Repo) readBlob(buf []byte, loc index.Location) ([]byte, error) {
+	f, err := r.fs.Open(packPath(loc.Pack))
+	if err != nil {
+		return buf, fmt.Errorf("%w: pack %s: %w", ErrCorrupt, loc.Pack.Short(), err)
+	}
+	defer f.Close()
+	buf = slices.Grow(buf[:0], int(loc.Length))[:loc.Length]
+	if _, err := f.ReadAt(buf, int64(loc.Offset)); err != nil {
+		return buf, fmt.Errorf("%w: pack %s at %d+%d: %w", ErrCorrupt, loc.Pack.Short(), loc.Offset, loc.Length, err)
+	}
+	return buf, nil
+}
+
+// openBlob authenticates and decompresses a sealed blob and checks its
+// fingerprint, appending the plaintext to dst.
+func (r *Repo) openBlob(dst []byte, t pack.BlobType, id fingerprint.ID, sealed []byte) ([]byte, error) {
+	out, err := r.sealer(t).Open(dst, t, id, sealed, r.limit(t))
+	if err != nil {
+		return dst, fmt.Errorf("get %v %s: %w: %w", t, id.Short(), ErrCorrupt, err)
+	}
+	if r.fp.Sum(out[len(dst):]) != id {
+		return dst, fmt.Errorf("get %v %s: %w: plaintext does not match its fingerprint", t, id.Short(), ErrCorrupt)
+	}
+	return out, nil
+}

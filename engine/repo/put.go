@@ -1,0 +1,256 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"keep/engine/fingerprint"
+	"keep/engine/pack"
+	"keep/engine/seal"
+)
+
+// packer is a pack being written: a temporary file and its pack.Writer.
+// Whoever holds its token (Repo.packers) owns it.
+type packer struct {
+	f   File
+	tmp string
+	w   *pack.Writer
+}
+
+// abort closes and removes the temporary file (best effort: the next Open
+// removes what is left).
+func (p *packer) abort(fsys FS) {
+	_ = p.f.Close()
+	_ = fsys.Remove(p.tmp)
+}
+
+// sealer returns the sealer of blobs of type t.
+func (r *Repo) sealer(t pack.BlobType) *seal.Sealer {
+	if t == pack.Data {
+		return r.chunkSeal
+	}
+	return r.metaSeal
+}
+
+// limit returns the largest plaintext of a blob of type t.
+func (r *Repo) limit(t pack.BlobType) int {
+	if t == pack.Data {
+		return r.cfg.Chunker.Max
+	}
+	return MaxTreeSize
+}
+
+// PutChunk is Put of a data blob.
+func (r *Repo) PutChunk(ctx context.Context, id fingerprint.ID, data []byte) (bool, error) {
+	return r.Put(ctx, pack.Data, id, data)
+}
+
+// Put stores data as the blob of type t and ID id, unless the repository
+// has it already, and reports whether it stored it. id must be the
+// fingerprint of data, which Put checks before storing (ErrIDMismatch);
+// data is at most the type's limit (ErrTooLarge). Put is safe for concurrent use; concurrent
+// Puts of one blob store it once. It may block to write a full pack.
+//
+// A nil error means the blob is accepted, not durable: it is durable once
+// a later Flush returns nil. If its pack cannot be written, the Put that
+// was writing it returns the error and the next Flush reports the loss.
+func (r *Repo) Put(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte) (bool, error) {
+	if err := r.checkOpen(true); err != nil {
+		return false, err
+	}
+	if !pack.ValidType(t) {
+		return false, fmt.Errorf("put %s: %w: %v", id.Short(), ErrType, t)
+	}
+	if len(data) > r.limit(t) {
+		return false, fmt.Errorf("put %v %s: %w: %d bytes, limit %d", t, id.Short(), ErrTooLarge, len(data), r.limit(t))
+	}
+	// Known blobs cost a lookup, not a hash. A blob is verified before
+	// it becomes pending: a concurrent Put of the same ID that sees it
+	// pending reports it present, so it must be the right data.
+	if r.Has(t, id) {
+		return false, nil
+	}
+	if r.fp.Sum(data) != id {
+		return false, fmt.Errorf("put %v %s: %w", t, id.Short(), ErrIDMismatch)
+	}
+	k := blobKey{t, id}
+	r.mu.Lock()
+	_, pending := r.pending[k]
+	if pending || r.idx.Has(t, id) {
+		r.mu.Unlock()
+		return false, nil
+	}
+	r.pending[k] = struct{}{}
+	r.mu.Unlock()
+
+	if err := r.put(ctx, t, id, data); err != nil {
+		r.mu.Lock()
+		delete(r.pending, k)
+		r.mu.Unlock()
+		return false, fmt.Errorf("put %v %s: %w", t, id.Short(), err)
+	}
+	return true, nil
+}
+
+// put seals the blob and appends it to a pack; on error the blob is not
+// in any pack.
+func (r *Repo) put(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte) error {
+	bp := r.getBuf()
+	defer r.bufs.Put(bp)
+	sealed, err := r.sealer(t).Seal((*bp)[:0], t, id, data)
+	*bp = sealed[:0]
+	if err != nil {
+		return err
+	}
+
+	var p *packer
+	select {
+	case p = <-r.packers:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if p == nil {
+		if p, err = r.newPacker(); err != nil {
+			r.packers <- nil
+			return err
+		}
+	}
+	if err := p.w.Add(t, id, sealed, len(data)); err != nil {
+		// The file may hold part of the blob: the pack is lost. Record
+		// the loss before giving the token back, so a Flush that takes
+		// the tokens next reports it.
+		r.discard(p, err)
+		r.packers <- nil
+		return err
+	}
+	if p.w.Size() < int64(r.opts.PackSize) && p.w.Len() < pack.MaxBlobs {
+		r.packers <- p
+		return nil
+	}
+	err = r.finishPack(p)
+	r.packers <- nil
+	if err != nil {
+		return err
+	}
+	r.maybeWriteIndex()
+	return nil
+}
+
+func (r *Repo) newPacker() (*packer, error) {
+	tmp, err := tmpPath(r.opts.Rand, "pack")
+	if err != nil {
+		return nil, err
+	}
+	f, err := r.fs.Create(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("create pack: %w", err)
+	}
+	return &packer{f: f, tmp: tmp, w: pack.NewWriter(f)}, nil
+}
+
+// finishPack writes p's header, makes the pack durable under its name and
+// indexes its blobs in memory; they go into an index file with the next
+// index write. On error p's blobs are lost (and reported by the next
+// Flush). The caller holds p's token.
+func (r *Repo) finishPack(p *packer) error {
+	id, err := r.writePack(p)
+	if err != nil {
+		r.discard(p, err)
+		return err
+	}
+	blobs := p.w.Blobs()
+	if _, err := r.idx.Add(id, blobs); err != nil {
+		// Durable, but not indexed in memory: the next Open finds it.
+		r.log.Error("cannot index a written pack", "pack", id.String(), "error", err)
+	}
+	r.mu.Lock()
+	r.unindexed = append(r.unindexed, packBlobs{id, blobs})
+	r.unindexedN += len(blobs)
+	for _, b := range blobs {
+		delete(r.pending, blobKey{b.Type, b.ID})
+	}
+	r.mu.Unlock()
+	return nil
+}
+
+// writePack finishes p's file and makes it durable: header, fsync, close,
+// rename into its shard directory, fsync of that directory.
+func (r *Repo) writePack(p *packer) (pack.ID, error) {
+	id, err := p.w.Finish(r.metaSeal)
+	if err == nil {
+		err = p.f.Sync()
+	}
+	if cerr := p.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = r.fs.Remove(p.tmp)
+		return pack.ID{}, fmt.Errorf("write pack: %w", err)
+	}
+	if err := r.ensureShard(id); err != nil {
+		_ = r.fs.Remove(p.tmp)
+		return pack.ID{}, err
+	}
+	if err := r.fs.Rename(p.tmp, packPath(id)); err != nil {
+		_ = r.fs.Remove(p.tmp)
+		return pack.ID{}, fmt.Errorf("write pack %s: %w", id.Short(), err)
+	}
+	if err := r.fs.SyncDir(shardDir(id)); err != nil {
+		return pack.ID{}, fmt.Errorf("write pack %s: %w", id.Short(), err)
+	}
+	return id, nil
+}
+
+// ensureShard creates the pack's shard directory durably the first time.
+func (r *Repo) ensureShard(id pack.ID) error {
+	r.mu.Lock()
+	ok := r.shards[id[0]]
+	r.mu.Unlock()
+	if ok {
+		return nil
+	}
+	d := shardDir(id)
+	if err := r.fs.Mkdir(d); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create %s: %w", d, err)
+	}
+	if err := r.fs.SyncDir(dataDir); err != nil {
+		return fmt.Errorf("create %s: %w", d, err)
+	}
+	r.mu.Lock()
+	r.shards[id[0]] = true
+	r.mu.Unlock()
+	return nil
+}
+
+// discard gives up pack p after err: its blobs are no longer pending and
+// the loss is recorded for the next Flush.
+func (r *Repo) discard(p *packer, err error) {
+	p.abort(r.fs)
+	blobs := p.w.Blobs()
+	r.mu.Lock()
+	for _, b := range blobs {
+		delete(r.pending, blobKey{b.Type, b.ID})
+	}
+	if r.lost == nil && len(blobs) > 0 {
+		r.lost = fmt.Errorf("%d accepted blobs were lost with their pack: %w", len(blobs), err)
+	}
+	r.mu.Unlock()
+	r.log.Error("pack lost", "blobs", len(blobs), "error", err)
+}
+
+// maybeWriteIndex writes an index file for the written packs when enough
+// blobs are waiting for one, unless another index write is running.
+func (r *Repo) maybeWriteIndex() {
+	r.mu.Lock()
+	n := r.unindexedN
+	r.mu.Unlock()
+	if n < r.opts.autoIndexBlobs || !r.flushMu.TryLock() {
+		return
+	}
+	defer r.flushMu.Unlock()
+	if err := r.writeIndex(); err != nil {
+		r.log.Warn("index write failed; Flush retries it", "error", err)
+	}
+}
