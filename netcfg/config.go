@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"path"
 	"regexp"
 	"sort"
 	"strings"
@@ -18,6 +19,15 @@ type Config struct {
 	Ethernets map[string]EthernetConfig `yaml:"ethernets,omitempty" json:"ethernets,omitempty"`
 	Bonds     map[string]BondConfig     `yaml:"bonds,omitempty" json:"bonds,omitempty"`
 	VLANs     map[string]VLANConfig     `yaml:"vlans,omitempty" json:"vlans,omitempty"`
+	// NTP names the time servers; without any, the NTP client uses the
+	// servers a DHCP lease offers (option 42).
+	NTP NTPConfig `yaml:"ntp,omitempty" json:"ntp,omitempty"`
+}
+
+// NTPConfig configures the time client.
+type NTPConfig struct {
+	// Servers are host names or IP addresses (UDP port 123).
+	Servers []string `yaml:"servers,omitempty" json:"servers,omitempty"`
 }
 
 // Interface is what every kind of interface may carry.
@@ -30,7 +40,9 @@ type Interface struct {
 }
 
 // EthernetConfig is a physical port. Without Match the key is the
-// kernel's interface name.
+// kernel's interface name. With Match the matched port is renamed to
+// SetName, or to the key when SetName is empty: every port Keep
+// configures ends up with the stable name the configuration gives it.
 type EthernetConfig struct {
 	Interface `yaml:",inline" json:",inline"`
 	Match     *Match `yaml:"match,omitempty" json:"match,omitempty"`
@@ -38,7 +50,13 @@ type EthernetConfig struct {
 	SetName string `yaml:"set-name,omitempty" json:"set-name,omitempty"`
 }
 
-// Match selects a port by MAC address and/or kernel name glob.
+// Match selects a port by MAC address and/or kernel name glob. The MAC
+// is compared with the port's permanent address where the kernel knows
+// it (a bond changes its members' current address). The glob is also
+// tried on the kernel name a rename kept as an alternative name, and a
+// port already carrying the configured name counts as matched unless
+// its kept kernel name contradicts the glob, so renamed ports are found
+// again. A match must select exactly one port.
 type Match struct {
 	MACAddress string `yaml:"macaddress,omitempty" json:"macaddress,omitempty"`
 	Name       string `yaml:"name,omitempty" json:"name,omitempty"`
@@ -146,6 +164,11 @@ func (c Config) Validate() error {
 					v.bad(p+".match.macaddress", "%q is not a MAC address like 52:54:00:12:34:56", e.Match.MACAddress)
 				}
 			}
+			if e.Match.Name != "" {
+				if _, err := path.Match(e.Match.Name, ""); err != nil {
+					v.bad(p+".match.name", "%q is not a name pattern like enp*s0 (%v)", e.Match.Name, err)
+				}
+			}
 		}
 		if e.SetName != "" {
 			if e.Match == nil {
@@ -174,8 +197,10 @@ func (c Config) Validate() error {
 				v.bad(mp, "%q is not an ethernet declared under ethernets", m)
 			case members[m] != "":
 				v.bad(mp, "%q is already a member of %s", m, members[m])
-			case eth.DHCP4 || len(eth.Addresses) > 0:
-				v.bad(mp, "%q carries addresses or dhcp4; a bond member must not (put them on the bond)", m)
+			case eth.DHCP4 || len(eth.Addresses) > 0 || len(eth.Routes) > 0:
+				v.bad(mp, "%q carries addresses, routes or dhcp4; a bond member must not (put them on the bond)", m)
+			case eth.MTU != 0:
+				v.bad(mp, "%q sets an mtu; the bond sets its members' MTU (put it on the bond)", m)
 			}
 			members[m] = key
 		}
@@ -211,10 +236,25 @@ func (c Config) Validate() error {
 		if vl.ID < 1 || vl.ID > 4094 {
 			v.bad(p+".id", "%d is outside 1-4094", vl.ID)
 		}
-		if _, isEth := c.ethernetNamed(vl.Link); !isEth {
-			if _, isBond := c.Bonds[vl.Link]; !isBond {
-				v.bad(p+".link", "%q is neither an ethernet nor a bond declared here", vl.Link)
+		parentMTU := 0
+		if eth, isEth := c.ethernetNamed(vl.Link); isEth {
+			parentMTU = eth.MTU
+			if _, member := members[vl.Link]; member {
+				v.bad(p+".link", "%q is a bond member; put the VLAN on the bond", vl.Link)
 			}
+		} else if b, isBond := c.Bonds[vl.Link]; isBond {
+			parentMTU = b.MTU
+		} else {
+			v.bad(p+".link", "%q is neither an ethernet nor a bond declared here", vl.Link)
+		}
+		if vl.MTU != 0 && parentMTU != 0 && vl.MTU > parentMTU {
+			v.bad(p+".mtu", "%d is more than %s's mtu %d", vl.MTU, vl.Link, parentMTU)
+		}
+	}
+	v.routeKeys(c)
+	for i, s := range c.NTP.Servers {
+		if _, err := netip.ParseAddr(s); err != nil && !domainRE.MatchString(strings.TrimSuffix(s, ".")) {
+			v.bad(fmt.Sprintf("ntp.servers[%d]", i), "%q is neither an IP address nor a host name", s)
 		}
 	}
 	return errors.Join(v.errs...)
@@ -272,8 +312,19 @@ func (v *validator) iface(p string, in Interface) {
 				v.bad(rp+".to", "%q is neither \"default\" nor a CIDR prefix", r.To)
 			}
 		}
-		if _, err := netip.ParseAddr(r.Via); err != nil {
+		via, err := netip.ParseAddr(r.Via)
+		switch {
+		case err != nil:
 			v.bad(rp+".via", "%q is not a gateway IP address", r.Via)
+		case via.IsUnspecified() || via.IsMulticast() || via.IsLoopback() || via.Zone() != "":
+			v.bad(rp+".via", "%s cannot be a gateway", r.Via)
+		case !in.DHCP4 && !via.IsLinkLocalUnicast() && !onLink(in.Addresses, via):
+			// The kernel wants the gateway on a network of the
+			// interface (DHCP may bring one; IPv6 link-local always is).
+			v.bad(rp+".via", "%s is not on any of the interface's networks (%s)", r.Via, strings.Join(in.Addresses, ", "))
+		}
+		if to, err := netip.ParsePrefix(r.To); err == nil && via.IsValid() && to.Addr().Is4() != via.Is4() {
+			v.bad(rp+".via", "%s and %s are not of the same IP family", r.Via, r.To)
 		}
 		if r.Metric < 0 {
 			v.bad(rp+".metric", "must not be negative")
@@ -295,4 +346,45 @@ func (v *validator) iface(p string, in Interface) {
 	if in.MTU != 0 && (in.MTU < 576 || in.MTU > 9216) {
 		v.bad(p+".mtu", "%d is outside 576-9216", in.MTU)
 	}
+}
+
+// routeKeys reports two routes the kernel would hold as one (same
+// destination, table and metric): applying both would replace one with
+// the other on every apply.
+func (v *validator) routeKeys(c Config) {
+	seen := map[routeKey]string{}
+	check := func(p string, in Interface) {
+		for i, r := range in.Routes {
+			rc, err := routeFromConfig(r)
+			if err != nil {
+				continue // reported by iface
+			}
+			k := rc.key()
+			rp := fmt.Sprintf("%s.routes[%d]", p, i)
+			if prev, dup := seen[k]; dup {
+				v.bad(rp, "the same destination, table and metric as %s; give one a different metric", prev)
+				continue
+			}
+			seen[k] = rp
+		}
+	}
+	for _, key := range sortedKeys(c.Ethernets) {
+		check("ethernets."+key, c.Ethernets[key].Interface)
+	}
+	for _, key := range sortedKeys(c.Bonds) {
+		check("bonds."+key, c.Bonds[key].Interface)
+	}
+	for _, key := range sortedKeys(c.VLANs) {
+		check("vlans."+key, c.VLANs[key].Interface)
+	}
+}
+
+// onLink reports whether gw lies in one of the CIDR addresses.
+func onLink(addresses []string, gw netip.Addr) bool {
+	for _, a := range addresses {
+		if p, err := netip.ParsePrefix(a); err == nil && p.Masked().Contains(gw) {
+			return true
+		}
+	}
+	return false
 }

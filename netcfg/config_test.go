@@ -2,6 +2,7 @@ package netcfg
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -70,6 +71,38 @@ func TestValidateNamesTheField(t *testing.T) {
 			v.Nameservers.Search = []string{"bad domain"}
 			c.VLANs["vlan100"] = v
 		}, "vlans.vlan100.nameservers.search[0]"},
+		{"bad name pattern", func(c *Config) { c.Ethernets["lan1"] = EthernetConfig{Match: &Match{Name: "enp[s1"}, SetName: "lan1"} }, "ethernets.lan1.match.name"},
+		{"member mtu", func(c *Config) { e := c.Ethernets["lan1"]; e.MTU = 9000; c.Ethernets["lan1"] = e }, `bonds.bond0.interfaces[1]: "lan1" sets an mtu`},
+		{"vlan on a member", func(c *Config) { v := c.VLANs["vlan100"]; v.Link = "lan1"; c.VLANs["vlan100"] = v }, `vlans.vlan100.link: "lan1" is a bond member`},
+		{"vlan mtu above its link's", func(c *Config) {
+			b := c.Bonds["bond0"]
+			b.MTU = 1500
+			c.Bonds["bond0"] = b
+			v := c.VLANs["vlan100"]
+			v.MTU = 9000
+			c.VLANs["vlan100"] = v
+		}, "vlans.vlan100.mtu: 9000 is more than bond0's mtu 1500"},
+		{"route family", func(c *Config) {
+			b := c.Bonds["bond0"]
+			b.Routes = []RouteConfig{{To: "2001:db8::/32", Via: "192.0.2.1"}}
+			c.Bonds["bond0"] = b
+		}, "bonds.bond0.routes[0].via: 192.0.2.1 and 2001:db8::/32 are not of the same IP family"},
+		{"same route twice", func(c *Config) {
+			e := c.Ethernets["mgmt"]
+			e.Routes = []RouteConfig{{To: "default", Via: "10.0.2.2", Metric: 100}}
+			c.Ethernets["mgmt"] = e
+		}, "bonds.bond0.routes[0]: the same destination, table and metric as ethernets.mgmt.routes[0]"},
+		{"unspecified gateway", func(c *Config) {
+			e := c.Ethernets["mgmt"]
+			e.Routes = []RouteConfig{{To: "default", Via: "0.0.0.0"}}
+			c.Ethernets["mgmt"] = e
+		}, "ethernets.mgmt.routes[0].via: 0.0.0.0 cannot be a gateway"},
+		{"gateway off the networks", func(c *Config) {
+			e := c.Ethernets["mgmt"]
+			e.Routes = []RouteConfig{{To: "192.0.2.0/24", Via: "10.0.3.1"}}
+			c.Ethernets["mgmt"] = e
+		}, "ethernets.mgmt.routes[0].via: 10.0.3.1 is not on any of the interface's networks (10.0.2.15/24)"},
+		{"ntp server", func(c *Config) { c.NTP.Servers = []string{"ntp example"} }, `ntp.servers[0]: "ntp example"`},
 		{"route metric", func(c *Config) {
 			b := c.Bonds["bond0"]
 			b.Routes = []RouteConfig{{To: "default", Via: "192.0.2.1", Metric: -1}}
@@ -89,13 +122,50 @@ func TestValidateNamesTheField(t *testing.T) {
 	}
 }
 
-func TestDesiredRefusesWhatIsNotAppliedYet(t *testing.T) {
-	if _, err := bondedLAN().Desired(); !errors.Is(err, ErrNotYet) || !strings.HasPrefix(err.Error(), "bonds:") {
-		t.Fatalf("bonds: %v", err)
+func TestDesiredConvertsBondsAndVLANs(t *testing.T) {
+	got, err := bondedLAN().Desired()
+	if err != nil {
+		t.Fatal(err)
 	}
-	c := Config{Ethernets: map[string]EthernetConfig{"eth0": {Interface: Interface{Nameservers: Nameservers{Addresses: []string{"192.0.2.53"}}}}}}
-	if _, err := c.Desired(); !errors.Is(err, ErrNotYet) || !strings.Contains(err.Error(), "ethernets.eth0.nameservers") {
-		t.Fatalf("nameservers: %v", err)
+	pfx := netip.MustParsePrefix
+	want := []Ethernet{
+		{Name: "lan0", Match: &PortMatch{MAC: net.HardwareAddr{0x52, 0x54, 0, 0, 0, 1}}, Master: "bond0"},
+		{Name: "lan1", Match: &PortMatch{Name: "enp*s1"}, Master: "bond0"},
+		{Name: "mgmt", Addresses: []netip.Prefix{pfx("10.0.2.15/24")}},
+		{Name: "bond0", Kind: KindBond, Addresses: []netip.Prefix{pfx("192.0.2.10/24")},
+			Routes: []Route{{Via: netip.MustParseAddr("192.0.2.1"), Metric: 100}},
+			Bond:   &BondSpec{Mode: "active-backup", Members: []string{"lan0", "lan1"}, Primary: "lan0", MIIMon: 100}},
+		{Name: "vlan100", Kind: KindVLAN, Addresses: []netip.Prefix{pfx("198.51.100.2/24")}, VLAN: &VLANSpec{ID: 100, Link: "bond0"}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got  %+v\nwant %+v", got, want)
+	}
+	// Defaults: active-backup, 100 ms; a match without set-name renames
+	// to the key.
+	c := Config{Ethernets: map[string]EthernetConfig{"uplink": {Match: &Match{Name: "en*"}}},
+		Bonds: map[string]BondConfig{"b": {Interfaces: []string{"uplink"}}}}
+	got, err = c.Desired()
+	if err != nil || got[0].Name != "uplink" || got[0].Match == nil || got[1].Bond.Mode != "active-backup" || got[1].Bond.MIIMon != 100 {
+		t.Fatalf("defaults: %+v %v", got, err)
+	}
+}
+
+func TestConfigDNSAndTimeServers(t *testing.T) {
+	c := bondedLAN()
+	b := c.Bonds["bond0"]
+	b.Nameservers = Nameservers{Addresses: []string{"192.0.2.53", "198.51.100.53"}, Search: []string{"Example.net."}}
+	c.Bonds["bond0"] = b
+	want := DNS{Servers: []netip.Addr{netip.MustParseAddr("192.0.2.53"), netip.MustParseAddr("198.51.100.53")}, Search: []string{"Example.net."}}
+	if got := c.DNS(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("DNS = %+v, want %+v", got, want)
+	}
+	leases := []Lease{{NTP: []netip.Addr{netip.MustParseAddr("10.0.2.4")}}, {NTP: []netip.Addr{netip.MustParseAddr("10.0.2.4"), netip.MustParseAddr("10.0.3.4")}}}
+	if got := c.TimeServers(leases...); !reflect.DeepEqual(got, []string{"10.0.2.4", "10.0.3.4"}) {
+		t.Errorf("from DHCP: %q", got)
+	}
+	c.NTP.Servers = []string{"ntp.example.net"}
+	if got := c.TimeServers(leases...); !reflect.DeepEqual(got, []string{"ntp.example.net"}) {
+		t.Errorf("configured: %q", got)
 	}
 }
 

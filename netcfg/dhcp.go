@@ -16,10 +16,12 @@ import (
 
 // Lease is what a DHCPv4 server granted, in the terms Apply uses.
 type Lease struct {
-	Address  netip.Prefix
-	Router   netip.Addr // zero when the server named none
-	DNS      []netip.Addr
-	Search   []string
+	Address netip.Prefix
+	Router  netip.Addr // zero when the server named none
+	DNS     []netip.Addr
+	Search  []string
+	// NTP are the time servers the server offers (option 42).
+	NTP      []netip.Addr
 	Server   netip.Addr
 	Obtained time.Time
 	// Duration is the lease time; Renew (T1) and Rebind (T2) are when
@@ -54,6 +56,11 @@ func leaseFrom(ack *dhcpv4.DHCPv4, now time.Time) (Lease, error) {
 	for _, d := range ack.DNS() {
 		if a, ok := netip.AddrFromSlice(d.To4()); ok {
 			l.DNS = append(l.DNS, a)
+		}
+	}
+	for _, n := range ack.NTPServers() {
+		if a, ok := netip.AddrFromSlice(n.To4()); ok && !a.IsUnspecified() {
+			l.NTP = append(l.NTP, a)
 		}
 	}
 	if s := ack.DomainSearch(); s != nil {
@@ -119,6 +126,9 @@ func (d *DHCP) Run(ctx context.Context) error {
 		return fmt.Errorf("dhcp on %s: %w", d.Link, err)
 	}
 	defer c.Close()
+	// Beyond nclient4's mask, router, domain name and DNS: the search
+	// list and the NTP servers.
+	requested := dhcpv4.WithRequestedOptions(dhcpv4.OptionDNSDomainSearchList, dhcpv4.OptionNTPServers)
 	var cur *nclient4.Lease
 	var lease Lease
 	backoff := time.Second
@@ -127,9 +137,9 @@ func (d *DHCP) Run(ctx context.Context) error {
 		var err error
 		renewing := cur != nil
 		if renewing {
-			next, err = c.Renew(ctx, cur)
+			next, err = c.Renew(ctx, cur, requested)
 		} else {
-			next, err = c.Request(ctx)
+			next, err = c.Request(ctx, requested)
 		}
 		if err == nil {
 			var l Lease
@@ -189,6 +199,9 @@ func (d *DHCP) apply(l, prev Lease) error {
 	}
 	return nil
 }
+
+// Resolver is what the lease offers the resolver.
+func (l Lease) Resolver() DNS { return DNS{Servers: l.DNS, Search: l.Search} }
 
 func prefixNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}

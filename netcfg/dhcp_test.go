@@ -39,13 +39,15 @@ func ack(t *testing.T, ip string, lease time.Duration, mods ...dhcpv4.Modifier) 
 
 func TestLeaseFrom(t *testing.T) {
 	l, err := leaseFrom(ack(t, "10.0.2.15", 24*time.Hour,
-		dhcpv4.WithOption(dhcpv4.OptDomainSearch(&rfc1035label.Labels{Labels: []string{"example.net"}}))), t0)
+		dhcpv4.WithOption(dhcpv4.OptDomainSearch(&rfc1035label.Labels{Labels: []string{"example.net"}})),
+		dhcpv4.WithOption(dhcpv4.OptNTPServers(net.ParseIP("10.0.2.4"), net.ParseIP("0.0.0.0"), net.ParseIP("192.0.2.123")))), t0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Lease{
 		Address: netip.MustParsePrefix("10.0.2.15/24"), Router: netip.MustParseAddr("10.0.2.2"),
 		DNS: []netip.Addr{netip.MustParseAddr("10.0.2.3")}, Search: []string{"example.net"},
+		NTP:    []netip.Addr{netip.MustParseAddr("10.0.2.4"), netip.MustParseAddr("192.0.2.123")},
 		Server: netip.MustParseAddr("10.0.2.2"), Obtained: t0,
 		Duration: 24 * time.Hour, Renew: 12 * time.Hour, Rebind: 21 * time.Hour,
 	}
@@ -69,6 +71,16 @@ type script struct {
 	requests int
 	renews   int
 	closed   bool
+	// requested is the parameter request list each exchange would send.
+	requested []dhcpv4.OptionCodeList
+}
+
+func (s *script) record(mods []dhcpv4.Modifier) {
+	m, err := dhcpv4.NewDiscovery(net.HardwareAddr{2, 0, 0, 0, 0, 1}, mods...)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.requested = append(s.requested, m.ParameterRequestList())
 }
 
 func (s *script) next() (*nclient4.Lease, error) {
@@ -82,20 +94,23 @@ func (s *script) next() (*nclient4.Lease, error) {
 	}
 	return &nclient4.Lease{ACK: r.(*dhcpv4.DHCPv4)}, nil
 }
-func (s *script) Request(context.Context, ...dhcpv4.Modifier) (*nclient4.Lease, error) {
+func (s *script) Request(_ context.Context, mods ...dhcpv4.Modifier) (*nclient4.Lease, error) {
 	s.requests++
+	s.record(mods)
 	return s.next()
 }
-func (s *script) Renew(context.Context, *nclient4.Lease, ...dhcpv4.Modifier) (*nclient4.Lease, error) {
+func (s *script) Renew(_ context.Context, _ *nclient4.Lease, mods ...dhcpv4.Modifier) (*nclient4.Lease, error) {
 	s.renews++
+	s.record(mods)
 	return s.next()
 }
 func (s *script) Close() error { s.closed = true; return nil }
 
 func TestDHCPAcquiresRenewsAndStartsOverPastT2(t *testing.T) {
-	f := newFakeNet("lo", "eth0")
+	f := newFakeKernel()
+	f.port("eth0", mac(1)).up = true
 	srv := &script{t: t, replies: []any{
-		ack(t, "10.0.2.15", 100*time.Second), // DISCOVER/REQUEST
+		ack(t, "10.0.2.15", 100*time.Second, dhcpv4.WithOption(dhcpv4.OptNTPServers(net.ParseIP("10.0.2.4")))), // DISCOVER/REQUEST
 		ack(t, "10.0.2.15", 100*time.Second), // renewal at T1
 		errors.New("no answer"),              // renewal fails (before T2: renew again)
 		errors.New("no answer"),              // fails again, now past T2: rebind from scratch
@@ -142,18 +157,27 @@ func TestDHCPAcquiresRenewsAndStartsOverPastT2(t *testing.T) {
 		t.Errorf("waits = %v, want %v (T1, T1, backoff 1 s, 2 s, T1)", waits, wantWaits)
 	}
 	got := strings.Join(f.calls, "; ")
-	for _, want := range []string{"replace eth0 10.0.2.15/24 lft 100", "route <nil> via 10.0.2.2 dev 2", "replace eth0 10.0.2.16/24 lft 100", "del eth0 10.0.2.15/24"} {
+	for _, want := range []string{"addr replace eth0 10.0.2.15/24 lft 100", "route replace 0.0.0.0/0 via 10.0.2.2 dev 2", "addr replace eth0 10.0.2.16/24 lft 100", "addr del eth0 10.0.2.15/24"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("kernel calls lack %q: %s", want, got)
 		}
 	}
-	if len(f.addrs["eth0"]) != 1 || f.addrs["eth0"][0].IPNet.String() != "10.0.2.16/24" {
-		t.Errorf("addresses = %v", f.addrs["eth0"])
+	if a := f.byName("eth0").addrs; len(a) != 1 || a[0].String() != "10.0.2.16/24" {
+		t.Errorf("addresses = %v", a)
+	}
+	if len(srv.requested) == 0 {
+		t.Fatal("no exchanges")
+	}
+	for i, req := range srv.requested {
+		if !req.Has(dhcpv4.OptionNTPServers) || !req.Has(dhcpv4.OptionDNSDomainSearchList) {
+			t.Errorf("exchange %d does not ask for NTP servers and the search list: %v", i, req)
+		}
 	}
 }
 
 func TestDHCPRenewEveryShortensTheWait(t *testing.T) {
-	f := newFakeNet("lo", "eth0")
+	f := newFakeKernel()
+	f.port("eth0", mac(1)).up = true
 	srv := &script{t: t, replies: []any{ack(t, "10.0.2.15", 24*time.Hour)}}
 	ctx, cancel := context.WithCancel(context.Background())
 	var waits []time.Duration
