@@ -15,6 +15,7 @@ import (
 	"keep/appliance/config"
 	"keep/raid"
 	"keep/raid/disk"
+	"keep/raid/smart"
 	"keep/raid/vault"
 )
 
@@ -42,12 +43,14 @@ func (s *storageService) newVault() *vault.Vault {
 			Tier: c.Tier, Name: c.Name, Create: c.Create, MountPoint: c.MountPoint, MountOptions: c.MountOptions,
 			Policy:    disk.Policy{Exclude: c.Exclude, DB: c.DBDisk},
 			AutoSpare: c.AutoSpare, ScrubEvery: time.Duration(c.ScrubEvery), FreeWarn: c.SpaceWarn,
+			HealthEvery: time.Duration(c.SMARTEvery),
 		},
 		SysRoot: a.opts.SysRoot, DevRoot: a.opts.DevRoot,
 		Kernel:  raid.Sysfs{Root: a.opts.SysRoot},
 		Opener:  raid.Files{},
 		Runner:  appRunner{a},
 		Mounter: sysMounter{},
+		Health:  smart.Read,
 		Log:     s.log,
 		Emit:    a.emitter("storage"),
 		Rand:    rand.Reader,

@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -313,4 +314,137 @@ func TestScenarioStorageLifecycle(t *testing.T) {
 		t.Errorf("data changed across the degraded reboot: %s, wrote %s", got, sum)
 	}
 	powerOff(t, ctx, vm2, c2)
+}
+
+// smartctlJSON is the part of `smartctl -a -j` the SMART scenario compares.
+type smartctlJSON struct {
+	SmartStatus struct {
+		Passed bool `json:"passed"`
+	} `json:"smart_status"`
+	Temperature struct {
+		Current int `json:"current"`
+	} `json:"temperature"`
+	PowerOnTime struct {
+		Hours uint64 `json:"hours"`
+	} `json:"power_on_time"`
+	ATAAttributes struct {
+		Table []struct {
+			ID     int `json:"id"`
+			Value  int `json:"value"`
+			Worst  int `json:"worst"`
+			Thresh int `json:"thresh"`
+			Raw    struct {
+				Value uint64 `json:"value"`
+			} `json:"raw"`
+		} `json:"table"`
+	} `json:"ata_smart_attributes"`
+	NVMeLog *struct {
+		CriticalWarning int `json:"critical_warning"`
+		PercentageUsed  int `json:"percentage_used"`
+		AvailableSpare  int `json:"available_spare"`
+		MediaErrors     int `json:"media_errors"`
+	} `json:"nvme_smart_health_information_log"`
+}
+
+func smartctl(t *testing.T, ctx context.Context, c *api.Client, dev string) (smartctlJSON, int) {
+	t.Helper()
+	res := oracle(t, ctx, c, "smartctl", "-a", "-j", dev)
+	var s smartctlJSON
+	if err := json.Unmarshal([]byte(res.Stdout), &s); err != nil {
+		t.Fatalf("smartctl -a -j %s: %v\n%s", dev, err, res.Stdout)
+	}
+	return s, res.ExitCode
+}
+
+func diskByTransport(t *testing.T, st vault.Status, tr string) vault.DiskStatus {
+	t.Helper()
+	for _, d := range st.Disks {
+		if string(d.Transport) == tr {
+			return d
+		}
+	}
+	t.Fatalf("no %s disk in %+v", tr, st.Disks)
+	return vault.DiskStatus{}
+}
+
+// TestScenarioDiskHealth: SMART as Keep reads it (SG_IO ATA PASS-THROUGH
+// on AHCI, the NVMe admin ioctl) agrees with smartctl on both buses; an
+// NVMe critical warning raised from the host (qom-set) is seen at the next
+// health read (storage.smart_every, 10 s here) and the disk is reported
+// failing, as smartctl says.
+func TestScenarioDiskHealth(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	m := storageMachine(t, shortTempDir(t), func(s *ApplianceSpec) {
+		s.Append = append(s.Append, configArg("storage: {smart_every: 10s}"))
+	})
+	m.Disks[4].Kind, m.Disks[4].Serial = DiskNVMe, "NVME0001"
+	m.Disks[5].Kind, m.Disks[5].Serial, m.Disks[5].Model, m.Disks[5].Hotpluggable = DiskSATA, "SATA0001", "KeepDisk", false
+	vm, c, _ := bootMachine(t, true, m)
+	st := storage(t, ctx, c)
+
+	sata := diskByTransport(t, st, "sata")
+	if sata.Health == nil || sata.Health.Report == nil {
+		t.Fatalf("no SMART for the SATA disk: %+v", sata.Health)
+	}
+	sc, code := smartctl(t, ctx, c, sata.Path)
+	if code != 0 {
+		t.Errorf("smartctl exit %d on a healthy SATA disk", code)
+	}
+	if (sata.Health.Verdict == "passed") != sc.SmartStatus.Passed {
+		t.Errorf("SATA verdict: Keep %q, smartctl passed=%v", sata.Health.Verdict, sc.SmartStatus.Passed)
+	}
+	if sata.Health.TemperatureC == nil || *sata.Health.TemperatureC != sc.Temperature.Current {
+		t.Errorf("SATA temperature: Keep %v, smartctl %d", sata.Health.TemperatureC, sc.Temperature.Current)
+	}
+	ours := map[int]string{}
+	for _, a := range sata.Health.Report.Attributes {
+		ours[int(a.ID)] = fmt.Sprintf("value %d worst %d thresh %d raw %d", a.Value, a.Worst, a.Threshold, a.Raw)
+	}
+	if len(sc.ATAAttributes.Table) == 0 || len(ours) != len(sc.ATAAttributes.Table) {
+		t.Errorf("attribute count: Keep %d, smartctl %d", len(ours), len(sc.ATAAttributes.Table))
+	}
+	for _, a := range sc.ATAAttributes.Table {
+		want := fmt.Sprintf("value %d worst %d thresh %d raw %d", a.Value, a.Worst, a.Thresh, a.Raw.Value)
+		if ours[a.ID] != want {
+			t.Errorf("attribute %d: Keep %q, smartctl %q", a.ID, ours[a.ID], want)
+		}
+	}
+
+	nvme := diskByTransport(t, st, "nvme")
+	if nvme.Health == nil || nvme.Health.Report == nil || nvme.Health.Report.NVMe == nil {
+		t.Fatalf("no SMART for the NVMe disk: %+v", nvme.Health)
+	}
+	sc, code = smartctl(t, ctx, c, "/dev/"+nvme.Controller)
+	if code != 0 || !sc.SmartStatus.Passed || nvme.Health.Verdict != "passed" || sc.NVMeLog == nil {
+		t.Fatalf("healthy NVMe: Keep %q, smartctl exit %d passed %v", nvme.Health.Verdict, code, sc.SmartStatus.Passed)
+	}
+	log := nvme.Health.Report.NVMe
+	if int(log.PercentageUsed) != sc.NVMeLog.PercentageUsed || int(log.AvailableSpare) != sc.NVMeLog.AvailableSpare ||
+		*nvme.Health.TemperatureC != sc.Temperature.Current {
+		t.Errorf("NVMe log: Keep used %d spare %d temp %d; smartctl %+v temp %d",
+			log.PercentageUsed, log.AvailableSpare, *nvme.Health.TemperatureC, *sc.NVMeLog, sc.Temperature.Current)
+	}
+
+	// The host raises the temperature critical warning (bit 1).
+	seq := lastSeq(t, ctx, c)
+	raised := time.Now()
+	if err := vm.QMP().QomSet(ctx, "/machine/peripheral/"+DiskDeviceID("data4"), "smart_critical_warning", 2); err != nil {
+		t.Fatal(err)
+	}
+	ev, seen := waitEvent(t, ctx, c, "disk.health", seq)
+	t.Logf("disk.health %v after qom-set: %s", seen.Sub(raised).Round(time.Millisecond), ev.Message)
+	if ev.Fields["verdict"] != "failing" || ev.Severity != events.Critical || !strings.Contains(ev.Fields["disk"], "NVME0001") {
+		t.Errorf("health event: %+v", ev)
+	}
+	sc, code = smartctl(t, ctx, c, "/dev/"+nvme.Controller)
+	if sc.SmartStatus.Passed || code&8 == 0 || sc.NVMeLog.CriticalWarning != 2 {
+		t.Errorf("smartctl after the warning: passed %v exit %d critical_warning %d; want FAILED", sc.SmartStatus.Passed, code, sc.NVMeLog.CriticalWarning)
+	}
+	out, _ := ctl(t, vm, "disks")
+	if !strings.Contains(out, "failing") {
+		t.Errorf("keep ctl disks does not show the failing disk:\n%s", out)
+	}
+	t.Logf("keep ctl disks:\n%s", out)
 }

@@ -2,9 +2,9 @@ package raid
 
 import (
 	"errors"
-	"strings"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"keep/raid/md"

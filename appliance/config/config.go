@@ -74,6 +74,8 @@ type Storage struct {
 	ScrubEvery Duration `yaml:"scrub_every" json:"scrub_every"`
 	// SpaceWarn are the used-space percentages that raise events.
 	SpaceWarn []int `yaml:"space_warn" json:"space_warn"`
+	// SMARTEvery is how often disk health is read (at least 10s).
+	SMARTEvery Duration `yaml:"smart_every" json:"smart_every"`
 }
 
 // Log configures logging.
@@ -144,6 +146,7 @@ func Defaults() Config {
 			Tier: "standard", Name: "keep:data", Create: "blank",
 			MountPoint: "/vault", MountOptions: "inode64,logbsize=256k,noatime",
 			AutoSpare: true, ScrubEvery: Duration(30 * 24 * time.Hour), SpaceWarn: []int{80, 90},
+			SMARTEvery: Duration(time.Hour),
 		},
 	}
 }

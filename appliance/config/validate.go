@@ -133,6 +133,9 @@ func (s Storage) validate(bad func(path, format string, args ...any)) {
 	if s.ScrubEvery < 0 || (s.ScrubEvery > 0 && time.Duration(s.ScrubEvery) < time.Hour) {
 		bad("storage.scrub_every", "%s: use 0s (never) or at least 1h", time.Duration(s.ScrubEvery))
 	}
+	if time.Duration(s.SMARTEvery) < 10*time.Second {
+		bad("storage.smart_every", "%s: read SMART at most every 10s", time.Duration(s.SMARTEvery))
+	}
 	for i, w := range s.SpaceWarn {
 		if w < 1 || w > 99 {
 			bad(fmt.Sprintf("storage.space_warn[%d]", i), "%d is not a percentage 1-99", w)

@@ -62,7 +62,7 @@ func ctlStorage(ctx context.Context, c *api.Client, out *ctlOut, cmd string, arg
 
 func printDisks(w io.Writer, st vault.Status) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "DISK\tNAME\tSIZE\tTRANSPORT\tMEDIA\tROLE\tARRAY\tSLOT")
+	fmt.Fprintln(tw, "DISK\tNAME\tSIZE\tTRANSPORT\tMEDIA\tROLE\tARRAY\tSLOT\tHEALTH\tTEMP")
 	for _, d := range st.Disks {
 		media := "hdd"
 		if !d.Rotational {
@@ -76,7 +76,17 @@ func printDisks(w io.Writer, st vault.Status) {
 		if arr == "" {
 			arr = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Name, size(d.Bytes()), d.Transport, media, d.Role, arr, slot)
+		health, temp := "-", "-"
+		if h := d.Health; h != nil {
+			health = h.Verdict
+			if h.Verdict != "passed" && h.Verdict != "none" {
+				health += ": " + h.Summary
+			}
+			if h.TemperatureC != nil {
+				temp = fmt.Sprintf("%d°C", *h.TemperatureC)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Name, size(d.Bytes()), d.Transport, media, d.Role, arr, slot, health, temp)
 	}
 	tw.Flush()
 }

@@ -68,7 +68,7 @@ func TestDiscover(t *testing.T) {
 	nvme := "pci0000:00/0000:00:04.0/nvme/nvme0"
 	f.disk(nvme, "nvme0n1", map[string]string{
 		"dev": "259:0\n", "size": "262144\n", "queue/rotational": "0\n",
-		"wwid": "nvme.1b36-4e564d4530303031-51454d55204e564d65204374726c-00000001\n",
+		"wwid":          "nvme.1b36-4e564d4530303031-51454d55204e564d65204374726c-00000001\n",
 		"device/serial": "NVME0001            \n", "device/model": "QEMU NVMe Ctrl                          \n",
 		"device/firmware_rev": "7.2.22  \n",
 	})

@@ -67,6 +67,8 @@ type DiskStatus struct {
 	// Keep did not make), or "" for non-data disks.
 	Array string `json:"array,omitempty"`
 	Slot  int    `json:"slot"` // -1 unless a member
+	// Health is the last SMART reading.
+	Health *Health `json:"health,omitempty"`
 }
 
 // Filesystem is the data filesystem.
@@ -94,6 +96,8 @@ type Vault struct {
 	uuid md.UUID
 	// warned is the highest FreeWarn level already reported.
 	warned int
+	// health is the last SMART reading per kernel disk name.
+	health map[string]Health
 	// spareFailed is the last failure to adopt each blank disk, so a
 	// disk that cannot become a spare is reported once, not every tick.
 	spareFailed map[string]string
@@ -107,7 +111,7 @@ func New(o Options) *Vault {
 	if o.Config.Array == "" {
 		o.Config.Array = "md127"
 	}
-	return &Vault{o: o, status: Status{State: StateStarting, Tier: o.Config.Tier}, byName: map[string]disk.Disk{}, spareFailed: map[string]string{}}
+	return &Vault{o: o, status: Status{State: StateStarting, Tier: o.Config.Tier}, byName: map[string]disk.Disk{}, spareFailed: map[string]string{}, health: map[string]Health{}}
 }
 
 // Status returns a copy of the current status.
@@ -201,6 +205,7 @@ func (v *Vault) Start(ctx context.Context) error {
 		return v.notReady(StateWaiting, "storage.discover_failed", events.Error, "discover disks: %v", err)
 	}
 	v.recordDisks(disks, nil)
+	v.checkHealth(ctx, "")
 	var members []raid.Member
 	var blanks []scanned
 	for _, s := range disks {
@@ -359,6 +364,11 @@ func (v *Vault) recordDisks(disks []scanned, st *raid.ArrayStatus) {
 	out := make([]DiskStatus, 0, len(disks))
 	for _, s := range disks {
 		ds := DiskStatus{Classified: s.Classified, Slot: -1}
+		v.mu.Lock()
+		if h, ok := v.health[s.Name]; ok {
+			ds.Health = &h
+		}
+		v.mu.Unlock()
 		if s.Role == disk.RoleData {
 			switch {
 			case s.sb != nil && s.sb.SetUUID == v.uuid && v.uuid != (md.UUID{}):

@@ -59,6 +59,10 @@ type Config struct {
 	ScrubEvery time.Duration
 	// FreeWarn are the used-space percentages that raise events.
 	FreeWarn []int
+	// HealthEvery is how often SMART is read; 0 means 1 h. (Linux 6.1
+	// does not enable NVMe SMART asynchronous events, nvme_enable_aen's
+	// NVME_AEN_SUPPORTED, so health is polled on every bus.)
+	HealthEvery time.Duration
 }
 
 // Result is what an external program did.
@@ -103,9 +107,11 @@ type Options struct {
 	Opener           raid.MemberOpener
 	Runner           Runner
 	Mounter          Mounter
-	Log              hclog.Logger
-	Emit             Emit
-	Now              func() time.Time
+	// Health reads SMART; nil disables health checks.
+	Health HealthReader
+	Log    hclog.Logger
+	Emit   Emit
+	Now    func() time.Time
 	// Rand supplies UUIDs (crypto/rand.Reader).
 	Rand io.Reader
 }

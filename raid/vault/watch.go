@@ -79,6 +79,11 @@ func (v *Vault) Watch(ctx context.Context, w Watcher, uevents UeventSource, tick
 	}()
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	healthEvery := v.o.Config.HealthEvery
+	if healthEvery <= 0 {
+		healthEvery = time.Hour
+	}
+	lastHealth := v.o.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -92,6 +97,10 @@ func (v *Vault) Watch(ctx context.Context, w Watcher, uevents UeventSource, tick
 			v.updateSpace()
 			v.maybeScrub()
 			v.adoptBlankDisks(ctx)
+			if v.o.Now().Sub(lastHealth) >= healthEvery {
+				lastHealth = v.o.Now()
+				v.checkHealth(ctx, "")
+			}
 		}
 	}
 }
@@ -198,6 +207,7 @@ func (v *Vault) onUevent(ctx context.Context, u disk.Uevent) {
 		v.byName[d.Name] = d
 		v.mu.Unlock()
 		v.o.Emit(events.Info, "disk.added", fmt.Sprintf("disk %s (%s, %d MiB) was added", d.ID, d.Name, d.Bytes()>>20), map[string]string{"disk": d.ID})
+		v.checkHealth(ctx, d.Name)
 		v.adoptBlankDisks(ctx)
 	}
 }
