@@ -80,7 +80,7 @@ func printDisks(w io.Writer, st vault.Status) {
 		if h := d.Health; h != nil {
 			health = h.Verdict
 			if h.Verdict != "passed" && h.Verdict != "none" {
-				health += ": " + h.Summary
+				health = h.Summary // starts with the verdict
 			}
 			if h.TemperatureC != nil {
 				temp = fmt.Sprintf("%d°C", *h.TemperatureC)
