@@ -213,7 +213,16 @@ func (sysMounter) Mount(source, target, fstype, options string) error {
 	return unix.Mount(source, target, fstype, flags, joinOptions(data))
 }
 
-func (sysMounter) Unmount(target string) error { return unix.Unmount(filepath.Clean(target), 0) }
+// Unmount unmounts target; if it is busy (an open file on a failed
+// array), it is detached from the tree instead, so no new access reaches
+// it and it goes away when the last file closes.
+func (sysMounter) Unmount(target string) error {
+	err := unix.Unmount(filepath.Clean(target), 0)
+	if errors.Is(err, unix.EBUSY) {
+		err = unix.Unmount(filepath.Clean(target), unix.MNT_DETACH)
+	}
+	return err
+}
 
 func (sysMounter) Space(target string) (total, free uint64, err error) {
 	var st unix.Statfs_t

@@ -448,3 +448,195 @@ func TestScenarioDiskHealth(t *testing.T) {
 	}
 	t.Logf("keep ctl disks:\n%s", out)
 }
+
+// imageSums hashes the disk images (host side).
+func imageSums(t *testing.T, dir string, ids ...string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, id := range ids {
+		b, err := exec.Command("sha256sum", filepath.Join(dir, id+".img")).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[id] = strings.Fields(string(b))[0]
+	}
+	return out
+}
+
+// TestScenarioStorageFailure: members fail by I/O error injection
+// (blkdebug, any bus): the first is replaced by the spare; losing three
+// slots of the RAID 6 fails the array, which Keep reports and unmounts.
+// After a power cut the next boot refuses to start the array and writes
+// nothing to any disk.
+func TestScenarioStorageFailure(t *testing.T) {
+	t.Parallel()
+	dir := shortTempDir(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	m := storageMachine(t, dir, func(s *ApplianceSpec) { s.FaultInjection = true })
+	vm, c, _ := bootMachine(t, true, m)
+	waitEvent(t, ctx, c, "resync.finished", 0)
+	sum := strings.TrimSpace(mustOracle(t, ctx, c, "/init", "testdata", "write", "/vault/a.bin", "16"))
+
+	// One member fails: the spare takes over, the data stays.
+	seq := lastSeq(t, ctx, c)
+	injected := time.Now()
+	if err := vm.InjectDiskFault(ctx, "data0"); err != nil {
+		t.Fatal(err)
+	}
+	oracle(t, ctx, c, "/init", "testdata", "write", "/vault/b.bin", "4") // I/O that meets the fault
+	ev, seen := waitEvent(t, ctx, c, "member.faulty", seq)
+	t.Logf("member.faulty %v after the injection (includes the write that met it): %s", seen.Sub(injected).Round(time.Millisecond), ev.Message)
+	if !strings.Contains(ev.Fields["disk"], "KEEP-DATA-0") {
+		t.Errorf("member.faulty names %q", ev.Fields["disk"])
+	}
+	waitEvent(t, ctx, c, "rebuild.finished", seq)
+	if got := strings.TrimSpace(mustOracle(t, ctx, c, "/init", "testdata", "sum", "/vault/a.bin")); got != sum {
+		t.Errorf("data changed across the member failure: %s, wrote %s", got, sum)
+	}
+
+	// Three more slots lost: RAID 6 survives two, not three.
+	seq = lastSeq(t, ctx, c)
+	for _, id := range []string{"data1", "data2", "data3"} {
+		if err := vm.InjectDiskFault(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oracle(t, ctx, c, "/init", "testdata", "write", "/vault/c.bin", "4") // fails, as it should
+	failed, _ := waitEvent(t, ctx, c, "array.failed", seq)
+	if failed.Severity != events.Critical {
+		t.Errorf("array.failed severity %v", failed.Severity)
+	}
+	waitEvent(t, ctx, c, "filesystem.unmounted", seq)
+	st := storage(t, ctx, c)
+	if st.State != vault.StateFailed || st.Filesystem.Mounted {
+		t.Errorf("after the failure: state %s, mounted %v", st.State, st.Filesystem.Mounted)
+	}
+	mounts := mustOracle(t, ctx, c, "/init", "testdata", "cat", "/proc/mounts")
+	if strings.Contains(mounts, " /vault ") {
+		t.Errorf("/vault is still mounted:\n%s", mounts)
+	}
+	if out, _ := ctl(t, vm, "raid"); !strings.Contains(out, "FAILED") {
+		t.Errorf("keep ctl raid does not say FAILED:\n%s", out)
+	}
+	// Power cut: no orderly stop.
+	if err := vm.QMP().Quit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	vm.Wait(ctx)
+
+	// The next boot finds too few current members: refused, not ready,
+	// and not one byte written to any disk.
+	ids := []string{"data0", "data1", "data2", "data3", "data4", "data5"}
+	before := imageSums(t, dir, ids...)
+	m2 := storageMachine(t, dir, nil)
+	vm2, c2, _ := bootMachine(t, false, m2)
+	ref, _ := waitEvent(t, ctx, c2, "array.refused", 0)
+	t.Logf("second boot: %s", ref.Message)
+	if st := storage(t, ctx, c2); st.State != vault.StateRefused || (st.Filesystem != nil && st.Filesystem.Mounted) {
+		t.Errorf("second boot: %+v", st)
+	}
+	status, err := c2.Status(ctx)
+	if err != nil || status.Ready || !strings.Contains(strings.Join(status.NotReady, ";"), "cannot start") {
+		t.Errorf("status must say why the box is not ready: %+v %v", status.NotReady, err)
+	}
+	powerOff(t, ctx, vm2, c2)
+	if after := imageSums(t, dir, ids...); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("a refused boot wrote to the disks:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// TestScenarioUncleanPowerOff: the power is cut during writes. The next
+// boot resyncs through the write-intent bitmap (only the dirty regions,
+// much faster than the first full sync), replays the XFS log, and the
+// filesystem checks clean.
+func TestScenarioUncleanPowerOff(t *testing.T) {
+	t.Parallel()
+	dir := shortTempDir(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	// Bigger disks than elsewhere: the bitmap's chunk is 64 MiB (mdadm's
+	// rule), so 512 MiB members give it 8 regions to tell apart.
+	big := func(s *ApplianceSpec) { s.DiskBytes = 512 << 20 }
+	vm, c, _ := bootMachine(t, true, storageMachine(t, dir, big))
+	rs, _ := waitEvent(t, ctx, c, "resync.started", 0)
+	rf, _ := waitEvent(t, ctx, c, "resync.finished", 0)
+	full := rf.Time.Sub(rs.Time)
+	t.Logf("initial full resync: %v", full.Round(time.Millisecond))
+
+	go c.TestExec(context.Background(), api.ExecRequest{Argv: []string{"/init", "testdata", "write", "/vault/big.bin", "64"}, TimeoutSeconds: 60})
+	time.Sleep(2 * time.Second) // let writes be in flight (there is no event for "half written")
+	if err := vm.QMP().Quit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	vm.Wait(ctx)
+	// The cut was unclean: md had marked the array active (dirty), and
+	// the bitmap says which regions were being written.
+	if x := hostExamine(t, filepath.Join(dir, "data0.img")); x["State"] != "active" {
+		t.Fatalf("superblock state after the power cut is %q, not active: the writes were not in flight", x["State"])
+	}
+	bm := bitmapDirty(t, filepath.Join(dir, "data0.img"))
+	t.Logf("bitmap after the power cut: %s", bm)
+
+	vm2, c2, _ := bootMachine(t, true, storageMachine(t, dir, big))
+	st := storage(t, ctx, c2)
+	if st.Created || st.State != vault.StateMounted || st.Filesystem.Made {
+		t.Fatalf("the second boot must assemble and mount: %+v", st)
+	}
+	if st.Filesystem.CheckedAt == "" {
+		t.Errorf("xfs_repair -n did not pass before the mount")
+	}
+	st = waitIdle(t, ctx, c2)
+	evs, err := c2.Events(ctx, api.EventQuery{Source: "storage"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bitmap time.Duration
+	for _, e := range evs {
+		if e.Kind == "resync.started" {
+			for _, f := range evs {
+				if f.Kind == "resync.finished" && f.Seq > e.Seq {
+					bitmap = f.Time.Sub(e.Time)
+					break
+				}
+			}
+		}
+	}
+	t.Logf("resync after the power cut: %v (full initial sync %v; %s)", bitmap.Round(time.Millisecond), full.Round(time.Millisecond), bm)
+	if full > 0 && bitmap > full/2 {
+		t.Errorf("the post-crash resync took %v, not much less than a full sync (%v): the bitmap was not used", bitmap, full)
+	}
+	powerOff(t, ctx, vm2, c2)
+}
+
+// bitmapDirty reads the host mdadm's view of a member's write-intent
+// bitmap ("N bits (chunks), M dirty (x%)") and fails unless some but not
+// all regions are dirty.
+func bitmapDirty(t *testing.T, img string) string {
+	t.Helper()
+	// mdadm -X reads a regular file as a bitmap file: cut the internal
+	// bitmap out (superblock at 4 KiB, bitmap 4 KiB after it, our plans).
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	area := make([]byte, 64<<10)
+	if _, err := f.ReadAt(area, 8192); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "bitmap")
+	if err := os.WriteFile(p, area, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("mdadm", "--examine-bitmap", p).CombinedOutput()
+	if err != nil {
+		t.Fatalf("mdadm -X: %v\n%s", err, out)
+	}
+	b := fields(string(out))["Bitmap"]
+	var bits, dirty int
+	if _, err := fmt.Sscanf(b, "%d bits (chunks), %d dirty", &bits, &dirty); err != nil || dirty == 0 || dirty >= bits {
+		t.Fatalf("bitmap %q: want some but not all regions dirty after a cut during writes (%v)", b, err)
+	}
+	return b
+}

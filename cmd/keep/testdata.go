@@ -14,7 +14,8 @@ import (
 // MIB` writes MIB MiB of random data, fsyncs it and prints its SHA-256;
 // `keep testdata sum PATH` drops the page cache (so the bytes come from the
 // disks, through md) and prints the file's SHA-256. A test compares the
-// two across disk failures, rebuilds and reboots.
+// two across disk failures, rebuilds and reboots. `keep testdata cat PATH`
+// prints a (small) file such as /proc/mounts: the test image has no shell.
 func testdataMain(args []string) int {
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(os.Stderr, "keep testdata: "+format+"\n", a...)
@@ -32,12 +33,20 @@ func testdataMain(args []string) int {
 		}
 		h := sha256.New()
 		buf := make([]byte, 1<<20)
-		for range mib {
+		for i := range mib {
 			rand.Read(buf)
 			h.Write(buf)
 			if _, err := f.Write(buf); err != nil {
 				f.Close()
 				return fail("write %s: %v", args[1], err)
+			}
+			// Sync as it goes, so the writes reach the disks while
+			// they run (a power cut then meets them in flight).
+			if i%4 == 3 {
+				if err := f.Sync(); err != nil {
+					f.Close()
+					return fail("fsync %s: %v", args[1], err)
+				}
 			}
 		}
 		if err := f.Sync(); err != nil {
@@ -63,6 +72,13 @@ func testdataMain(args []string) int {
 		}
 		fmt.Println(hex.EncodeToString(h.Sum(nil)))
 		return 0
+	case len(args) == 2 && args[0] == "cat":
+		b, err := os.ReadFile(args[1])
+		if err != nil {
+			return fail("%v", err)
+		}
+		os.Stdout.Write(b)
+		return 0
 	}
-	return fail("usage: keep testdata write PATH MIB | keep testdata sum PATH")
+	return fail("usage: keep testdata write PATH MIB | keep testdata sum PATH | keep testdata cat PATH")
 }

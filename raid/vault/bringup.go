@@ -345,6 +345,13 @@ func (v *Vault) assemble(ours []raid.Member, created bool) error {
 	v.mu.Lock()
 	v.status.Array = &st
 	v.mu.Unlock()
+	// What the start began (a resync or a rebuild) is news; the watcher
+	// reports from this status on.
+	for _, c := range raid.Changes(raid.ArrayStatus{}, st) {
+		if c.Kind != "array.started" {
+			v.o.Emit(severityOf(c.Kind), c.Kind, c.Message, map[string]string{"array": c.Array})
+		}
+	}
 	v.o.Log.Info("array started", "array", cfg.Array, "action", d.Action.String(), "took", v.o.Now().Sub(start).Round(time.Millisecond), "state", st.Summary())
 	return nil
 }
@@ -450,8 +457,12 @@ func (v *Vault) mountFilesystem(ctx context.Context, created bool) error {
 	return nil
 }
 
-// check runs xfs_repair -n. A dirty log (exit 2) is replayed by a mount
-// and unmount, then checked again; corruption (exit 1) refuses the mount.
+// check runs xfs_repair -n. A dirty log is replayed by a mount and
+// unmount, then the check runs again; corruption refuses the mount.
+// xfs_repair -n reports a dirty log either by exit 2 or, in xfsprogs 6.1,
+// by a warning that the log is ignored followed by the spurious
+// inconsistencies that ignoring it causes (exit 1): both mean "replay
+// first", not "corrupt".
 func (v *Vault) check(ctx context.Context, dev string) error {
 	for attempt := 0; ; attempt++ {
 		res, err := v.o.Runner.Run(ctx, "xfs_repair", "-n", dev)
@@ -466,7 +477,7 @@ func (v *Vault) check(ctx context.Context, dev string) error {
 			v.mu.Unlock()
 			v.o.Log.Info("filesystem checks clean", "device", dev)
 			return nil
-		case res.ExitCode == 2 && attempt == 0:
+		case attempt == 0 && dirtyLog(res):
 			v.o.Log.Info("filesystem log is dirty (unclean shutdown); replaying it by mounting", "device", dev)
 			tmp := v.o.Config.MountPoint
 			if err := os.MkdirAll(tmp, 0o755); err != nil {
@@ -523,6 +534,12 @@ func (v *Vault) updateSpace() {
 	case level < prev:
 		v.o.Emit(events.Notice, "filesystem.space_ok", fmt.Sprintf("data vault %.1f%% full, below %d%% again", used, prev), nil)
 	}
+}
+
+// dirtyLog reports whether xfs_repair -n stopped at, or ignored, an
+// unreplayed log.
+func dirtyLog(res Result) bool {
+	return res.ExitCode == 2 || strings.Contains(res.Stdout+res.Stderr, "metadata changes in a log")
 }
 
 func readHead(path string, n int) ([]byte, error) {

@@ -126,10 +126,11 @@ func (v *Vault) onArray(st raid.ArrayStatus, err error) {
 		if c.Member != "" {
 			fields["disk"] = v.label(c.Member)
 		}
+		v.o.Emit(severityOf(c.Kind), c.Kind, v.labelled(c.Message, c.Member), fields)
 		if c.Kind == "array.failed" {
 			v.setState(StateFailed, c.Message)
+			v.unmountFailed()
 		}
-		v.o.Emit(severityOf(c.Kind), c.Kind, v.labelled(c.Message, c.Member), fields)
 	}
 	v.updateDiskRoles(st)
 	// A faulty member is removed so the kernel lets go of it (and of
@@ -148,6 +149,27 @@ func (v *Vault) onArray(st raid.ArrayStatus, err error) {
 		}
 		v.mu.Unlock()
 	}
+}
+
+// unmountFailed takes the filesystem of a failed array off the tree (the
+// kernel fails every write anyway; XFS shuts itself down): nothing may
+// keep writing, and nobody may mistake it for a working vault.
+func (v *Vault) unmountFailed() {
+	v.mu.Lock()
+	fs := v.status.Filesystem
+	mounted := fs != nil && fs.Mounted
+	v.mu.Unlock()
+	if !mounted {
+		return
+	}
+	if err := v.o.Mounter.Unmount(v.o.Config.MountPoint); err != nil {
+		v.o.Emit(events.Critical, "filesystem.unmount_failed", fmt.Sprintf("the failed array's filesystem could not be unmounted from %s: %v", v.o.Config.MountPoint, err), nil)
+		return
+	}
+	v.mu.Lock()
+	fs.Mounted = false
+	v.mu.Unlock()
+	v.o.Emit(events.Error, "filesystem.unmounted", "the data vault's filesystem was unmounted: its array failed", nil)
 }
 
 // labelled replaces a kernel disk name in a message with its identity.
