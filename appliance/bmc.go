@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"keep/appliance/api"
+	"keep/appliance/config"
 	"keep/appliance/events"
 	"keep/ipmi"
 )
@@ -27,6 +28,57 @@ type bmcService struct {
 	mu       sync.Mutex
 	info     api.BMC
 	petEvery time.Duration
+	// cfg is the bmc config section: sensor_every (0: 30 s) and lan.
+	cfg config.BMC
+	// open opens the BMC; nil means the real device (ipmi.Open).
+	open func(path string) (bmcDevice, error)
+
+	// Guarded by mu.
+	dev         bmcDevice // while Run holds the BMC open
+	mon         bmcMonitor
+	fru         *ipmi.FRU
+	lan         *api.BMCLAN
+	lanProblem  string
+	lastResetWD *bool
+}
+
+// bmcDevice is what the service uses of an *ipmi.Client; tests fake it.
+type bmcDevice interface {
+	Close() error
+	GetDeviceID(ctx context.Context) (ipmi.DeviceID, error)
+	ReadFRU(ctx context.Context, id byte) (ipmi.FRU, []byte, error)
+	GetWatchdog(ctx context.Context) (ipmi.WatchdogState, error)
+	SetWatchdog(ctx context.Context, w ipmi.WatchdogConfig) error
+	ResetWatchdog(ctx context.Context) error
+	DisarmWatchdog(ctx context.Context) error
+	LogEvent(ctx context.Context, ev ipmi.SystemEvent) (uint16, error)
+	SELEntries(ctx context.Context) ([]ipmi.SELRecord, error)
+	GetSELInfo(ctx context.Context) (ipmi.SELInfo, error)
+	ClearSEL(ctx context.Context) error
+	SDRRepository(ctx context.Context) ([]ipmi.SDR, error)
+	ReadSensor(ctx context.Context, s ipmi.SensorRecord) (ipmi.SensorValue, error)
+	FindLANChannel(ctx context.Context) (byte, error)
+	GetLANConfig(ctx context.Context, ch byte) (ipmi.LANConfig, error)
+	SetLANConfig(ctx context.Context, ch byte, cfg ipmi.LANConfig) error
+}
+
+func openIPMI(path string) (bmcDevice, error) {
+	c, err := ipmi.Open(ipmi.Config{Path: path})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// defaultSensorEvery is the sensor and SEL poll interval when the config
+// does not say (bmc.sensor_every).
+const defaultSensorEvery = 30 * time.Second
+
+func (s *bmcService) pollEvery() time.Duration {
+	if s.cfg.SensorEvery > 0 {
+		return time.Duration(s.cfg.SensorEvery)
+	}
+	return defaultSensorEvery
 }
 
 func (s *bmcService) Name() string { return "bmc" }
@@ -45,7 +97,11 @@ func (s *bmcService) Info() api.BMC {
 }
 
 func (s *bmcService) Run(ctx context.Context, ready func()) error {
-	c, err := ipmi.Open(ipmi.Config{Path: s.path})
+	open := s.open
+	if open == nil {
+		open = openIPMI
+	}
+	c, err := open(s.path)
 	if errors.Is(err, ipmi.ErrNoBMC) {
 		s.log.Info("no BMC on this machine: no hardware watchdog, SEL or FRU identity")
 		s.emit(events.Notice, "bmc.absent", "no BMC: no hardware watchdog, SEL or FRU identity", nil)
@@ -59,6 +115,14 @@ func (s *bmcService) Run(ctx context.Context, ready func()) error {
 	}
 	defer c.Close()
 	s.set(func(b *api.BMC) { b.Present = true })
+	s.mu.Lock()
+	s.dev = c
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.dev = nil
+		s.mu.Unlock()
+	}()
 	if id, err := c.GetDeviceID(ctx); err == nil {
 		s.set(func(b *api.BMC) {
 			b.Firmware, b.IPMIVersion, b.Manufacturer, b.Product = id.Firmware(), id.IPMI(), id.ManufacturerID, id.ProductID
@@ -69,7 +133,14 @@ func (s *bmcService) Run(ctx context.Context, ready func()) error {
 	// What the BMC remembers from before this boot.
 	if st, err := c.GetWatchdog(ctx); err != nil {
 		s.log.Warn("read watchdog", "error", err)
-	} else if st.ResetByWatchdog() {
+	} else if wd := st.ResetByWatchdog(); !wd {
+		s.mu.Lock()
+		s.lastResetWD = &wd
+		s.mu.Unlock()
+	} else {
+		s.mu.Lock()
+		s.lastResetWD = &wd
+		s.mu.Unlock()
 		s.set(func(b *api.BMC) { b.LastResetByWatchdog = true })
 		s.log.Error("the last reset was by the watchdog: the previous boot hung or a critical service wedged")
 		s.emit(events.Critical, "bmc.watchdog_reset", "the last reset was by the BMC watchdog", nil)
@@ -86,14 +157,26 @@ func (s *bmcService) Run(ctx context.Context, ready func()) error {
 	s.set(func(b *api.BMC) { b.WatchdogArmed, b.WatchdogTimeout, b.LastPet = true, s.timeout.String(), time.Now() })
 	s.log.Info("watchdog armed", "timeout", s.timeout, "action", "hard reset")
 	s.emit(events.Info, "bmc.watchdog_armed", "BMC watchdog armed: hard reset after "+s.timeout.String()+" without a healthy keepalive", nil)
-	s.sel(ctx, c, ipmi.SensorOSBoot, 0x01, "boot") // OS Boot: C: boot completed
+
+	// The SEL as the previous boots left it, before this boot's records.
+	s.startSEL(ctx, c)
+	s.sel(ctx, c, selRecordBoot, 0, "boot")
+	s.sel(ctx, c, selRecordWatchdogArmed, 0, "watchdog armed")
+	s.startSensors(ctx, c)
+	s.configureLAN(ctx, c)
 	ready()
 
 	tick := time.NewTicker(s.petEvery)
 	defer tick.Stop()
+	poll := time.NewTicker(s.pollEvery())
+	defer poll.Stop()
 	withheld := false
 	for {
 		select {
+		case <-poll.C:
+			s.pollSensors(ctx, c)
+			s.pollSEL(ctx, c)
+			continue
 		case <-ctx.Done():
 			// Orderly shutdown: disarm first, so a slow stop is not a
 			// watchdog reset; then the SEL record.
@@ -104,7 +187,7 @@ func (s *bmcService) Run(ctx context.Context, ready func()) error {
 			} else {
 				s.log.Info("watchdog disarmed for the orderly shutdown")
 			}
-			s.sel(stopCtx, c, ipmi.SensorOSStop, 0x03, "orderly shutdown") // OS graceful shutdown
+			s.sel(stopCtx, c, selRecordShutdown, 0, "orderly shutdown")
 			return nil
 		case <-tick.C:
 		}
@@ -128,24 +211,33 @@ func (s *bmcService) Run(ctx context.Context, ready func()) error {
 	}
 }
 
-// sel writes one of the supervisor's own records to the SEL.
-func (s *bmcService) sel(ctx context.Context, c *ipmi.Client, st ipmi.SensorType, offset byte, what string) {
-	id, err := c.LogEvent(ctx, ipmi.SystemEvent{SensorType: st, Sensor: 0, EventType: ipmi.EventTypeSensorSpecific, Data: [3]byte{offset, 0xff, 0xff}})
+// sel writes one of the supervisor's own records to the SEL; the entry
+// it makes is not reported back as a new SEL event.
+func (s *bmcService) sel(ctx context.Context, c bmcDevice, r SELRecordKind, unit byte, what string) {
+	id, err := c.LogEvent(ctx, r.event(unit))
 	if err != nil {
 		s.log.Warn("write SEL", "record", what, "error", err)
 		return
 	}
+	s.mu.Lock()
+	s.mon.ours(id)
+	s.mu.Unlock()
 	s.log.Info("SEL record written", "record", what, "id", id)
 }
 
 // readIdentity reads the baseboard FRU: its serial number is the
 // appliance's identity.
-func (s *bmcService) readIdentity(ctx context.Context, c *ipmi.Client) {
+func (s *bmcService) readIdentity(ctx context.Context, c bmcDevice) {
 	fru, _, err := c.ReadFRU(ctx, 0)
 	if err != nil {
 		s.log.Warn("no FRU identity", "error", err)
 		return
 	}
+	s.mu.Lock()
+	s.fru = &fru
+	s.mu.Unlock()
+	s.log.Info("FRU identity", "board_serial", boardField(fru, func(b *ipmi.BoardInfo) string { return b.Serial }),
+		"product_serial", productField(fru, func(p *ipmi.ProductInfo) string { return p.Serial }))
 	s.set(func(b *api.BMC) {
 		if fru.Board != nil {
 			b.BoardSerial, b.BoardPart, b.BoardProduct = fru.Board.Serial, fru.Board.PartNumber, fru.Board.Product

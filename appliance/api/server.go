@@ -89,6 +89,7 @@ func Handler(b Backend) http.Handler {
 	if sb, ok := b.(StorageBackend); ok {
 		storageHandlers(mux, sb)
 	}
+	bmcHandlers(mux, b)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, b.Status())
 	})

@@ -49,6 +49,22 @@ type BMC struct {
 	// WatchdogTimeout is how long the box may go without a healthy
 	// keepalive before the BMC resets it.
 	WatchdogTimeout Duration `yaml:"watchdog_timeout" json:"watchdog_timeout"`
+	// SensorEvery is how often the sensors and the SEL are polled
+	// (1s-1h); threshold crossings and new SEL entries become events.
+	SensorEvery Duration `yaml:"sensor_every" json:"sensor_every"`
+	// LAN, when set, is written to the BMC's management LAN channel at
+	// boot; unset leaves the BMC's own configuration alone.
+	LAN *BMCLAN `yaml:"lan,omitempty" json:"lan,omitempty"`
+}
+
+// BMCLAN is the addressing of the BMC's management port.
+type BMCLAN struct {
+	// Source is static or dhcp.
+	Source string `yaml:"source" json:"source"`
+	// Address, Netmask and Gateway are IPv4 (static only).
+	Address string `yaml:"address,omitempty" json:"address,omitempty"`
+	Netmask string `yaml:"netmask,omitempty" json:"netmask,omitempty"`
+	Gateway string `yaml:"gateway,omitempty" json:"gateway,omitempty"`
 }
 
 // Storage configures the data vault's array and filesystem.
@@ -141,7 +157,7 @@ func Defaults() Config {
 			}},
 		}},
 		Log: Log{Level: "info", Lines: 4096},
-		BMC: BMC{WatchdogTimeout: Duration(time.Minute)},
+		BMC: BMC{WatchdogTimeout: Duration(time.Minute), SensorEvery: Duration(30 * time.Second)},
 		Storage: Storage{
 			Tier: "standard", Name: "keep:data", Create: "blank",
 			MountPoint: "/vault", MountOptions: "inode64,logbsize=256k,noatime",
@@ -192,6 +208,10 @@ func (c Config) clone() Config {
 	out.Storage.Exclude = slices.Clone(c.Storage.Exclude)
 	out.Storage.DBDisk = slices.Clone(c.Storage.DBDisk)
 	out.Storage.SpaceWarn = slices.Clone(c.Storage.SpaceWarn)
+	if c.BMC.LAN != nil {
+		lan := *c.BMC.LAN
+		out.BMC.LAN = &lan
+	}
 	return out
 }
 

@@ -44,6 +44,15 @@ func TestParseNamesTheBadField(t *testing.T) {
 		{"bad glob", "storage: {db_disk: ['[']}", "storage.db_disk[0]: \"[\" is not a glob"},
 		{"scrub too often", "storage: {scrub_every: 10m}", "storage.scrub_every: 10m0s"},
 		{"space warn", "storage: {space_warn: [80, 100]}", "storage.space_warn[1]: 100"},
+		{"bmc sensors", "bmc: {sensor_every: 10s}", ""},
+		{"bmc sensors too often", "bmc: {sensor_every: 100ms}", "bmc.sensor_every: 100ms is outside 1s-1h"},
+		{"bmc lan static", "bmc: {lan: {source: static, address: 192.168.0.120, netmask: 255.255.255.0, gateway: 192.168.0.1}}", ""},
+		{"bmc lan dhcp", "bmc: {lan: {source: dhcp}}", ""},
+		{"bmc lan bad source", "bmc: {lan: {source: bootp}}", "bmc.lan.source: \"bootp\" is neither static nor dhcp"},
+		{"bmc lan no gateway", "bmc: {lan: {source: static, address: 192.168.0.120, netmask: 255.255.255.0}}", "bmc.lan.gateway: \"\" is not an IPv4 address"},
+		{"bmc lan v6", "bmc: {lan: {source: static, address: 'fd00::1', netmask: 255.255.255.0, gateway: 192.168.0.1}}", "bmc.lan.address"},
+		{"bmc lan mask", "bmc: {lan: {source: static, address: 192.168.0.120, netmask: 255.0.255.0, gateway: 192.168.0.1}}", "bmc.lan.netmask: 255.0.255.0 is not a contiguous netmask"},
+		{"bmc lan dhcp with address", "bmc: {lan: {source: dhcp, address: 192.168.0.120}}", "bmc.lan: source dhcp takes no address"},
 		{"two documents", "log: {level: info}\n---\nlog: {level: debug}\n", "more than one YAML document"},
 	}
 	for _, tc := range tests {

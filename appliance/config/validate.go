@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"path"
 	"regexp"
 	"slices"
@@ -89,6 +90,10 @@ func (c Config) Validate() error {
 	if wt := time.Duration(c.BMC.WatchdogTimeout); wt < 5*time.Second || wt > 6553*time.Second {
 		bad("bmc.watchdog_timeout", "%s is outside 5s-6553s (the BMC counts in 100 ms units up to 6553.5 s)", wt)
 	}
+	if se := time.Duration(c.BMC.SensorEvery); se < time.Second || se > time.Hour {
+		bad("bmc.sensor_every", "%s is outside 1s-1h", se)
+	}
+	c.BMC.LAN.validate(bad)
 	c.Storage.validate(bad)
 	if c.Testing.DHCPRenewEvery < 0 {
 		bad("testing.dhcp_renew_every", "must not be negative")
@@ -140,5 +145,34 @@ func (s Storage) validate(bad func(path, format string, args ...any)) {
 		if w < 1 || w > 99 {
 			bad(fmt.Sprintf("storage.space_warn[%d]", i), "%d is not a percentage 1-99", w)
 		}
+	}
+}
+
+// validate checks the BMC LAN section (nil: not configured).
+func (l *BMCLAN) validate(bad func(field, format string, args ...any)) {
+	if l == nil {
+		return
+	}
+	switch l.Source {
+	case "dhcp":
+		if l.Address != "" || l.Netmask != "" || l.Gateway != "" {
+			bad("bmc.lan", "source dhcp takes no address, netmask or gateway")
+		}
+	case "static":
+		for _, f := range []struct{ name, v string }{{"address", l.Address}, {"netmask", l.Netmask}, {"gateway", l.Gateway}} {
+			a, err := netip.ParseAddr(f.v)
+			if err != nil || !a.Is4() {
+				bad("bmc.lan."+f.name, "%q is not an IPv4 address (static addressing needs address, netmask and gateway)", f.v)
+			}
+		}
+		if m, err := netip.ParseAddr(l.Netmask); err == nil && m.Is4() {
+			b := m.As4()
+			v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+			if inv := ^v; v == 0 || inv&(inv+1) != 0 {
+				bad("bmc.lan.netmask", "%s is not a contiguous netmask", l.Netmask)
+			}
+		}
+	default:
+		bad("bmc.lan.source", "%q is neither static nor dhcp", l.Source)
 	}
 }

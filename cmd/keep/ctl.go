@@ -29,6 +29,7 @@ commands:
   raid                        the data array: state, members, sync progress, filesystem
   raid scrub [--repair]       start a check (or repair) of the whole array
   raid replace DISK           copy a member onto a spare, then fail it out
+  bmc [--all | -n N]          BMC: watchdog, last reset cause, sensors, SEL (newest 20), FRU, LAN
   shutdown                    stop services in order, then power off
   reboot                      stop services in order, then reboot
   test-exec PROGRAM [ARGS]    test images only: run an oracle tool in the guest, exit with its code
@@ -145,6 +146,8 @@ func runCtl(ctx context.Context, c *api.Client, out *ctlOut, cmd string, args []
 		return nil
 	case "disks", "raid":
 		return ctlStorage(ctx, c, out, cmd, args)
+	case "bmc":
+		return ctlBMC(ctx, c, out, args)
 	case "test-exec":
 		if len(args) == 0 {
 			return fmt.Errorf("name a program: keep ctl test-exec mdadm --detail /dev/md127")
@@ -176,6 +179,9 @@ func printStatus(w io.Writer, st api.Status) {
 		st.Stage, ready, strings.Join(st.ConfigSources, " < "))
 	for _, r := range st.NotReady {
 		fmt.Fprintf(w, "  why:     %s\n", r)
+	}
+	if b := st.BMC; b != nil && (b.ProductSerial != "" || b.BoardSerial != "") {
+		fmt.Fprintf(w, "identity:  %s serial %s (board %s serial %s)\n", b.ProductName, b.ProductSerial, b.BoardProduct, b.BoardSerial)
 	}
 	fmt.Fprintln(w)
 	printServices(w, st.Services)
