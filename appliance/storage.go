@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"keep/appliance/config"
+	"keep/appliance/events"
 	"keep/raid"
 	"keep/raid/disk"
 	"keep/raid/smart"
@@ -52,7 +53,7 @@ func (s *storageService) newVault() *vault.Vault {
 		Mounter: sysMounter{},
 		Health:  smart.Read,
 		Log:     s.log,
-		Emit:    a.emitter("storage"),
+		Emit:    s.emitToJournalAndSEL(),
 		Rand:    rand.Reader,
 	})
 }
@@ -125,6 +126,36 @@ func (s *storageService) attachJournal() bool {
 	}
 	s.log.Info("event journal persisted", "path", rep.Path, "bytes", rep.Size)
 	return true
+}
+
+// selRecords are the storage events that also go to the BMC's SEL, which
+// outlives the disks and the network.
+var selRecords = map[string]SELRecordKind{
+	"array.degraded":           SELRAIDDegraded,
+	"array.assembled_degraded": SELRAIDDegraded,
+	"array.failed":             SELRAIDFailed,
+	"array.refused":            SELRAIDFailed,
+}
+
+// emitToJournalAndSEL records storage events in the journal and the
+// serious ones in the SEL too.
+func (s *storageService) emitToJournalAndSEL() vault.Emit {
+	journal := s.a.emitter("storage")
+	return func(sev events.Severity, kind, msg string, fields map[string]string) {
+		journal(sev, kind, msg, fields)
+		rec, ok := selRecords[kind]
+		if kind == "disk.health" && fields["verdict"] == "failing" {
+			rec, ok = SELDiskFailing, true
+		}
+		if !ok || s.a.bmc == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.a.bmc.LogToSEL(ctx, rec, 0, msg); err != nil {
+			s.log.Debug("not in the SEL", "event", kind, "error", err)
+		}
+	}
 }
 
 // waitForDisk returns when a block device is added or after d.
