@@ -253,7 +253,14 @@ func (v *Vault) adoptBlankDisks(ctx context.Context) {
 				continue
 			}
 			if err := v.addSpare(st, s.Disk); err != nil {
-				v.o.Emit(events.Warning, "spare.add_failed", fmt.Sprintf("blank disk %s could not become a spare: %v", s.ID, err), map[string]string{"disk": s.ID})
+				msg := fmt.Sprintf("blank disk %s could not become a spare: %v", s.ID, err)
+				v.mu.Lock()
+				repeat := v.spareFailed[s.ID] == msg
+				v.spareFailed[s.ID] = msg
+				v.mu.Unlock()
+				if !repeat {
+					v.o.Emit(events.Warning, "spare.add_failed", msg, map[string]string{"disk": s.ID})
+				}
 			}
 		}
 		disks, _ = v.scan()
