@@ -22,7 +22,25 @@
 //     superblocks.
 //   - The kernel seam: Kernel (md sysfs: new_array, metadata_version,
 //     new_dev, array_state) with Sysfs over a root path, MemberOpener with
-//     Files over the filesystem.
+//     Files over the filesystem (exclusive read-write for writing blank
+//     disks; shared read-only, page cache dropped, for reading members of
+//     a running array, whose superblocks md writes past the cache).
+//   - Starting a decided array (Start: new_array, metadata 1.2, new_dev
+//     per member then spares, array_state active; "clear" on failure).
+//   - Spares for a running array (NewSpare, WriteSpare): a current
+//     member's superblock with a free dev_number and role spare.
+//   - Running state (Sysfs.ReadStatus: array_state, degraded, sync
+//     action and progress, mismatches, dev-*/state and slot), and Changes,
+//     which turns two reads into events (member faulty, spare activated,
+//     degraded, failed, rebuild/resync/scrub started, progress by tenths,
+//     finished, mismatches found).
+//   - Watcher: poll() on the attributes md notifies (array_state,
+//     degraded, sync_action, sync_completed, dev-*/state, /proc/mdstat),
+//     a slow backstop read, and faster reads while a sync runs.
+//
+// Package raid/vault runs all of this on the box (the supervisor's
+// storage stage); raid/disk finds the disks, raid/smart reads their
+// health.
 //
 // Invariants:
 //
