@@ -15,11 +15,14 @@
 //	lock                flock(2) of the one writer
 //	data/<xx>/<pack>    packs (engine/pack), named by the BLAKE3 of their bytes
 //	index/<name>        index files (engine/index), named by the BLAKE3 of their bytes
+//	snapshots/<id>      sealed snapshot files (engine/snapshot), named by the
+//	                    keyed fingerprint of their plaintext (Area, WriteFile)
 //	tmp/                files being written
 //
 // Seal types of the storage layer (bound into each sealed object's
 // authentication, so no object opens as another kind): 1 pack.Data, 2
-// pack.Tree, 16 pack.TypeHeader, 17 index.TypeFile, 18 the config.
+// pack.Tree, 16 pack.TypeHeader, 17 index.TypeFile, 18 the config, 19
+// files of the Snapshots area.
 //
 // # Write ordering
 //
@@ -51,6 +54,8 @@
 //     whole files). So a pack that any readable index file names is fully
 //     indexed, and one that none names is re-read from its header: losing
 //     any index file loses no blob.
+//     Area files (WriteFile: snapshots) are the "anything": WriteFile
+//     makes its file durable but does not Flush; its callers do, first.
 //  6. The config is written last by Init: no config, no repository, and
 //     Init can run again over a half-made one.
 //  7. Open makes durable what it finds before anything depends on it (a

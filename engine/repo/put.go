@@ -57,64 +57,74 @@ func (r *Repo) PutChunk(ctx context.Context, id fingerprint.ID, data []byte) (bo
 // a later Flush returns nil. If its pack cannot be written, the Put that
 // was writing it returns the error and the next Flush reports the loss.
 func (r *Repo) Put(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte) (bool, error) {
+	n, err := r.PutSize(ctx, t, id, data)
+	return n > 0, err
+}
+
+// PutSize is Put, reporting instead the sealed (compressed and encrypted)
+// size of the blob it stored, or 0 when the repository had it already, so
+// callers can account compression.
+func (r *Repo) PutSize(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte) (int, error) {
 	if err := r.checkOpen(true); err != nil {
-		return false, err
+		return 0, err
 	}
 	if !pack.ValidType(t) {
-		return false, fmt.Errorf("put %s: %w: %v", id.Short(), ErrType, t)
+		return 0, fmt.Errorf("put %s: %w: %v", id.Short(), ErrType, t)
 	}
 	if len(data) > r.limit(t) {
-		return false, fmt.Errorf("put %v %s: %w: %d bytes, limit %d", t, id.Short(), ErrTooLarge, len(data), r.limit(t))
+		return 0, fmt.Errorf("put %v %s: %w: %d bytes, limit %d", t, id.Short(), ErrTooLarge, len(data), r.limit(t))
 	}
 	// Known blobs cost a lookup, not a hash. A blob is verified before
 	// it becomes pending: a concurrent Put of the same ID that sees it
 	// pending reports it present, so it must be the right data.
 	if r.Has(t, id) {
-		return false, nil
+		return 0, nil
 	}
 	if r.fp.Sum(data) != id {
-		return false, fmt.Errorf("put %v %s: %w", t, id.Short(), ErrIDMismatch)
+		return 0, fmt.Errorf("put %v %s: %w", t, id.Short(), ErrIDMismatch)
 	}
 	k := blobKey{t, id}
 	r.mu.Lock()
 	_, pending := r.pending[k]
 	if pending || r.idx.Has(t, id) {
 		r.mu.Unlock()
-		return false, nil
+		return 0, nil
 	}
 	r.pending[k] = struct{}{}
 	r.mu.Unlock()
 
-	if err := r.put(ctx, t, id, data); err != nil {
+	n, err := r.put(ctx, t, id, data)
+	if err != nil {
 		r.mu.Lock()
 		delete(r.pending, k)
 		r.mu.Unlock()
-		return false, fmt.Errorf("put %v %s: %w", t, id.Short(), err)
+		return 0, fmt.Errorf("put %v %s: %w", t, id.Short(), err)
 	}
-	return true, nil
+	return n, nil
 }
 
 // put seals the blob and appends it to a pack; on error the blob is not
-// in any pack.
-func (r *Repo) put(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte) error {
+// in any pack. It returns the sealed size.
+func (r *Repo) put(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte) (int, error) {
 	bp := r.getBuf()
 	defer r.bufs.Put(bp)
 	sealed, err := r.sealer(t).Seal((*bp)[:0], t, id, data)
 	*bp = sealed[:0]
 	if err != nil {
-		return err
+		return 0, err
 	}
+	n := len(sealed)
 
 	var p *packer
 	select {
 	case p = <-r.packers:
 	case <-ctx.Done():
-		return ctx.Err()
+		return 0, ctx.Err()
 	}
 	if p == nil {
 		if p, err = r.newPacker(); err != nil {
 			r.packers <- nil
-			return err
+			return 0, err
 		}
 	}
 	if err := p.w.Add(t, id, sealed, len(data)); err != nil {
@@ -123,19 +133,19 @@ func (r *Repo) put(ctx context.Context, t pack.BlobType, id fingerprint.ID, data
 		// the tokens next reports it.
 		r.discard(p, err)
 		r.packers <- nil
-		return err
+		return 0, err
 	}
 	if p.w.Size() < int64(r.opts.PackSize) && p.w.Len() < pack.MaxBlobs {
 		r.packers <- p
-		return nil
+		return n, nil
 	}
 	err = r.finishPack(p)
 	r.packers <- nil
 	if err != nil {
-		return err
+		return 0, err
 	}
 	r.maybeWriteIndex()
-	return nil
+	return n, nil
 }
 
 func (r *Repo) newPacker() (*packer, error) {

@@ -113,6 +113,7 @@ type Repo struct {
 	cfg       Config
 	keyID     []byte
 	fp        *fingerprint.Hasher
+	gear      chunker.Seed // the chunker's gear-table seed (Cutter)
 	chunkSeal *seal.Sealer // data blobs
 	metaSeal  *seal.Sealer // tree blobs, pack headers, index files, config
 	lock      io.Closer    // nil when read-only
@@ -170,6 +171,7 @@ func newRepo(fsys FS, m *keys.Master, opts Options) (*Repo, error) {
 		pending: map[blobKey]struct{}{}, missing: map[pack.ID]int{},
 		packers: make(chan *packer, opts.Packers),
 	}
+	r.gear = chunker.Seed(sub.Gear.Array())
 	if r.fp, err = fingerprint.New(sub.Fingerprint.Bytes()); err != nil {
 		return nil, fmt.Errorf("repo: %w", err)
 	}

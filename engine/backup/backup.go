@@ -1,0 +1,328 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"keep/engine/chunker"
+	"keep/engine/fingerprint"
+	"keep/engine/pack"
+	"keep/engine/repo"
+	"keep/engine/snapshot"
+	"keep/engine/tree"
+)
+
+// Options describe one backup. The zero value (with Hostname) is a full
+// backup.
+type Options struct {
+	Hostname string
+	Client   string
+	Tags     []string
+	// Parent makes the backup incremental: files whose size, mtime,
+	// ctime and inode match their node in Parent are not read; their
+	// content is taken from it.
+	Parent *snapshot.Snapshot
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+	// Progress, if set, is called every ProgressInterval (default 1 s)
+	// from another goroutine, and once at the end.
+	Progress         func(Progress)
+	ProgressInterval time.Duration
+	// Workers is how many files are read at once; zero: GOMAXPROCS.
+	Workers int
+
+	// beforeCommit, a test hook, runs after the trees are stored and
+	// before the snapshot is committed; an error aborts the backup.
+	beforeCommit func() error
+	// chunkStored, a test hook, runs after each chunk a worker stored.
+	chunkStored func()
+	// openFile, a test seam, opens regular files for reading; nil:
+	// openNoatime.
+	openFile func(path string) (*os.File, error)
+}
+
+// Progress is a running count.
+type Progress struct {
+	Files, Dirs int64
+	BytesSeen   int64 // file sizes of the files seen
+	BytesRead   int64 // bytes read from files
+	BytesNew    int64 // plaintext stored
+	Elapsed     time.Duration
+	Rate        float64 // bytes seen per second
+}
+
+// Skipped is an item left out of (or incompletely in) the snapshot after
+// an error on it alone.
+type Skipped struct {
+	Path   string
+	Reason string
+}
+
+// Result is a committed backup.
+type Result struct {
+	Snapshot *snapshot.Snapshot
+	Skipped  []Skipped
+}
+
+// Store is what a backup needs of the repository.
+type Store interface {
+	tree.Putter
+	tree.Getter
+	Has(t pack.BlobType, id fingerprint.ID) bool
+	Cutter() (*chunker.Cutter, error)
+	snapshot.Committer
+}
+
+var _ Store = (*repo.Repo)(nil)
+
+// Run backs up paths (each becomes a node of the snapshot's root tree,
+// named by its last element) into r and commits the snapshot. Errors on
+// single items are recorded in Result.Skipped; an error from the
+// repository or the context aborts the backup, leaving no snapshot.
+func Run(ctx context.Context, r Store, paths []string, opts Options) (*Result, error) {
+	a, err := newArchiver(r, opts)
+	if err != nil {
+		return nil, err
+	}
+	return a.run(ctx, paths)
+}
+
+type archiver struct {
+	store   Store
+	opts    Options
+	cutter  *chunker.Cutter
+	saver   *tree.Saver
+	sem     chan struct{}   // one token per file being read
+	chunks  chan *chunkTask // to the chunk workers
+	bufs    sync.Pool       // *[]byte, chunk copies
+	start   time.Time
+	chunkrs sync.Pool // *chunker.Chunker
+	users   *owners
+
+	c counters
+
+	mu       sync.Mutex
+	skipped  []Skipped
+	fatal    error
+	links    map[inodeKey]*fileJob // first name of each multiply linked file
+	hasTrees bool
+}
+
+type counters struct {
+	files, dirs, bytesSeen, filesNew, filesChanged, filesUnchanged atomic.Int64
+	filesRead, bytesRead, holeBytes, chunksNew, bytesNew           atomic.Int64
+	bytesStored, skipped                                           atomic.Int64
+}
+
+type inodeKey struct{ dev, ino uint64 }
+
+func newArchiver(r Store, opts Options) (*archiver, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.openFile == nil {
+		opts.openFile = openNoatime
+	}
+	if opts.ProgressInterval <= 0 {
+		opts.ProgressInterval = time.Second
+	}
+	c, err := r.Cutter()
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	a := &archiver{
+		store: r, opts: opts, cutter: c, saver: &tree.Saver{Store: r},
+		sem: make(chan struct{}, opts.Workers), chunks: make(chan *chunkTask, 2*opts.Workers),
+		links: map[inodeKey]*fileJob{},
+		users: newOwners(),
+	}
+	a.chunkrs.New = func() any { return c.NewChunker(nil) }
+	return a, nil
+}
+
+func (a *archiver) skip(path string, err error) {
+	a.c.skipped.Add(1)
+	a.mu.Lock()
+	a.skipped = append(a.skipped, Skipped{Path: path, Reason: err.Error()})
+	a.mu.Unlock()
+}
+
+// fail records a fatal error (the first wins).
+func (a *archiver) fail(err error) {
+	a.mu.Lock()
+	if a.fatal == nil {
+		a.fatal = err
+	}
+	a.mu.Unlock()
+}
+
+func (a *archiver) fatalErr() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.fatal
+}
+
+func (a *archiver) run(ctx context.Context, paths []string) (*Result, error) {
+	a.start = a.opts.Now()
+	if len(paths) == 0 {
+		return nil, errors.New("backup: no paths")
+	}
+	stop := a.startProgress()
+	stopWorkers := a.startChunkWorkers(ctx)
+	defer stopWorkers()
+	var parentNodes map[string]*tree.Node
+	if p := a.opts.Parent; p != nil {
+		parentNodes = a.parentDir(ctx, p.Tree, "")
+	}
+	abs := make([]string, len(paths))
+	names := map[string]bool{}
+	for i, p := range paths {
+		ap, err := filepath.Abs(p)
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+		abs[i] = ap
+		name := rootName(ap)
+		if names[name] {
+			stop()
+			return nil, fmt.Errorf("backup: two paths named %q", name)
+		}
+		names[name] = true
+	}
+	// Walk in the root tree's order (by name), as restore does, so the
+	// first name of a hard link is the first one restored.
+	given := slices.Clone(abs)
+	slices.SortFunc(abs, func(x, y string) int { return strings.Compare(rootName(x), rootName(y)) })
+	dl := &dirList{}
+	for _, ap := range abs {
+		name := rootName(ap)
+		a.entry(ctx, dl, name, ap, name, parentNodes[name])
+	}
+	rootID, err := a.finishDir(ctx, dl)
+	stopWorkers()
+	stop()
+	if err != nil {
+		return nil, err
+	}
+	if h := a.opts.beforeCommit; h != nil {
+		if err := h(); err != nil {
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+	}
+	s := a.snapshot(given, rootID)
+	if err := snapshot.Save(ctx, a.store, s); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	a.report()
+	a.mu.Lock()
+	skipped := slices.Clone(a.skipped)
+	a.mu.Unlock()
+	return &Result{Snapshot: s, Skipped: skipped}, nil
+}
+
+// rootName is the name of an absolute path's node in the root tree.
+func rootName(abs string) string {
+	if abs == "/" {
+		return "root"
+	}
+	return filepath.Base(abs)
+}
+
+func (a *archiver) snapshot(paths []string, root fingerprint.ID) *snapshot.Snapshot {
+	s := &snapshot.Snapshot{
+		Version: snapshot.Version, Time: a.start.UTC(), End: a.opts.Now().UTC(),
+		Hostname: a.opts.Hostname, Client: a.opts.Client, Paths: paths, Tags: a.opts.Tags,
+		Tree: root, Job: snapshot.Full,
+	}
+	if p := a.opts.Parent; p != nil {
+		s.Parent, s.Job = p.ID, snapshot.Incremental
+	}
+	trees, tStored, tRaw := a.saver.Stats()
+	c := &a.c
+	sum := snapshot.Summary{
+		FilesSeen: c.files.Load(), DirsSeen: c.dirs.Load(), BytesSeen: c.bytesSeen.Load(),
+		FilesNew: c.filesNew.Load(), FilesChanged: c.filesChanged.Load(), FilesUnchanged: c.filesUnchanged.Load(),
+		FilesRead: c.filesRead.Load(), BytesRead: c.bytesRead.Load(), HoleBytes: c.holeBytes.Load(),
+		ChunksNew: c.chunksNew.Load(), BytesNew: c.bytesNew.Load() + tRaw,
+		BytesStored: c.bytesStored.Load() + tStored, TreesNew: trees, Skipped: c.skipped.Load(),
+	}
+	if sum.BytesNew > 0 {
+		sum.DedupRatio = float64(sum.BytesSeen) / float64(sum.BytesNew)
+	}
+	if sum.BytesStored > 0 {
+		sum.Compression = float64(sum.BytesNew) / float64(sum.BytesStored)
+	}
+	s.Summary = sum
+	return s
+}
+
+// parentDir loads a directory of the parent snapshot by name; a parent
+// tree that cannot be read only makes the backup read more.
+func (a *archiver) parentDir(ctx context.Context, id fingerprint.ID, path string) map[string]*tree.Node {
+	if id.IsZero() {
+		return nil
+	}
+	nodes, err := tree.Load(ctx, a.store, id)
+	if err != nil {
+		a.skip(path, fmt.Errorf("parent tree unreadable, reading everything below: %w", err))
+		return nil
+	}
+	m := make(map[string]*tree.Node, len(nodes))
+	for i := range nodes {
+		m[nodes[i].Name] = &nodes[i]
+	}
+	return m
+}
+
+func (a *archiver) startProgress() (stop func()) {
+	if a.opts.Progress == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(a.opts.ProgressInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				a.report()
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+func (a *archiver) report() {
+	if a.opts.Progress == nil {
+		return
+	}
+	p := Progress{
+		Files: a.c.files.Load(), Dirs: a.c.dirs.Load(), BytesSeen: a.c.bytesSeen.Load(),
+		BytesRead: a.c.bytesRead.Load(), BytesNew: a.c.bytesNew.Load(), Elapsed: a.opts.Now().Sub(a.start),
+	}
+	if s := p.Elapsed.Seconds(); s > 0 {
+		p.Rate = float64(p.BytesSeen) / s
+	}
+	a.opts.Progress(p)
+}
+
+// errAborted stands in for results of a backup that is failing.
+var errAborted = errors.New("backup aborted")

@@ -1,0 +1,249 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"keep/engine/repo"
+	"keep/engine/restore"
+	"keep/engine/snapshot"
+	"keep/engine/tree"
+)
+
+func TestRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	r, _ := initRepo(t, newMaster(t), repo.Options{})
+	dir := t.TempDir()
+	src := makeTree(t, dir)
+	var calls atomic.Int32
+	res, err := Run(ctx, r, []string{src}, Options{Hostname: "h", Tags: []string{"t"},
+		Progress: func(Progress) { calls.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Skipped) != 0 {
+		t.Fatalf("skipped: %+v", res.Skipped)
+	}
+	if calls.Load() == 0 {
+		t.Error("no progress reported")
+	}
+	s := res.Snapshot
+	sum := s.Summary
+	t.Logf("summary %+v", sum)
+	if s.Job != snapshot.Full || sum.FilesRead == 0 || sum.HoleBytes != (1024+512)<<10 || sum.ChunksNew == 0 {
+		t.Fatalf("summary: %+v", s)
+	}
+	// Hard-linked data is read once.
+	if want := int64(1); sum.FilesSeen-sum.FilesRead < 2*want {
+		t.Errorf("files seen %d, read %d: links were read again", sum.FilesSeen, sum.FilesRead)
+	}
+	loaded, err := snapshot.Load(ctx, r, s.ID)
+	if err != nil || loaded.Tree != s.Tree {
+		t.Fatalf("load: %v", err)
+	}
+
+	want := scan(t, src)
+	target := t.TempDir()
+	rres, err := restore.Restore(ctx, r, loaded, "", target, restore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range rres.Failed {
+		if !strings.Contains(f.Reason, "sockets") {
+			t.Errorf("restore failed: %+v", f)
+		}
+	}
+	compare(t, want, scan(t, filepath.Join(target, "src")))
+
+	// A sub-path whose hard link's first name lies outside it.
+	sub := t.TempDir()
+	if _, err := restore.Restore(ctx, r, loaded, "src/sub", sub, restore.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(sub, "sub", "link2"))
+	if err != nil || len(b) != 100<<10 {
+		t.Fatalf("sub-path hard link: %d bytes, %v", len(b), err)
+	}
+	// A single file.
+	one := t.TempDir()
+	if _, err := restore.Restore(ctx, r, loaded, "src/sub/deep/file", one, restore.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(one, "file")); err != nil {
+		t.Fatal(err)
+	}
+
+	rep, err := restore.Verify(ctx, r, loaded)
+	if err != nil || !rep.OK() || rep.Chunks == 0 {
+		t.Fatalf("verify: %+v %v", rep, err)
+	}
+}
+
+func TestIncrementalAndDedup(t *testing.T) {
+	ctx := context.Background()
+	r, _ := initRepo(t, newMaster(t), repo.Options{})
+	src := makeTree(t, t.TempDir())
+	first, err := Run(ctx, r, []string{src}, Options{Hostname: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second full backup of the same data stores nothing new.
+	full2, err := Run(ctx, r, []string{src}, Options{Hostname: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := full2.Snapshot.Summary; s.ChunksNew != 0 || s.BytesNew != 0 || s.TreesNew != 0 || s.BytesRead == 0 {
+		t.Fatalf("second full backup: %+v", s)
+	}
+	if full2.Snapshot.Tree != first.Snapshot.Tree {
+		t.Fatal("same data, different root tree")
+	}
+	// An incremental reads nothing unchanged.
+	inc, err := Run(ctx, r, []string{src}, Options{Hostname: "h", Parent: first.Snapshot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := inc.Snapshot.Summary
+	if s.FilesRead != 0 || s.BytesRead != 0 || s.BytesNew != 0 || s.FilesUnchanged == 0 {
+		t.Fatalf("unchanged incremental: %+v", s)
+	}
+	if inc.Snapshot.Job != snapshot.Incremental || inc.Snapshot.Parent != first.Snapshot.ID || inc.Snapshot.Tree != first.Snapshot.Tree {
+		t.Fatalf("incremental snapshot: %+v", inc.Snapshot)
+	}
+	// Change one file: only it is read.
+	p := filepath.Join(src, "sub", "deep", "file")
+	must(t, os.WriteFile(p, append(pseudo(2, 70<<10), "more"...), 0o644))
+	inc2, err := Run(ctx, r, []string{src}, Options{Hostname: "h", Parent: inc.Snapshot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = inc2.Snapshot.Summary
+	if s.FilesRead != 1 || s.FilesChanged != 1 || s.BytesRead != 70<<10+4 {
+		t.Fatalf("incremental after one change: %+v", s)
+	}
+	// The incremental restores the whole tree.
+	target := t.TempDir()
+	if _, err := restore.Restore(ctx, r, inc2.Snapshot, "src/sub/deep/file", target, restore.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(target, "file")); !strings.HasSuffix(string(b), "more") {
+		t.Fatal("changed file not restored from the incremental")
+	}
+	if _, err := restore.Restore(ctx, r, inc2.Snapshot, "src/big.bin", target, restore.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(target, "big.bin")); len(b) != 700<<10 {
+		t.Fatal("unchanged file not restored from the incremental")
+	}
+}
+
+func TestSkipsUnreadable(t *testing.T) {
+	ctx := context.Background()
+	r, _ := initRepo(t, newMaster(t), repo.Options{})
+	src := t.TempDir()
+	for _, n := range []string{"denied", "ok", "vanished"} {
+		must(t, os.WriteFile(filepath.Join(src, n), []byte(n), 0o644))
+	}
+	must(t, os.Mkdir(filepath.Join(src, "dir"), 0o755))
+	must(t, os.WriteFile(filepath.Join(src, "dir", "f"), []byte("f"), 0o644))
+	// The open seam fails as permission checks (which root bypasses) and
+	// a file removed between listing and reading would.
+	open := func(p string) (*os.File, error) {
+		switch filepath.Base(p) {
+		case "denied":
+			return nil, &os.PathError{Op: "open", Path: p, Err: syscall.EACCES}
+		case "vanished":
+			return nil, &os.PathError{Op: "open", Path: p, Err: syscall.ENOENT}
+		}
+		return openNoatime(p)
+	}
+	res, err := Run(ctx, r, []string{src, filepath.Join(src, "gone")}, Options{Hostname: "h", openFile: open})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]string{}
+	for _, s := range res.Skipped {
+		reasons[filepath.Base(s.Path)] = s.Reason
+	}
+	if len(res.Skipped) != 3 || !strings.Contains(reasons["denied"], "permission denied") ||
+		!strings.Contains(reasons["vanished"], "no such file") || !strings.Contains(reasons["gone"], "no such file") {
+		t.Fatalf("skipped %+v", res.Skipped)
+	}
+	if res.Snapshot.Summary.Skipped != 3 {
+		t.Fatalf("summary: %+v", res.Snapshot.Summary)
+	}
+	root, err := tree.Load(ctx, r, res.Snapshot.Tree)
+	must(t, err)
+	nodes, err := tree.Load(ctx, r, root[0].Subtree)
+	must(t, err)
+	var names []string
+	for _, n := range nodes {
+		names = append(names, n.Name)
+	}
+	if strings.Join(names, ",") != "dir,ok" {
+		t.Fatalf("nodes %v", names)
+	}
+}
+
+func TestAbortLeavesNoSnapshot(t *testing.T) {
+	ctx := context.Background()
+	r, _ := initRepo(t, newMaster(t), repo.Options{})
+	src := makeTree(t, t.TempDir())
+	_, err := Run(ctx, r, []string{src}, Options{Hostname: "h", beforeCommit: func() error { return errors.New("power cut") }})
+	if err == nil {
+		t.Fatal("backup succeeded")
+	}
+	snaps, _, err := snapshot.List(ctx, r)
+	if err != nil || len(snaps) != 0 {
+		t.Fatalf("snapshots after abort: %d %v", len(snaps), err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := Run(cctx, r, []string{src}, Options{Hostname: "h"}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled backup: %v", err)
+	}
+	res, err := Run(ctx, r, []string{src}, Options{Hostname: "h", Now: func() time.Time { return time.Unix(5, 0) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Snapshot.Time.Equal(time.Unix(5, 0)) {
+		t.Fatal("clock not used")
+	}
+}
+
+func TestHardLinkAcrossPaths(t *testing.T) {
+	ctx := context.Background()
+	r, _ := initRepo(t, newMaster(t), repo.Options{})
+	src := t.TempDir()
+	a, b := filepath.Join(src, "a"), filepath.Join(src, "b")
+	must(t, os.Mkdir(a, 0o755))
+	must(t, os.Mkdir(b, 0o755))
+	must(t, os.WriteFile(filepath.Join(b, "f"), pseudo(9, 50<<10), 0o644))
+	must(t, os.Link(filepath.Join(b, "f"), filepath.Join(a, "g")))
+	res, err := Run(ctx, r, []string{b, a}, Options{Hostname: "h"})
+	must(t, err)
+	if got := res.Snapshot.Paths; len(got) != 2 || got[0] != b {
+		t.Fatalf("paths %v", got)
+	}
+	target := t.TempDir()
+	_, err = restore.Restore(ctx, r, res.Snapshot, "", target, restore.Options{})
+	must(t, err)
+	var x, y syscall.Stat_t
+	must(t, syscall.Stat(filepath.Join(target, "a", "g"), &x))
+	must(t, syscall.Stat(filepath.Join(target, "b", "f"), &y))
+	if x.Ino != y.Ino || x.Nlink != 2 {
+		t.Fatalf("not linked: %d %d nlink %d", x.Ino, y.Ino, x.Nlink)
+	}
+	snaps, _, err := snapshot.List(ctx, r)
+	must(t, err)
+	if snapshot.Latest(snaps, "h", []string{a, b}) == nil {
+		t.Fatal("Latest does not match the same paths in another order")
+	}
+}
