@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -100,6 +101,9 @@ type Appliance struct {
 	leases map[string]api.Lease
 	// bmc is the BMC service (PID 1 only).
 	bmc *bmcService
+	// booted is set once the boot is over (the ready or not-ready line
+	// is out): the BMC watchdog then leaves its boot timeout.
+	booted atomic.Bool
 	// storage is the data vault service (PID 1 only).
 	storage *storageService
 	// reaper runs external programs under PID 1 (nil otherwise).

@@ -23,6 +23,10 @@ type bmcService struct {
 	path     string
 	timeout  time.Duration
 	healthy  func() error // nil when the box deserves a keepalive
+	// bootTimeout is the watchdog's timeout until booted reports true
+	// (the ready or not-ready line was printed); then timeout applies.
+	bootTimeout time.Duration
+	booted      func() bool
 	log      hclog.Logger
 	emit     func(sev events.Severity, kind, msg string, fields map[string]string)
 	mu       sync.Mutex
@@ -146,17 +150,20 @@ func (s *bmcService) Run(ctx context.Context, ready func()) error {
 		s.emit(events.Critical, "bmc.watchdog_reset", "the last reset was by the BMC watchdog", nil)
 	}
 
-	cfg := ipmi.WatchdogConfig{Use: ipmi.TimerUseSMSOS, Action: ipmi.ActionHardReset, Timeout: s.timeout,
-		ClearExpired: []ipmi.TimerUse{ipmi.TimerUseBIOSFRB2, ipmi.TimerUseBIOSPOST, ipmi.TimerUseOSLoad, ipmi.TimerUseSMSOS, ipmi.TimerUseOEM}}
-	if err := c.SetWatchdog(ctx, cfg); err != nil {
-		return fmt.Errorf("arm watchdog: %w", err)
+	// Armed at once with the generous boot timeout: the boot itself
+	// (assembling, checking and mounting the vault) may take minutes on
+	// big arrays. Once the boot is over, the running timeout applies.
+	armFor := max(s.bootTimeout, s.timeout)
+	running := armFor == s.timeout
+	if err := s.arm(ctx, c, armFor); err != nil {
+		return err
 	}
-	if err := c.ResetWatchdog(ctx); err != nil {
-		return fmt.Errorf("start watchdog: %w", err)
+	what := "boot"
+	if running {
+		what = "running"
 	}
-	s.set(func(b *api.BMC) { b.WatchdogArmed, b.WatchdogTimeout, b.LastPet = true, s.timeout.String(), time.Now() })
-	s.log.Info("watchdog armed", "timeout", s.timeout, "action", "hard reset")
-	s.emit(events.Info, "bmc.watchdog_armed", "BMC watchdog armed: hard reset after "+s.timeout.String()+" without a healthy keepalive", nil)
+	s.log.Info("watchdog armed", "timeout", armFor, "for", what, "action", "hard reset")
+	s.emit(events.Info, "bmc.watchdog_armed", "BMC watchdog armed: hard reset after "+armFor.String()+" without a healthy keepalive ("+what+" timeout)", nil)
 
 	// The SEL as the previous boots left it, before this boot's records.
 	s.startSEL(ctx, c)
@@ -191,7 +198,19 @@ func (s *bmcService) Run(ctx context.Context, ready func()) error {
 			return nil
 		case <-tick.C:
 		}
+		booted := s.booted == nil || s.booted()
+		if !running && booted {
+			if err := s.arm(ctx, c, s.timeout); err != nil {
+				s.log.Warn("switch the watchdog to its running timeout", "error", err)
+				continue
+			}
+			running = true
+			s.log.Info("boot over: watchdog on its running timeout", "timeout", s.timeout)
+		}
 		if err := s.healthy(); err != nil {
+			if !booted {
+				continue // still booting: the boot timeout covers it
+			}
 			if !withheld {
 				s.log.Error("withholding the watchdog keepalive", "reason", err)
 				s.emit(events.Error, "bmc.keepalive_withheld", "watchdog keepalive withheld: "+err.Error(), nil)
@@ -209,6 +228,21 @@ func (s *bmcService) Run(ctx context.Context, ready func()) error {
 		}
 		s.set(func(b *api.BMC) { b.LastPet = time.Now() })
 	}
+}
+
+// arm sets the watchdog (SMS/OS timer, hard reset, expiration flags
+// cleared) to timeout and starts it.
+func (s *bmcService) arm(ctx context.Context, c bmcDevice, timeout time.Duration) error {
+	cfg := ipmi.WatchdogConfig{Use: ipmi.TimerUseSMSOS, Action: ipmi.ActionHardReset, Timeout: timeout,
+		ClearExpired: []ipmi.TimerUse{ipmi.TimerUseBIOSFRB2, ipmi.TimerUseBIOSPOST, ipmi.TimerUseOSLoad, ipmi.TimerUseSMSOS, ipmi.TimerUseOEM}}
+	if err := c.SetWatchdog(ctx, cfg); err != nil {
+		return fmt.Errorf("arm watchdog: %w", err)
+	}
+	if err := c.ResetWatchdog(ctx); err != nil {
+		return fmt.Errorf("start watchdog: %w", err)
+	}
+	s.set(func(b *api.BMC) { b.WatchdogArmed, b.WatchdogTimeout, b.LastPet = true, timeout.String(), time.Now() })
+	return nil
 }
 
 // sel writes one of the supervisor's own records to the SEL; the entry

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -396,5 +397,39 @@ func TestBMCAbsent(t *testing.T) {
 	}
 	if err := s.LogToSEL(context.Background(), SELDiskFailing, 2, "disk failing"); !errors.Is(err, errNoBMC) {
 		t.Errorf("LogToSEL without a BMC: %v", err)
+	}
+}
+
+// The watchdog runs on the boot timeout until the boot is over, then on
+// the running timeout; during the boot a box that does not deserve a
+// keepalive is not reported (the boot timeout covers it).
+func TestBMCBootTimeoutThenRunningTimeout(t *testing.T) {
+	f := &fakeBMC{capacity: 16}
+	s, l := newTestBMC(f, config.BMC{})
+	s.timeout, s.bootTimeout, s.petEvery = 10*time.Second, 10*time.Minute, 5*time.Millisecond
+	var booted atomic.Bool
+	s.booted = booted.Load
+	s.healthy = func() error { return errors.New("storage not ready") }
+	stop := run(t, s)
+	defer stop()
+	timeout := func() time.Duration {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.wd.Timeout
+	}
+	if got := timeout(); got != 10*time.Minute {
+		t.Fatalf("armed with %v, want the boot timeout", got)
+	}
+	time.Sleep(50 * time.Millisecond) // many ticks while booting
+	if len(l.kinds("bmc.keepalive_withheld")) != 0 || timeout() != 10*time.Minute {
+		t.Fatalf("during the boot: timeout %v, withheld events %v", timeout(), l.kinds("bmc.keepalive_withheld"))
+	}
+	booted.Store(true)
+	deadline := time.Now().Add(5 * time.Second)
+	for timeout() != 10*time.Second || len(l.kinds("bmc.keepalive_withheld")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the boot: timeout %v, withheld events %v", timeout(), l.kinds("bmc.keepalive_withheld"))
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -49,6 +49,10 @@ type BMC struct {
 	// WatchdogTimeout is how long the box may go without a healthy
 	// keepalive before the BMC resets it.
 	WatchdogTimeout Duration `yaml:"watchdog_timeout" json:"watchdog_timeout"`
+	// BootTimeout is the watchdog's timeout while the box boots (until
+	// the ready or not-ready line): assembling, checking and mounting a
+	// big array takes a while, and a reset would not speed it up.
+	BootTimeout Duration `yaml:"boot_timeout" json:"boot_timeout"`
 	// SensorEvery is how often the sensors and the SEL are polled
 	// (1s-1h); threshold crossings and new SEL entries become events.
 	SensorEvery Duration `yaml:"sensor_every" json:"sensor_every"`
@@ -157,7 +161,7 @@ func Defaults() Config {
 			}},
 		}},
 		Log: Log{Level: "info", Lines: 4096},
-		BMC: BMC{WatchdogTimeout: Duration(time.Minute), SensorEvery: Duration(30 * time.Second)},
+		BMC: BMC{WatchdogTimeout: Duration(time.Minute), BootTimeout: Duration(10 * time.Minute), SensorEvery: Duration(30 * time.Second)},
 		Storage: Storage{
 			Tier: "standard", Name: "keep:data", Create: "blank",
 			MountPoint: "/vault", MountOptions: "inode64,logbsize=256k,noatime",

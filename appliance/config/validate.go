@@ -87,6 +87,9 @@ func (c Config) Validate() error {
 			bad(p+".fail_after", "must not be negative")
 		}
 	}
+	if bt := time.Duration(c.BMC.BootTimeout); bt < 30*time.Second || bt > 6553*time.Second {
+		bad("bmc.boot_timeout", "%s is outside 30s-6553s", bt)
+	}
 	if wt := time.Duration(c.BMC.WatchdogTimeout); wt < 5*time.Second || wt > 6553*time.Second {
 		bad("bmc.watchdog_timeout", "%s is outside 5s-6553s (the BMC counts in 100 ms units up to 6553.5 s)", wt)
 	}
