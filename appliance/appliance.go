@@ -103,7 +103,8 @@ type Appliance struct {
 	bmc *bmcService
 	// booted is set once the boot is over (the ready or not-ready line
 	// is out): the BMC watchdog then leaves its boot timeout.
-	booted atomic.Bool
+	booted   atomic.Bool
+	bootDone chan struct{} // closed with booted
 	// storage is the data vault service (PID 1 only).
 	storage *storageService
 	// reaper runs external programs under PID 1 (nil otherwise).
@@ -115,7 +116,7 @@ type Appliance struct {
 // reboot). Outside PID 1 it also returns when ctx is done. It does not
 // halt the machine: the caller does, after Run returns.
 func Run(ctx context.Context, opts Options) (pid1.Action, error) {
-	a := &Appliance{opts: opts.withDefaults(), start: time.Now(), haltCh: make(chan struct{}), stage: "mount"}
+	a := &Appliance{opts: opts.withDefaults(), start: time.Now(), haltCh: make(chan struct{}), stage: "mount", bootDone: make(chan struct{})}
 	return a.run(ctx)
 }
 

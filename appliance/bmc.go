@@ -20,13 +20,16 @@ import (
 // shutdown records to the SEL, and reads the FRU identity. A machine
 // without a BMC is a clean, reported state, not a failure.
 type bmcService struct {
-	path     string
-	timeout  time.Duration
-	healthy  func() error // nil when the box deserves a keepalive
+	path    string
+	timeout time.Duration
+	healthy func() error // nil when the box deserves a keepalive
 	// bootTimeout is the watchdog's timeout until booted reports true
 	// (the ready or not-ready line was printed); then timeout applies.
 	bootTimeout time.Duration
 	booted      func() bool
+	// bootDone, when set, is closed as the boot ends, so the switch to
+	// the running timeout happens at once rather than at the next pet.
+	bootDone <-chan struct{}
 	log      hclog.Logger
 	emit     func(sev events.Severity, kind, msg string, fields map[string]string)
 	mu       sync.Mutex
@@ -178,8 +181,11 @@ func (s *bmcService) Run(ctx context.Context, ready func()) error {
 	poll := time.NewTicker(s.pollEvery())
 	defer poll.Stop()
 	withheld := false
+	bootDone := s.bootDone
 	for {
 		select {
+		case <-bootDone:
+			bootDone = nil // then on to the switch below
 		case <-poll.C:
 			s.pollSensors(ctx, c)
 			s.pollSEL(ctx, c)

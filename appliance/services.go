@@ -40,7 +40,7 @@ func (a *Appliance) services(cfg config.Config) ([]service.Spec, map[string]bool
 			path: filepath.Join(a.opts.DevRoot, "ipmi0"), timeout: time.Duration(cfg.BMC.WatchdogTimeout),
 			petEvery: time.Duration(cfg.BMC.WatchdogTimeout) / 4, healthy: a.keepaliveDeserved(cfg.Testing.WithholdKeepalive),
 			log: a.log.Named("bmc"), emit: a.emitter("bmc"), cfg: cfg.BMC,
-			bootTimeout: time.Duration(cfg.BMC.BootTimeout), booted: a.booted.Load,
+			bootTimeout: time.Duration(cfg.BMC.BootTimeout), booted: a.booted.Load, bootDone: a.bootDone,
 		}
 		specs = append(specs, service.Spec{Service: a.bmc})
 		a.storage = &storageService{a: a, cfg: cfg.Storage, log: a.log.Named("storage")}

@@ -124,7 +124,10 @@ func (a *Appliance) announceReady(ctx context.Context) {
 		problems = append(problems, p)
 	}
 	up := a.uptime()
-	defer a.booted.Store(true)
+	defer func() {
+		a.booted.Store(true)
+		close(a.bootDone)
+	}()
 	if len(problems) > 0 {
 		fmt.Fprintf(a.opts.Console, "%s after %.2fs: %s\n", NotReadyMarker, up, strings.Join(problems, "; "))
 		a.emit(events.Error, "boot.not_ready", strings.Join(problems, "; "), nil)
