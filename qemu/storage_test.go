@@ -744,3 +744,39 @@ func TestScenarioMdadmInterop(t *testing.T) {
 	}
 	powerOff(t, ctx, vm, c)
 }
+
+// TestScenarioTiers: the other array shapes are built and started from
+// Go too, and mdadm agrees on what runs: small (RAID 5, 4 + 1 spare) and
+// performance (RAID 10 near-2 over 8).
+func TestScenarioTiers(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		tier, level, layout string
+		disks, members      int
+	}{
+		{"small", "raid5", "left-symmetric", 5, 4},
+		{"performance", "raid10", "near=2", 8, 8},
+	} {
+		t.Run(tc.tier, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+			defer cancel()
+			m := storageMachine(t, shortTempDir(t), func(s *ApplianceSpec) {
+				s.Disks = tc.disks
+				s.Append = append(s.Append, configArg("storage: {tier: "+tc.tier+"}"))
+			})
+			_, c, _ := bootMachine(t, true, m)
+			st := waitIdle(t, ctx, c)
+			if st.Array.Level != tc.level || st.Array.RaidDisks != tc.members || st.Array.Degraded != 0 || st.State != vault.StateMounted {
+				t.Fatalf("%s: %+v", tc.tier, st)
+			}
+			d := fields(mustOracle(t, ctx, c, "mdadm", "--detail", "/dev/md127"))
+			want := map[string]string{"Raid Level": tc.level, "Raid Devices": fmt.Sprint(tc.members), "Layout": tc.layout,
+				"Active Devices": fmt.Sprint(tc.members), "Spare Devices": fmt.Sprint(tc.disks - tc.members), "UUID": st.ArrayUUID, "Intent Bitmap": "Internal"}
+			for k, v := range want {
+				if d[k] != v {
+					t.Errorf("mdadm --detail %s = %q, want %q", k, d[k], v)
+				}
+			}
+		})
+	}
+}
