@@ -214,6 +214,12 @@ func (s Sysfs) SetSyncAction(array, action string) error {
 	return s.attr(array, "sync_action", action)
 }
 
+// SetSyncMin writes sync_min: where the next check or repair starts, in
+// sectors (a chunk boundary); 0 starts from the beginning.
+func (s Sysfs) SetSyncMin(array string, sectors uint64) error {
+	return s.attr(array, "sync_min", strconv.FormatUint(sectors, 10))
+}
+
 func optRead(dir, name string) string {
 	b, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {

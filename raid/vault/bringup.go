@@ -96,6 +96,11 @@ type Vault struct {
 	uuid md.UUID
 	// warned is the highest FreeWarn level already reported.
 	warned int
+	// scrubPending is a scrub a rebuild interrupted, to resume at
+	// scrubFrom (sectors) once the array is idle; scrubResumed is set
+	// while a resumed scrub runs (sync_min must go back to 0 after).
+	scrubPending, scrubRepair, scrubResumed bool
+	scrubFrom                               uint64
 	// health is the last SMART reading per kernel disk name.
 	health map[string]Health
 	// spareFailed is the last failure to adopt each blank disk, so a

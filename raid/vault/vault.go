@@ -93,6 +93,8 @@ type Kernel interface {
 	ReadStatus(array string) (raid.ArrayStatus, error)
 	SetMemberState(array, device, state string) error
 	SetSyncAction(array, action string) error
+	// SetSyncMin sets where the next sync starts (sectors; 0 = start).
+	SetSyncMin(array string, sectors uint64) error
 }
 
 // Emit records an event.

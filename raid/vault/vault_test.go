@@ -161,6 +161,9 @@ func (k *fakeKernel) ReadStatus(a string) (raid.ArrayStatus, error) {
 }
 func (k *fakeKernel) SetMemberState(a, d, s string) error { return k.rec("member " + d + " " + s) }
 func (k *fakeKernel) SetSyncAction(a, s string) error     { return k.rec("sync_action " + s) }
+func (k *fakeKernel) SetSyncMin(a string, n uint64) error {
+	return k.rec(fmt.Sprintf("sync_min %d", n))
+}
 func (k *fakeKernel) Calls() []string {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -502,4 +505,69 @@ func TestBlankDiskBecomesSpare(t *testing.T) {
 		t.Errorf("spare.add_failed %d times: %q", n, b.msgs)
 	}
 	_ = disk.RoleData
+}
+
+// Scrubs run on schedule, never during a rebuild, and one a rebuild
+// interrupted resumes where it stopped once the array is whole again.
+func TestScrubScheduleAndResume(t *testing.T) {
+	b := newBox(t, 6)
+	b.kernel.status = running()
+	b.kernel.status.ChunkBytes = 512 << 10
+	b.xfsOnMkfs()
+	cfg := Config{Tier: "compact", Name: "keep:data", Create: "blank", MountPoint: b.mnt, ScrubEvery: 24 * time.Hour}
+	v := b.vault(cfg)
+	if err := v.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// First boot: the clock starts now; no scrub of a fresh array.
+	b.kernel.calls = nil
+	v.maybeScrub()
+	if len(b.kernel.Calls()) != 0 {
+		t.Fatalf("scrubbed a fresh array: %v", b.kernel.Calls())
+	}
+	// A day later it is due.
+	os.WriteFile(filepath.Join(b.mnt, ".keep", "last-scrub"), []byte("2027-01-13T00:00:00Z\n"), 0o644)
+	v2 := b.vault(cfg)
+	if err := v2.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b.kernel.calls = nil
+	v2.maybeScrub()
+	if got := b.kernel.Calls(); !slices.Equal(got, []string{"sync_action check"}) {
+		t.Fatalf("due scrub: %v", got)
+	}
+	// Running: a check at sector 5000; then a member fails and md
+	// switches to recovery.
+	check := running()
+	check.ChunkBytes, check.SyncAction, check.SyncDone, check.SyncTotal = 512<<10, "check", 5000, 100000
+	v2.onArray(check, nil)
+	rebuild := check
+	rebuild.Members[1].State = []string{"faulty"}
+	rebuild.Degraded, rebuild.SyncAction, rebuild.SyncDone = 1, "recover", 0
+	v2.onArray(rebuild, nil)
+	b.kernel.status = rebuild
+	b.kernel.calls = nil
+	v2.maybeScrub()
+	if got := b.kernel.Calls(); len(got) != 0 {
+		t.Fatalf("scrub restarted during the rebuild: %v", got)
+	}
+	// Whole again: resumed from the chunk boundary below 5000.
+	b.kernel.status = running()
+	b.kernel.status.ChunkBytes = 512 << 10
+	v2.maybeScrub()
+	if got := b.kernel.Calls(); !slices.Equal(got, []string{"sync_min 4096", "sync_action check"}) {
+		t.Fatalf("resume: %v", got)
+	}
+	if !slices.Contains(b.kinds(), "scrub.resumed") {
+		t.Errorf("events %v", b.kinds())
+	}
+	// When the resumed scrub finishes, sync_min goes back to 0.
+	resumed := running()
+	resumed.SyncAction, resumed.SyncDone, resumed.SyncTotal = "check", 9000, 100000
+	v2.onArray(resumed, nil)
+	b.kernel.calls = nil
+	v2.onArray(running(), nil)
+	if got := b.kernel.Calls(); !slices.Contains(got, "sync_min 0") {
+		t.Errorf("after the resumed scrub: %v", got)
+	}
 }

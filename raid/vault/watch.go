@@ -127,6 +127,23 @@ func (v *Vault) onArray(st raid.ArrayStatus, err error) {
 			fields["disk"] = v.label(c.Member)
 		}
 		v.o.Emit(severityOf(c.Kind), c.Kind, v.labelled(c.Message, c.Member), fields)
+		switch c.Kind {
+		case "scrub.interrupted", "repair.interrupted":
+			// A rebuild took over: pause the scrub, resume it after.
+			v.mu.Lock()
+			v.scrubPending, v.scrubFrom, v.scrubRepair = true, prev.SyncDone, c.Kind == "repair.interrupted"
+			v.mu.Unlock()
+		case "scrub.finished", "repair.finished":
+			v.mu.Lock()
+			resumed := v.scrubResumed
+			v.scrubResumed = false
+			v.mu.Unlock()
+			if resumed {
+				if err := v.o.Kernel.SetSyncMin(st.Name, 0); err != nil {
+					v.o.Log.Warn("reset sync_min after a resumed scrub", "error", err)
+				}
+			}
+		}
 		if c.Kind == "array.failed" {
 			v.setState(StateFailed, c.Message)
 			v.unmountFailed()
@@ -355,6 +372,9 @@ func (v *Vault) maybeScrub() {
 	if !mounted {
 		return
 	}
+	if v.resumeScrub() {
+		return
+	}
 	if last.IsZero() {
 		if b, err := os.ReadFile(v.scrubState()); err == nil {
 			last, _ = time.Parse(time.RFC3339, strings.TrimSpace(string(b)))
@@ -374,6 +394,42 @@ func (v *Vault) maybeScrub() {
 	if err := v.Scrub(false); err != nil {
 		v.o.Log.Info("scheduled scrub deferred", "reason", err)
 	}
+}
+
+// resumeScrub restarts a scrub that a rebuild interrupted, from where it
+// stopped (md's sync_min), once the array is idle again. It reports
+// whether a scrub is pending (started now, or still waiting).
+func (v *Vault) resumeScrub() bool {
+	v.mu.Lock()
+	pending, from, repair := v.scrubPending, v.scrubFrom, v.scrubRepair
+	v.mu.Unlock()
+	if !pending {
+		return false
+	}
+	st, err := v.o.Kernel.ReadStatus(v.o.Config.Array)
+	if err != nil || !st.Running() || st.Failed() || st.Syncing() || st.Degraded > 0 {
+		return true // a rebuild goes first; try again next tick
+	}
+	if chunk := uint64(st.ChunkBytes / 512); chunk > 0 {
+		from -= from % chunk // md wants sync_min on a chunk boundary
+	}
+	if err := v.o.Kernel.SetSyncMin(st.Name, from); err != nil {
+		v.o.Log.Warn("resume the scrub where it stopped; starting it over", "error", err)
+		from = 0
+	}
+	action := "check"
+	if repair {
+		action = "repair"
+	}
+	if err := v.o.Kernel.SetSyncAction(st.Name, action); err != nil {
+		v.o.Log.Warn("resume the scrub", "error", err)
+		return true
+	}
+	v.mu.Lock()
+	v.scrubPending, v.scrubResumed = false, from > 0
+	v.mu.Unlock()
+	v.o.Emit(events.Info, "scrub.resumed", fmt.Sprintf("%s: scrub resumed at sector %d after the rebuild", st.Name, from), map[string]string{"array": st.Name})
+	return true
 }
 
 func (v *Vault) recordScrub(t time.Time) {
