@@ -107,6 +107,8 @@ type Appliance struct {
 	bootDone chan struct{} // closed with booted
 	// storage is the data vault service (PID 1 only).
 	storage *storageService
+	// network is the network service (PID 1 only).
+	network *networkService
 	// reaper runs external programs under PID 1 (nil otherwise).
 	reaper *pid1.Reaper
 }

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 
 	"keep/appliance/api"
 	"keep/appliance/config"
@@ -16,6 +14,7 @@ import (
 	"keep/appliance/kmsg"
 	"keep/appliance/service"
 	"keep/netcfg"
+	"keep/netcfg/ntp"
 )
 
 // services declares the service tree for cfg and which services the box
@@ -30,11 +29,11 @@ func (a *Appliance) services(cfg config.Config) ([]service.Spec, map[string]bool
 	if a.opts.PID1 {
 		// The section is validated, so conversion cannot fail; the
 		// service reports it if it does.
-		eths, err := cfg.Network.Desired()
-		specs = append(specs, service.Spec{Service: &networkService{
-			eths: eths, convErr: err, log: a.log.Named("network"), emit: a.emitter("network"), onLease: a.recordLease,
-			resolvConf: a.opts.ResolvConf, renewEvery: time.Duration(cfg.Testing.DHCPRenewEvery),
-		}, HealthInterval: healthInterval})
+		a.network = newNetworkService(cfg.Network, a.log.Named("network"), a.emitter("network"), a.recordLease,
+			a.opts.ResolvConf, time.Duration(cfg.Testing.DHCPRenewEvery), a.vaultNetworkPath)
+		a.network.time = newTimeService(a.log.Named("time"), a.emitter("time"), a.network.TimeServers, ntp.RTC{DevRoot: a.opts.DevRoot})
+		specs = append(specs, service.Spec{Service: a.network, HealthInterval: healthInterval})
+		specs = append(specs, service.Spec{Service: a.network.time})
 		required["network"] = true
 		a.bmc = &bmcService{
 			path: filepath.Join(a.opts.DevRoot, "ipmi0"), timeout: time.Duration(cfg.BMC.WatchdogTimeout),
@@ -95,144 +94,6 @@ func (s *apiService) Health(ctx context.Context) error {
 	return s.probe.Health(ctx)
 }
 
-// networkService applies the network configuration, keeps DHCP leases,
-// and holds.
-type networkService struct {
-	eths       []netcfg.Ethernet
-	convErr    error
-	log        hclog.Logger
-	emit       func(sev events.Severity, kind, msg string, fields map[string]string)
-	resolvConf string
-	renewEvery time.Duration // test-only: renew leases this often
-	onLease    func(link string, l netcfg.Lease, renewed bool)
-}
-
-func (s *networkService) Name() string { return "network" }
-
-func (s *networkService) Run(ctx context.Context, ready func()) error {
-	err := s.withNetlink(func(h *netlink.Handle) error {
-		ap := netcfg.Applier{H: h, LinkWait: 10 * time.Second, Poll: 50 * time.Millisecond}
-		changes, err := ap.Apply(ctx, s.eths)
-		for _, c := range changes {
-			s.log.Info("applied", "link", c.Link, "change", c.What)
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return s.runDHCP(ctx, ready)
-}
-
-// runDHCP keeps a lease on every DHCP interface; the service is ready
-// once each has its first lease (at once when none uses DHCP).
-func (s *networkService) runDHCP(ctx context.Context, ready func()) error {
-	var links []string
-	for _, e := range s.eths {
-		if e.DHCP4 {
-			links = append(links, e.Name)
-		}
-	}
-	if len(links) == 0 {
-		ready()
-		<-ctx.Done()
-		return nil
-	}
-	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
-	if err != nil {
-		return fmt.Errorf("netlink: %w", err)
-	}
-	defer h.Close()
-	// The clients stop with dctx, which ends when this returns, however
-	// it returns; errc is drained so none outlives it.
-	dctx, cancel := context.WithCancel(ctx)
-	firstLease := make(chan string, len(links))
-	errc := make(chan error, len(links))
-	running := len(links)
-	defer func() {
-		cancel()
-		for ; running > 0; running-- {
-			<-errc
-		}
-	}()
-	for _, link := range links {
-		got := false
-		d := &netcfg.DHCP{
-			Link: link, H: h, Now: time.Now, After: time.After, RenewEvery: s.renewEvery,
-			OnLease: func(l netcfg.Lease, renewed bool) { s.lease(link, l, renewed, &got, firstLease) },
-			OnError: func(err error) {
-				s.log.Warn("dhcp", "link", link, "error", err)
-				s.emit(events.Warning, "network.dhcp_failed", fmt.Sprintf("DHCP on %s: %v", link, err), map[string]string{"link": link})
-			},
-		}
-		go func() { errc <- d.Run(dctx) }()
-	}
-	waiting := len(links)
-	for running > 0 {
-		select {
-		case <-firstLease:
-			if waiting--; waiting == 0 {
-				ready()
-			}
-		case err := <-errc:
-			running--
-			if err != nil && ctx.Err() == nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// lease records a new or renewed lease: log, event, resolv.conf.
-func (s *networkService) lease(link string, l netcfg.Lease, renewed bool, got *bool, first chan<- string) {
-	kind, verb := "network.lease_acquired", "acquired"
-	if renewed {
-		kind, verb = "network.lease_renewed", "renewed"
-	}
-	fields := map[string]string{"link": link, "address": l.Address.String(), "router": l.Router.String(),
-		"server": l.Server.String(), "lease": l.Duration.String()}
-	s.log.Info("dhcp lease "+verb, "link", link, "address", l.Address, "router", l.Router, "lease", l.Duration)
-	s.emit(events.Info, kind, fmt.Sprintf("DHCP lease %s on %s: %s", verb, link, l.Address), fields)
-	s.onLease(link, l, renewed)
-	if len(l.DNS) > 0 {
-		if err := netcfg.WriteResolvConf(s.resolvConf, l.DNS, l.Search); err != nil {
-			s.log.Warn("dhcp", "error", err)
-		}
-	}
-	if !*got {
-		*got = true
-		first <- link
-	}
-}
-
-// Health checks that every configured interface is up with its
-// addresses: a re-apply that would change something means drift.
-func (s *networkService) Health(ctx context.Context) error {
-	return s.withNetlink(func(h *netlink.Handle) error {
-		for _, e := range s.eths {
-			if err := netcfg.Check(h, e); err != nil {
-				return fmt.Errorf("%s: %w", e.Name, err)
-			}
-		}
-		return nil
-	})
-}
-
-// withNetlink runs f with a route netlink handle (only NETLINK_ROUTE: the
-// default handle also opens families whose modules may be absent).
-func (s *networkService) withNetlink(f func(h *netlink.Handle) error) error {
-	if s.convErr != nil {
-		return s.convErr
-	}
-	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
-	if err != nil {
-		return fmt.Errorf("netlink: %w", err)
-	}
-	defer h.Close()
-	return f(h)
-}
-
 // linkMonitorService turns link transitions (carrier, admin state, bond
 // membership) into log lines and events as the kernel reports them.
 type linkMonitorService struct {
@@ -255,6 +116,16 @@ func (s *linkMonitorService) Run(ctx context.Context, ready func()) error {
 			sev, kind = events.Warning, "network.carrier_lost"
 		case !c.Old.Carrier && c.New.Carrier:
 			sev, kind = events.Notice, "network.carrier_up"
+		case c.Failover:
+			sev, kind = events.Warning, "network.bond_failover"
+		case c.ActiveSlaveChanged() && c.NewActive == "":
+			sev, kind = events.Error, "network.bond_no_active_slave"
+		case c.ActiveSlaveChanged():
+			sev, kind = events.Notice, "network.bond_active_slave"
+		}
+		fields := map[string]string{"link": c.New.Name}
+		if c.ActiveSlaveChanged() {
+			fields["from"], fields["to"] = c.OldActive, c.NewActive
 		}
 		msg := "link " + c.Describe()
 		if sev >= events.Notice {
@@ -262,7 +133,7 @@ func (s *linkMonitorService) Run(ctx context.Context, ready func()) error {
 		} else {
 			s.log.Debug(msg)
 		}
-		s.emit(sev, kind, msg, map[string]string{"link": c.New.Name})
+		s.emit(sev, kind, msg, fields)
 	}, func(err error) { s.log.Warn("link monitor", "error", err) })
 }
 

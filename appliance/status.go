@@ -199,6 +199,16 @@ func (a *Appliance) Network(ctx context.Context) (api.Network, error) {
 			}
 		}
 	}
+	if s := a.network; s != nil {
+		c := s.running()
+		n.Config = &c
+		n.Pending = s.pending()
+		n.Rates = s.rates.latest()
+		n.RateInterval = s.rates.interval.String()
+		if s.time != nil {
+			n.Time = s.time.status()
+		}
+	}
 	return n, nil
 }
 

@@ -139,7 +139,17 @@ func (a Applier) Execute(ctx context.Context, p Plan) ([]Change, error) {
 func (a Applier) do(s Step) error {
 	switch s.op {
 	case opAddBond:
-		return a.H.LinkAdd(bondLink(s.Link, 0, s.bond))
+		err := a.H.LinkAdd(bondLink(s.Link, 0, s.bond))
+		if errors.Is(err, unix.EEXIST) {
+			// Loading the bonding driver on demand (the LinkAdd above)
+			// makes bond0 unless max_bonds=0 was given: take that
+			// empty, closed bond and set it as planned.
+			l, lerr := a.H.LinkByName(s.Link)
+			if lerr == nil && l.Type() == "bond" && l.Attrs().Flags&net.FlagUp == 0 {
+				return a.H.LinkModify(bondLink(s.Link, l.Attrs().Index, s.bond))
+			}
+		}
+		return err
 	case opAddVLAN:
 		parent, err := a.H.LinkByName(s.vlan.Link)
 		if err != nil {

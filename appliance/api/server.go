@@ -90,6 +90,7 @@ func Handler(b Backend) http.Handler {
 		storageHandlers(mux, sb)
 	}
 	bmcHandlers(mux, b)
+	networkHandlers(mux, b)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, b.Status())
 	})

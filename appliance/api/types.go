@@ -71,6 +71,17 @@ type Network struct {
 	Leases []Lease `json:"leases"`
 	// DNS are the name servers the box resolves with.
 	DNS []string `json:"dns"`
+	// Config is the running network configuration (what a re-apply
+	// would apply); absent outside PID 1.
+	Config *netcfg.Config `json:"config,omitempty"`
+	// Pending is a configuration on probation (confirm-or-rollback).
+	Pending *NetworkPending `json:"pending,omitempty"`
+	// Time is the NTP client's view of the clock.
+	Time *TimeStatus `json:"time,omitempty"`
+	// Rates are each link's latest traffic rates (sampled every
+	// RateInterval; GET /v1/network/history has the history).
+	Rates        []LinkRate `json:"rates,omitempty"`
+	RateInterval string     `json:"rate_interval,omitempty"`
 }
 
 // Lease is a DHCP lease the box holds.

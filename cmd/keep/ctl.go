@@ -25,6 +25,10 @@ commands:
   events [--severity S] [--source S] [--kind PREFIX] [--since 10m] [-n N]
   logs [SERVICE] [-n N]       recent log lines, of one service or all ("kernel": the kernel log)
   net                         links, addresses, counters, routes, DHCP leases, DNS
+  net apply FILE [--confirm-within 120s]
+                              apply a network section; rolled back unless confirmed in time
+  net confirm | net revert    keep (and persist) or roll back the configuration on probation
+  net history [-n N]          sampled traffic rates per link
   disks                       disks: identity, size, transport, role, array membership
   raid                        the data array: state, members, sync progress, filesystem
   raid scrub [--repair]       start a check (or repair) of the whole array
@@ -121,15 +125,7 @@ func runCtl(ctx context.Context, c *api.Client, out *ctlOut, cmd string, args []
 	case "logs":
 		return ctlLogs(ctx, c, out, args)
 	case "net":
-		n, err := c.Network(ctx)
-		if err != nil {
-			return err
-		}
-		if out.json {
-			return out.printJSON(n)
-		}
-		printNetwork(out.w, n)
-		return nil
+		return ctlNet(ctx, c, out, args)
 	case "shutdown", "reboot":
 		if len(args) != 0 {
 			return fmt.Errorf("takes no arguments")
@@ -321,4 +317,5 @@ func printNetwork(w io.Writer, n api.Network) {
 	if len(n.DNS) > 0 {
 		fmt.Fprintf(w, "\ndns: %s\n", strings.Join(n.DNS, " "))
 	}
+	printNetworkExtra(w, n)
 }
