@@ -498,10 +498,7 @@ func (s *networkService) persist(c netcfg.Config) string {
 		err = os.MkdirAll(filepath.Dir(path), 0o755)
 	}
 	if err == nil {
-		err = os.WriteFile(path+".tmp", b, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(path+".tmp", path)
+		err = writeDurably(path, b)
 	}
 	if err != nil {
 		s.log.Error("persist network configuration", "path", path, "error", err)
@@ -509,6 +506,62 @@ func (s *networkService) persist(c netcfg.Config) string {
 		return ""
 	}
 	return path
+}
+
+// restorePersisted applies the configuration an operator confirmed on an
+// earlier boot (kept on the data vault), once the vault is mounted: the
+// box comes up on its image's configuration and then moves to the
+// confirmed one. A missing file is the normal first boot; a file that no
+// longer parses or applies is reported and the running one stays.
+func (s *networkService) restorePersisted(path string) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	fail := func(err error) {
+		s.log.Error("the confirmed network configuration was not restored", "path", path, "error", err)
+		s.emit(events.Error, "network.restore_failed", fmt.Sprintf("the confirmed network configuration in %s was not restored: %v", path, err), nil)
+	}
+	if err != nil {
+		fail(err)
+		return
+	}
+	saved, err := ParseNetworkSection(string(b))
+	if err != nil {
+		fail(err)
+		return
+	}
+	// The storage stage may finish before the network service has
+	// started: wait for it (bounded).
+	var ctx context.Context
+	for range 300 {
+		s.mu.Lock()
+		ctx = s.ctx
+		s.mu.Unlock()
+		if ctx != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if ctx == nil || ctx.Err() != nil {
+		fail(errors.New("the network service is not running"))
+		return
+	}
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	s.mu.Lock()
+	prev := s.cfg
+	s.mu.Unlock()
+	changes, err := s.applyLocked(ctx, &prev, saved)
+	if err != nil {
+		if _, rerr := s.applyLocked(ctx, &saved, prev); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("back to the image's configuration: %w", rerr))
+		}
+		fail(err)
+		return
+	}
+	s.emit(events.Notice, "network.restored", fmt.Sprintf("the confirmed network configuration from %s is running (%d changes)", path, len(changes)),
+		map[string]string{"path": path})
 }
 
 // The appliance's side of the network API.
@@ -568,4 +621,35 @@ func (a *Appliance) vaultNetworkPath() string {
 		return ""
 	}
 	return filepath.Join(st.Filesystem.MountPoint, ".keep", "network.yaml")
+}
+
+// writeDurably replaces path with b: a synced temporary file renamed over
+// it, then the directory synced, so a crash leaves the old or the new
+// file, never a torn one.
+func writeDurably(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

@@ -88,6 +88,16 @@ func (s *storageService) Run(ctx context.Context, ready func()) error {
 	journalAttached := false
 	if v.Status().State == vault.StateMounted {
 		journalAttached = s.attachJournal()
+		// A network configuration an operator confirmed on an earlier
+		// boot lives on the vault: now it can be read.
+		if n := s.a.network; n != nil {
+			restored := make(chan struct{})
+			go func() {
+				defer close(restored)
+				n.restorePersisted(filepath.Join(s.cfg.MountPoint, ".keep", "network.yaml"))
+			}()
+			defer func() { <-restored }()
+		}
 	}
 	defer func() {
 		if journalAttached {

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"reflect"
 	"strings"
 	"sync"
@@ -745,4 +746,53 @@ func TestScenarioDHCPNameservers(t *testing.T) {
 	if n.Time == nil || n.Time.Synced {
 		t.Errorf("time %+v", n.Time)
 	}
+}
+
+// TestScenarioNetworkConfigPersists: a network configuration applied and
+// kept (here without probation) is written to the data vault and runs
+// again after a reboot, once the vault is mounted.
+func TestScenarioNetworkConfigPersists(t *testing.T) {
+	t.Parallel()
+	dir := shortTempDir(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	m := storageMachine(t, dir, nil)
+	m.Initrd = os.Getenv("KEEP_INITRD") // the product image: no oracle needed
+	vm, c, _ := bootMachine(t, true, m)
+	// The image's eth0 plus a second address and a static name server.
+	conf := filepath.Join(t.TempDir(), "net.yaml")
+	if err := os.WriteFile(conf, []byte(`network:
+  ethernets:
+    eth0:
+      addresses: [10.0.2.15/24, 10.0.2.16/24]
+      routes: [{to: default, via: 10.0.2.2}]
+      nameservers: {addresses: [192.0.2.53]}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := ctl(t, vm, "net", "apply", conf); code != 0 {
+		t.Fatalf("keep ctl net apply: exit %d\n%s", code, out)
+	}
+	applied, _ := waitEvent(t, ctx, c, "network.applied", 0)
+	if !strings.HasSuffix(applied.Fields["persisted"], "/vault/.keep/network.yaml") {
+		t.Fatalf("not persisted on the vault: %+v", applied)
+	}
+	powerOff(t, ctx, vm, c)
+
+	vm2, c2, _ := bootMachine(t, true, m)
+	waitEvent(t, ctx, c2, "network.restored", 0)
+	n, err := c2.Network(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	has := false
+	for _, l := range n.Links {
+		if l.Name == "eth0" && slices.Contains(l.Addresses, "10.0.2.16/24") {
+			has = true
+		}
+	}
+	if !has || !slices.Contains(n.DNS, "192.0.2.53") {
+		t.Errorf("after the reboot the confirmed configuration is not running: links %+v dns %v", n.Links, n.DNS)
+	}
+	powerOff(t, ctx, vm2, c2)
 }
