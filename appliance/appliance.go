@@ -18,6 +18,7 @@ import (
 	"keep/appliance/logring"
 	"keep/appliance/pid1"
 	"keep/appliance/service"
+	"keep/netcfg/traffic"
 )
 
 // ReadyMarker starts the console line printed when the boot is complete.
@@ -107,6 +108,9 @@ type Appliance struct {
 	bootDone chan struct{} // closed with booted
 	// storage is the data vault service (PID 1 only).
 	storage *storageService
+	// traffic counts bytes by class for the bandwidth accounting; the
+	// services that own sockets tag them.
+	traffic traffic.Meter
 	// network is the network service (PID 1 only).
 	network *networkService
 	// reaper runs external programs under PID 1 (nil otherwise).

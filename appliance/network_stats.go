@@ -12,16 +12,20 @@ import (
 
 	"keep/appliance/api"
 	"keep/netcfg"
+	"keep/netcfg/traffic"
 )
 
 // rateSampler turns the links' counters (netlink IFLA_STATS64) into
 // rates every interval and keeps the last keep samples of each link, for
-// GET /v1/network and the monitoring hub's bandwidth charts. Per traffic
-// class accounting (agent ingest, replication, management) needs the
-// engine and tunnel to tag their sockets and is not done here yet.
+// GET /v1/network and the monitoring hub's bandwidth charts. Traffic
+// classes (netcfg/traffic: agent ingest, replication, management, as the
+// services that own the sockets tag them) are sampled the same way, as
+// pseudo-links named "class:<name>".
 type rateSampler struct {
 	interval time.Duration
 	keep     int
+	// classes returns the per-class byte totals (nil: none).
+	classes func() map[traffic.Class]traffic.Counters
 
 	mu   sync.Mutex
 	last map[string]counterSample
@@ -48,7 +52,7 @@ func (r *rateSampler) run(ctx context.Context, log hclog.Logger) {
 	defer t.Stop()
 	for {
 		if snap, err := netcfg.Take(h); err == nil {
-			r.add(time.Now(), snap.Links)
+			r.add(time.Now(), append(snap.Links, r.classLinks()...))
 		} else {
 			log.Debug("counters", "error", err)
 		}
@@ -58,6 +62,21 @@ func (r *rateSampler) run(ctx context.Context, log hclog.Logger) {
 		case <-t.C:
 		}
 	}
+}
+
+// classPrefix names a traffic class's pseudo-link in the rates.
+const classPrefix = "class:"
+
+// classLinks are the traffic classes as pseudo-links for add.
+func (r *rateSampler) classLinks() []netcfg.LinkInfo {
+	if r.classes == nil {
+		return nil
+	}
+	var out []netcfg.LinkInfo
+	for c, k := range r.classes() {
+		out = append(out, netcfg.LinkInfo{Name: classPrefix + string(c), Counters: netcfg.LinkStats{RxBytes: k.RxBytes, TxBytes: k.TxBytes}})
+	}
+	return out
 }
 
 // delta is b-a per second, 0 when a counter went back (a link

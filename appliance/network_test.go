@@ -6,8 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"io"
 	"keep/appliance/api"
 	"keep/netcfg"
+	"keep/netcfg/traffic"
+	"net"
 )
 
 func TestParseNetworkSection(t *testing.T) {
@@ -70,5 +73,31 @@ func TestRateSampler(t *testing.T) {
 	r.add(t0.Add(40*time.Second), []netcfg.LinkInfo{link("bond0", 0, 0, 0)})
 	if _, ok := r.history(0).Links["eth0"]; ok {
 		t.Errorf("eth0 still in the history after it went away")
+	}
+}
+
+// Traffic classes are sampled into rates like links, as "class:<name>".
+func TestRateSamplerClasses(t *testing.T) {
+	var m traffic.Meter
+	r := newRateSampler(5*time.Second, 10)
+	r.classes = m.Snapshot
+	c1, c2 := net.Pipe()
+	defer c2.Close()
+	mc := m.Conn(c1, traffic.Management)
+	go io.Copy(io.Discard, c2)
+	t0 := time.Unix(1000, 0)
+	r.add(t0, r.classLinks())
+	if _, err := mc.Write(make([]byte, 5000)); err != nil {
+		t.Fatal(err)
+	}
+	r.add(t0.Add(5*time.Second), r.classLinks())
+	var got *api.LinkRate
+	for _, l := range r.latest() {
+		if l.Link == "class:management" {
+			got = &l
+		}
+	}
+	if got == nil || got.TxBps != 1000 || got.RxBps != 0 {
+		t.Fatalf("class rate = %+v (latest %+v)", got, r.latest())
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"keep/appliance/service"
 	"keep/netcfg"
 	"keep/netcfg/ntp"
+	"keep/netcfg/traffic"
 )
 
 // services declares the service tree for cfg and which services the box
@@ -31,6 +32,7 @@ func (a *Appliance) services(cfg config.Config) ([]service.Spec, map[string]bool
 		// service reports it if it does.
 		a.network = newNetworkService(cfg.Network, a.log.Named("network"), a.emitter("network"), a.recordLease,
 			a.opts.ResolvConf, time.Duration(cfg.Testing.DHCPRenewEvery), a.vaultNetworkPath)
+		a.network.rates.classes = a.traffic.Snapshot
 		a.network.time = newTimeService(a.log.Named("time"), a.emitter("time"), a.network.TimeServers, ntp.RTC{DevRoot: a.opts.DevRoot})
 		specs = append(specs, service.Spec{Service: a.network, HealthInterval: healthInterval})
 		specs = append(specs, service.Spec{Service: a.network.time})
@@ -84,6 +86,13 @@ func (s *apiService) Run(ctx context.Context, ready func()) error {
 	}
 	if s.cfg.Listen != "" {
 		s.log.Warn("the TCP listener is plain HTTP without authentication until the NOC tunnel exists; keep it on a management network", "addr", s.cfg.Listen)
+	}
+	// The TCP listener's bytes count as management traffic (the Unix
+	// socket's are local and count nowhere).
+	for i, l := range ls {
+		if l.Addr().Network() == "tcp" {
+			ls[i] = s.a.traffic.Listener(l, traffic.Management)
+		}
 	}
 	ready()
 	return api.Serve(ctx, ls, api.Handler(s.a))

@@ -794,5 +794,23 @@ func TestScenarioNetworkConfigPersists(t *testing.T) {
 	if !has || !slices.Contains(n.DNS, "192.0.2.53") {
 		t.Errorf("after the reboot the confirmed configuration is not running: links %+v dns %v", n.Links, n.DNS)
 	}
+	// The API's own traffic is accounted as the management class (the
+	// sampler runs every 5 s; these very requests are the traffic).
+	for {
+		n, err := c2.Network(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(n.Rates, func(r api.LinkRate) bool { return r.Link == "class:management" })
+		if i >= 0 && n.Rates[i].TxBps > 0 && n.Rates[i].RxBps > 0 {
+			t.Logf("management traffic: %+v", n.Rates[i])
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no management class in the rates: %+v", n.Rates)
+		case <-time.After(time.Second):
+		}
+	}
 	powerOff(t, ctx, vm2, c2)
 }
