@@ -44,6 +44,10 @@ func severityOf(kind string) events.Severity {
 	return events.Info
 }
 
+// rescanTicks is how many ticks pass between backstop rescans for blank
+// disks (a minute at the appliance's 5 s tick).
+const rescanTicks = 12
+
 // Watcher is the part of Watch that follows md; raid.Watcher in
 // production, a fake in tests.
 type Watcher interface {
@@ -84,6 +88,7 @@ func (v *Vault) Watch(ctx context.Context, w Watcher, uevents UeventSource, tick
 		healthEvery = time.Hour
 	}
 	lastHealth := v.o.Now()
+	ticks := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -96,7 +101,11 @@ func (v *Vault) Watch(ctx context.Context, w Watcher, uevents UeventSource, tick
 		case <-t.C:
 			v.updateSpace()
 			v.maybeScrub()
-			v.adoptBlankDisks(ctx)
+			// New disks arrive as uevents; the rescan (a superblock
+			// read on every disk) is only the backstop for a missed one.
+			if ticks++; ticks%rescanTicks == 0 {
+				v.adoptBlankDisks(ctx)
+			}
 			if v.o.Now().Sub(lastHealth) >= healthEvery {
 				lastHealth = v.o.Now()
 				v.checkHealth(ctx, "")
