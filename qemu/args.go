@@ -23,22 +23,34 @@ func (m Machine) Args() ([]string, error) {
 	if err := m.validate(); err != nil {
 		return nil, err
 	}
+	if m.BMC.Enabled && m.BMC.Extern {
+		if m.BMC.FRUFile != "" || m.BMC.SDRFile != "" {
+			return nil, invalid("BMC: FRUFile and SDRFile are ipmi-bmc-sim's; an external BMC has its own")
+		}
+		if m.BMC.ExternPort <= 0 || m.BMC.ExternPort > 65535 {
+			return nil, invalid("BMC: ExternPort %d: an external BMC needs its simulator's TCP port", m.BMC.ExternPort)
+		}
+	}
 	a := []string{
 		"-machine", "q35",
 		"-cpu", "max",
 		"-smp", strconv.Itoa(m.CPUs),
 		"-m", strconv.Itoa(m.MemoryMB),
 		"-display", "none",
-		"-no-reboot",
+	}
+	if !m.Reboot {
+		a = append(a, "-no-reboot")
+	}
+	a = append(a,
 		"-nodefaults",
 		"-monitor", "none",
-		"-serial", "file:" + m.ConsoleLog(),
-		"-qmp", "unix:" + m.QMPSocket() + ",server=on,wait=off",
+		"-serial", "file:"+m.ConsoleLog(),
+		"-qmp", "unix:"+m.QMPSocket()+",server=on,wait=off",
 		// Native PCIe hotplug: with q35's default ACPI hotplug the guest never
 		// ejects a device behind a root port.
 		"-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off",
 		"-kernel", m.Kernel,
-	}
+	)
 	if m.Initrd != "" {
 		a = append(a, "-initrd", m.Initrd)
 	}
@@ -150,10 +162,18 @@ func nicArgs(nics []NIC) ([]string, error) {
 	return a, nil
 }
 
-// bmcArgs adds the simulated BMC and its KCS interface.
+// bmcArgs adds the simulated BMC (or the chardev to an external one) and
+// its KCS interface.
 func bmcArgs(b BMC) []string {
 	if !b.Enabled {
 		return nil
+	}
+	if b.Extern {
+		return []string{
+			"-chardev", device("socket", "id", "ipmi0", "host", "127.0.0.1", "port", strconv.Itoa(b.ExternPort), "reconnect", "10"),
+			"-device", device("ipmi-bmc-extern", "id", "bmc0", "chardev", "ipmi0"),
+			"-device", device("isa-ipmi-kcs", "bmc", "bmc0"),
+		}
 	}
 	bmc := []string{"id", "bmc0"}
 	if b.FRUFile != "" {

@@ -50,7 +50,9 @@
 //     makes no difference.
 //   - An uncompressed vmlinux boots PVH (first serial byte ~0.5 s vs ~3.3 s for
 //     the XZ bzImage); Kernel may be either.
-//   - "panic=-1" with -no-reboot turns a guest panic or reset into a QEMU exit
+//   - "panic=-1" with -no-reboot (the default; Machine.Reboot drops it so a
+//     guest reset reboots inside the same QEMU and its BMC keeps its state)
+//     turns a guest panic or reset into a QEMU exit
 //     with status 0, as does a guest power-off; QMP's SHUTDOWN event reason
 //     ("guest-shutdown", "guest-reset", "host-qmp-quit") tells them apart.
 //     QEMU sends SHUTDOWN before its reply to quit.

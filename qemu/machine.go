@@ -56,6 +56,16 @@ type Machine struct {
 	NICs []NIC
 	// BMC adds QEMU's simulated IPMI BMC on a KCS interface.
 	BMC BMC
+	// Reboot lets a guest reset restart the guest inside the same QEMU
+	// process (-no-reboot is left out), so state outside the guest's RAM —
+	// the simulated BMC's watchdog flags and SEL, the disks, the console
+	// log, the forwarded ports — carries over into the next boot. The
+	// console log then holds every boot in turn: Expect's cursor finds the
+	// next boot's lines after the previous boot's. Without it (the
+	// default) a reboot, a watchdog reset or a panic (panic=-1) ends QEMU;
+	// with it they all restart the guest, so a scenario that sets Reboot
+	// must bound its waits and close the VM itself.
+	Reboot bool
 	// Extra is appended verbatim to the command line: the escape hatch for
 	// anything this description does not cover.
 	Extra []string
@@ -67,6 +77,13 @@ type BMC struct {
 	Enabled bool
 	FRUFile string // frudatafile=, empty for QEMU's zeroed FRU area
 	SDRFile string // sdrfile=, empty for the single built-in watchdog SDR
+	// Extern replaces ipmi-bmc-sim with ipmi-bmc-extern: the KCS interface
+	// talks to an external BMC simulator (OpenIPMI's ipmi_sim with
+	// "serial kcs 127.0.0.1 PORT codec VM") through a TCP chardev to
+	// 127.0.0.1:ExternPort that reconnects every 10 s. That BMC has a LAN
+	// channel, which QEMU's own lacks. FRUFile and SDRFile do not apply.
+	Extern     bool
+	ExternPort int
 }
 
 // ConsoleLog, QEMULog and QMPSocket return the paths of the harness's files in Dir.

@@ -58,8 +58,9 @@ type VM struct {
 
 // ExitStatus is how QEMU ended. QEMU exits 0 when the guest powers off, when
 // QMP quit is used, and — because of -no-reboot with panic=-1 — when the guest
-// resets or panics; the QMP SHUTDOWN event's reason ("guest-shutdown",
-// "guest-reset", "host-qmp-quit", …) tells them apart.
+// resets or panics (with Machine.Reboot the guest restarts instead); the QMP
+// SHUTDOWN event's reason ("guest-shutdown", "guest-reset", "host-qmp-quit",
+// …) tells them apart.
 type ExitStatus struct {
 	Code   int            // exit code; -1 if a signal ended QEMU
 	Signal syscall.Signal // the signal that ended QEMU, 0 otherwise

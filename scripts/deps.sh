@@ -15,6 +15,7 @@ pkgs=(
   xfsprogs                 # mkfs.xfs and xfs_repair, copied with their libraries into the image
   smartmontools            # oracle: smartctl in the QEMU test image checks raid/smart
   ipmitool                 # oracle: ipmitool in the QEMU test image checks ipmi/
+  openipmi                 # ipmi_sim: an external BMC with a LAN channel behind ipmi-bmc-extern (qemu/ BMC LAN scenario)
 )
 
 missing=()
