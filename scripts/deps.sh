@@ -16,6 +16,14 @@ pkgs=(
   smartmontools            # oracle: smartctl in the QEMU test image checks raid/smart
   ipmitool                 # oracle: ipmitool in the QEMU test image checks ipmi/
   openipmi                 # ipmi_sim: an external BMC with a LAN channel behind ipmi-bmc-extern (qemu/ BMC LAN scenario)
+  iproute2                 # ip netns/link/xfrm: the IPsec tests build namespaces and read XFRM state
+  charon-systemd           # strongSwan 5.9.8 IKEv2 daemon: the IKE peer our daemon is tested against (ipsec/internal/swan)
+  strongswan-swanctl       # swanctl: loads connections into charon over vici, initiates, lists SAs
+  strongswan-pki           # pki: certificates for the X.509 interop tests
+  libcharon-extra-plugins  # kernel-libipsec: userspace ESP on a host kernel without ESP
+  libstrongswan-standard-plugins # gcm and openssl: without them strongSwan has no AES-GCM, ECP or X25519
+  tcpdump                  # WAN captures in the IPsec tests
+  nftables                 # nft masquerade in the NAT namespace of the NAT-T tests
 )
 
 missing=()
@@ -30,6 +38,23 @@ if ((${#missing[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
+  # strongSwan's packages would start their services on install; a
+  # policy-rc.d that answers 101 forbids that. Create one only if there is
+  # none (and remove only that one afterwards); an existing one that does
+  # not answer 101 is moved aside for the install and put back.
+  prc=/usr/sbin/policy-rc.d
+  prc_rc=0
+  if [ -x "$prc" ]; then "$prc" strongswan start >/dev/null 2>&1 || prc_rc=$?; fi
+  if [ ! -e "$prc" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$prc" >/dev/null
+    $sudo chmod 0755 "$prc"
+    trap '$sudo rm -f "$prc"' EXIT
+  elif [ "$prc_rc" -ne 101 ]; then
+    $sudo mv "$prc" "$prc.keep-deps"
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$prc" >/dev/null
+    $sudo chmod 0755 "$prc"
+    trap '$sudo mv -f "$prc.keep-deps" "$prc"' EXIT
+  fi
   # The package lists may be stale or absent on a fresh machine.
   if ! $sudo apt-get install -y --no-install-recommends "${missing[@]}"; then
     $sudo apt-get update
