@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"keep/engine/chunker"
 	"keep/engine/fingerprint"
@@ -39,6 +42,23 @@ type Options struct {
 	ProgressInterval time.Duration
 	// Workers is how many files are read at once; zero: GOMAXPROCS.
 	Workers int
+
+	// Exclude and Include are gitignore-like globs (see the package
+	// doc) matched against each item's absolute path below the given
+	// paths: an item is left out when an exclude pattern matches it and
+	// no include pattern does. An excluded directory is not descended
+	// into. Presets adds named exclusion sets (PresetSystem).
+	Exclude, Include, Presets []string
+	// Streams are byte streams (stdin) each backed up as one node of the
+	// root tree.
+	Streams []Stream
+	// Images are paths of block devices or files backed up whole as
+	// image streams (tree.Image nodes of the root tree, named by their
+	// last element), cut into fixed blocks and with zero blocks as holes.
+	Images []string
+
+	// imageChunking, a measurement seam, overrides how images are cut.
+	imageChunking *imageChunking
 
 	// beforeCommit, a test hook, runs after the trees are stored and
 	// before the snapshot is committed; an error aborts the backup.
@@ -71,6 +91,29 @@ type Skipped struct {
 type Result struct {
 	Snapshot *snapshot.Snapshot
 	Skipped  []Skipped
+	// Excluded counts the items left out by Exclude and Presets (an
+	// excluded directory counts once, its contents are not visited);
+	// ExcludedBytes sums the sizes of excluded regular files;
+	// ExcludedPaths lists the first MaxExcludedListed of them.
+	Excluded      int64
+	ExcludedBytes int64
+	ExcludedPaths []string
+}
+
+// MaxExcludedListed caps Result.ExcludedPaths.
+const MaxExcludedListed = 1000
+
+// Stream is a byte stream backed up as a regular-file-like node: a File
+// (or, with Image, an Image node cut as images are) named Name in the root
+// tree, with the given mode bits (zero: 0600), mtime (zero: the backup's
+// start) and owner (the process's). A read error skips it like an
+// unreadable file.
+type Stream struct {
+	Name  string
+	R     io.Reader
+	Mode  uint32
+	MTime time.Time
+	Image bool
 }
 
 // Store is what a backup needs of the repository.
@@ -115,12 +158,16 @@ type archiver struct {
 	fatal    error
 	links    map[inodeKey]*fileJob // first name of each multiply linked file
 	hasTrees bool
+	excluded []string
+
+	filter *filter
+	image  imageChunking
 }
 
 type counters struct {
 	files, dirs, bytesSeen, filesNew, filesChanged, filesUnchanged atomic.Int64
 	filesRead, bytesRead, holeBytes, chunksNew, bytesNew           atomic.Int64
-	bytesStored, skipped                                           atomic.Int64
+	bytesStored, skipped, excluded, excludedBytes                  atomic.Int64
 }
 
 type inodeKey struct{ dev, ino uint64 }
@@ -149,7 +196,26 @@ func newArchiver(r Store, opts Options) (*archiver, error) {
 		users: newOwners(),
 	}
 	a.chunkrs.New = func() any { return c.NewChunker(nil) }
+	if a.filter, err = newFilter(opts.Exclude, opts.Include, opts.Presets); err != nil {
+		return nil, err
+	}
+	if a.image, err = defaultImageChunking(c, opts.imageChunking); err != nil {
+		return nil, err
+	}
 	return a, nil
+}
+
+// exclude records an item left out by the patterns.
+func (a *archiver) exclude(path string, st *unix.Stat_t) {
+	a.c.excluded.Add(1)
+	if st.Mode&unix.S_IFMT == unix.S_IFREG {
+		a.c.excludedBytes.Add(st.Size)
+	}
+	a.mu.Lock()
+	if len(a.excluded) < MaxExcludedListed {
+		a.excluded = append(a.excluded, path)
+	}
+	a.mu.Unlock()
 }
 
 func (a *archiver) skip(path string, err error) {
@@ -176,8 +242,8 @@ func (a *archiver) fatalErr() error {
 
 func (a *archiver) run(ctx context.Context, paths []string) (*Result, error) {
 	a.start = a.opts.Now()
-	if len(paths) == 0 {
-		return nil, errors.New("backup: no paths")
+	if len(paths) == 0 && len(a.opts.Streams) == 0 && len(a.opts.Images) == 0 {
+		return nil, errors.New("backup: no paths, streams or images")
 	}
 	stop := a.startProgress()
 	stopWorkers := a.startChunkWorkers(ctx)
@@ -202,6 +268,32 @@ func (a *archiver) run(ctx context.Context, paths []string) (*Result, error) {
 		}
 		names[name] = true
 	}
+	images := make([]string, len(a.opts.Images))
+	for i, p := range a.opts.Images {
+		ap, err := filepath.Abs(p)
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+		images[i] = ap
+		if name := rootName(ap); names[name] {
+			stop()
+			return nil, fmt.Errorf("backup: two paths named %q", name)
+		} else {
+			names[name] = true
+		}
+	}
+	for _, st := range a.opts.Streams {
+		if err := checkStream(st); err != nil {
+			stop()
+			return nil, err
+		}
+		if names[st.Name] {
+			stop()
+			return nil, fmt.Errorf("backup: two paths named %q", st.Name)
+		}
+		names[st.Name] = true
+	}
 	// Walk in the root tree's order (by name), as restore does, so the
 	// first name of a hard link is the first one restored.
 	given := slices.Clone(abs)
@@ -210,6 +302,13 @@ func (a *archiver) run(ctx context.Context, paths []string) (*Result, error) {
 	for _, ap := range abs {
 		name := rootName(ap)
 		a.entry(ctx, dl, name, ap, name, parentNodes[name])
+	}
+	for _, ap := range images {
+		name := rootName(ap)
+		a.imageEntry(ctx, dl, name, ap, parentNodes[name])
+	}
+	for _, st := range a.opts.Streams {
+		a.streamEntry(ctx, dl, st)
 	}
 	rootID, err := a.finishDir(ctx, dl)
 	stopWorkers()
@@ -222,15 +321,20 @@ func (a *archiver) run(ctx context.Context, paths []string) (*Result, error) {
 			return nil, fmt.Errorf("backup: %w", err)
 		}
 	}
+	given = append(given, images...)
+	for _, st := range a.opts.Streams {
+		given = append(given, StreamPathPrefix+st.Name)
+	}
 	s := a.snapshot(given, rootID)
 	if err := snapshot.Save(ctx, a.store, s); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 	a.report()
 	a.mu.Lock()
-	skipped := slices.Clone(a.skipped)
+	res := &Result{Snapshot: s, Skipped: slices.Clone(a.skipped), ExcludedPaths: slices.Clone(a.excluded),
+		Excluded: a.c.excluded.Load(), ExcludedBytes: a.c.excludedBytes.Load()}
 	a.mu.Unlock()
-	return &Result{Snapshot: s, Skipped: skipped}, nil
+	return res, nil
 }
 
 // rootName is the name of an absolute path's node in the root tree.
@@ -258,6 +362,7 @@ func (a *archiver) snapshot(paths []string, root fingerprint.ID) *snapshot.Snaps
 		FilesRead: c.filesRead.Load(), BytesRead: c.bytesRead.Load(), HoleBytes: c.holeBytes.Load(),
 		ChunksNew: c.chunksNew.Load(), BytesNew: c.bytesNew.Load() + tRaw,
 		BytesStored: c.bytesStored.Load() + tStored, TreesNew: trees, Skipped: c.skipped.Load(),
+		Excluded: c.excluded.Load(),
 	}
 	if sum.BytesNew > 0 {
 		sum.DedupRatio = float64(sum.BytesSeen) / float64(sum.BytesNew)

@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -29,86 +30,174 @@ func (a *archiver) readFile(ctx context.Context, path string, st *unix.Stat_t) (
 		return nil, 0, err
 	}
 	defer f.Close()
-	var regions []region
-	if st.Size > 0 && st.Blocks*512 < st.Size {
-		if regions, err = dataRegions(f, st.Size); err != nil {
-			return nil, 0, err
-		}
-	} else {
-		regions = []region{{0, -1}}
+	regions, err := fileRegions(f, st)
+	if err != nil {
+		return nil, 0, err
 	}
 	ch := a.chunkrs.Get().(*chunker.Chunker)
 	defer a.chunkrs.Put(ch)
 	a.c.filesRead.Add(1)
-	// Chunks are hashed and stored by the chunk workers while this
-	// goroutine reads on; pieces keeps their order.
-	type piece struct {
-		task *chunkTask
-		hole uint64
+	b := &contentBuilder{a: a}
+	err = b.regions(f, regions, st.Size, func(r io.Reader) error { return b.cutCDC(ctx, ch, r, false) })
+	return b.finish(err)
+}
+
+// fileRegions returns the data regions of a regular file: all of it, or
+// for a sparse one (fewer blocks than its size implies) those
+// SEEK_DATA/SEEK_HOLE find.
+func fileRegions(f *os.File, st *unix.Stat_t) ([]region, error) {
+	if st.Size > 0 && st.Blocks*512 < st.Size {
+		return dataRegions(f, st.Size)
 	}
-	var (
-		pieces []piece
-		wg     sync.WaitGroup
-		off    int64
-		rerr   error
-	)
+	return []region{{0, -1}}, nil
+}
+
+// contentBuilder collects a file's content: chunks are hashed and stored
+// by the chunk workers while the reader goes on, pieces keeps their order.
+type contentBuilder struct {
+	a      *archiver
+	pieces []piece
+	wg     sync.WaitGroup
+	off    int64 // bytes of content so far
+}
+
+type piece struct {
+	task *chunkTask
+	hole uint64
+}
+
+// hole records n bytes of a hole that was not read.
+func (b *contentBuilder) hole(n int64) {
+	b.pieces = append(b.pieces, piece{hole: uint64(n)})
+	b.a.c.holeBytes.Add(n)
+	b.off += n
+}
+
+// zeros records n bytes of zeros that were read (image streams) as a hole.
+func (b *contentBuilder) zeros(n int64) {
+	b.a.c.bytesRead.Add(n)
+	b.hole(n)
+}
+
+// chunk hands a copy of data to the chunk workers.
+func (b *contentBuilder) chunk(ctx context.Context, data []byte) error {
+	t := &chunkTask{data: b.a.getBuf(data), wg: &b.wg}
+	b.wg.Add(1)
+	select {
+	case b.a.chunks <- t:
+	case <-ctx.Done():
+		b.wg.Done()
+		return ctx.Err()
+	}
+	b.pieces = append(b.pieces, piece{task: t})
+	b.off += int64(len(data))
+	return nil
+}
+
+// regions reads the data regions of f (size bytes) with cut, recording
+// the gaps between them, and a missing end, as holes.
+func (b *contentBuilder) regions(f *os.File, regions []region, size int64, cut func(io.Reader) error) error {
 	for _, rg := range regions {
-		if rg.off > off {
-			pieces = append(pieces, piece{hole: uint64(rg.off - off)})
-			a.c.holeBytes.Add(rg.off - off)
-			off = rg.off
+		if rg.off > b.off {
+			b.hole(rg.off - b.off)
 		}
 		var r io.Reader = f
 		if rg.n >= 0 {
 			r = io.NewSectionReader(f, rg.off, rg.n)
 		}
-		ch.Reset(r)
-		for rerr == nil {
-			c, err := ch.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				rerr = err
-				break
-			}
-			t := &chunkTask{data: a.getBuf(c.Data), wg: &wg}
-			wg.Add(1)
-			select {
-			case a.chunks <- t:
-			case <-ctx.Done():
-				wg.Done()
-				rerr = ctx.Err()
-			}
-			pieces = append(pieces, piece{task: t})
-			off += int64(c.Length)
-		}
-		if rerr != nil {
-			break
+		if err := cut(r); err != nil {
+			return err
 		}
 	}
-	ch.Reset(nil)
-	wg.Wait()
-	if err := a.fatalErr(); err != nil {
+	// Only a hole is left (a file of holes only has no data region).
+	if (len(regions) == 0 || regions[len(regions)-1].n >= 0) && b.off < size {
+		b.hole(size - b.off)
+	}
+	return nil
+}
+
+// cutCDC cuts r with the content-defined chunker ch; with zeroHoles,
+// chunks of zeros only are recorded as holes.
+func (b *contentBuilder) cutCDC(ctx context.Context, ch *chunker.Chunker, r io.Reader, zeroHoles bool) error {
+	ch.Reset(r)
+	defer ch.Reset(nil)
+	for {
+		c, err := ch.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if zeroHoles && allZero(c.Data) {
+			b.zeros(int64(c.Length))
+		} else if err := b.chunk(ctx, c.Data); err != nil {
+			return err
+		}
+	}
+}
+
+// cutBlocks cuts r into blocks of block bytes aligned to content offsets
+// (a block ends at a multiple of block), recording blocks of zeros as
+// holes.
+func (b *contentBuilder) cutBlocks(ctx context.Context, r io.Reader, block int, buf []byte) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := block - int(b.off%int64(block))
+		k, err := io.ReadFull(r, buf[:n])
+		if k > 0 {
+			if allZero(buf[:k]) {
+				b.zeros(int64(k))
+			} else if err := b.chunk(ctx, buf[:k]); err != nil {
+				return err
+			}
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// finish waits for the chunk workers and returns the content and its
+// length; err is the reader's error.
+func (b *contentBuilder) finish(err error) ([]tree.Extent, uint64, error) {
+	b.wg.Wait()
+	if b.a.fatalErr() != nil {
 		return nil, 0, errAborted
 	}
-	if rerr != nil {
-		return nil, 0, rerr
+	if err != nil {
+		return nil, 0, err
 	}
-	if len(regions) > 0 && regions[len(regions)-1].n >= 0 && off < st.Size {
-		pieces = append(pieces, piece{hole: uint64(st.Size - off)})
-		a.c.holeBytes.Add(st.Size - off)
-		off = st.Size
-	}
-	content := make([]tree.Extent, 0, len(pieces))
-	for _, p := range pieces {
+	content := make([]tree.Extent, 0, len(b.pieces))
+	for _, p := range b.pieces {
 		if p.task == nil {
 			content = appendHole(content, p.hole)
 		} else {
 			content = append(content, tree.Extent{ID: p.task.id, Length: uint64(p.task.n)})
 		}
 	}
-	return content, uint64(off), nil
+	return content, uint64(b.off), nil
+}
+
+// allZero reports whether b holds zeros only.
+func allZero(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.NativeEndian.Uint64(b) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // chunkTask is one chunk for a chunk worker: data (a pooled copy) in, its

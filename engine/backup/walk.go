@@ -76,6 +76,12 @@ func (a *archiver) entry(ctx context.Context, dl *dirList, name, path, rel strin
 		a.skip(path, fmt.Errorf("lstat: %w", err))
 		return
 	}
+	// The paths given are always backed up; the patterns apply below
+	// them (a root entry's rel is its name alone).
+	if strings.Contains(rel, "/") && a.filter.excluded(path, st.Mode&unix.S_IFMT == unix.S_IFDIR) {
+		a.exclude(path, &st)
+		return
+	}
 	node, err := a.nodeOf(name, path, &st)
 	if err != nil {
 		a.skip(path, err)
@@ -125,19 +131,7 @@ func (a *archiver) entry(ctx context.Context, dl *dirList, name, path, rel strin
 		} else {
 			a.c.filesNew.Add(1)
 		}
-		select {
-		case a.sem <- struct{}{}:
-		case <-ctx.Done():
-			job.err = ctx.Err()
-			a.fail(job.err)
-			close(job.done)
-			return
-		}
-		go func() {
-			defer func() { <-a.sem }()
-			job.content, job.size, job.err = a.readFile(ctx, path, &st)
-			close(job.done)
-		}()
+		a.async(ctx, job, func() ([]tree.Extent, uint64, error) { return a.readFile(ctx, path, &st) })
 	default:
 		a.c.files.Add(1)
 		dl.add(node, nil, path)
@@ -167,7 +161,7 @@ func (a *archiver) finishDir(ctx context.Context, dl *dirList) (fingerprint.ID, 
 		if j := dl.jobs[i]; j != nil {
 			<-j.done
 			if j.err != nil {
-				if n.Type == tree.File && j.err != errAborted {
+				if (n.Type == tree.File || n.Type == tree.Image) && j.err != errAborted {
 					a.skip(j.path, j.err)
 				} else if n.Type == tree.Hardlink {
 					a.skip(dl.paths[i], fmt.Errorf("hard link to unreadable %s", j.path))

@@ -122,3 +122,14 @@ func scan(g *gearTable, h *uint64, s []byte, mask uint64) (int, bool) {
 	*h = x
 	return 0, false
 }
+
+// WithParams returns a Cutter for p with c's gear table: the same secret
+// seed, other size bounds. Image streams (engine/backup) use it to cut with
+// bounds of their own without knowing the seed.
+func (c *Cutter) WithParams(p Params) (*Cutter, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	lg := bits.Len(uint(p.Avg)) - 1
+	return &Cutter{gear: c.gear, p: p, maskS: topBits(lg + normalization), maskL: topBits(lg - normalization)}, nil
+}

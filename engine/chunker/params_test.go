@@ -38,3 +38,38 @@ func TestParamsValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestWithParams: a Cutter derived with WithParams cuts exactly as one made
+// with New from the same seed and those bounds.
+func TestWithParams(t *testing.T) {
+	var seed Seed
+	seed[3] = 7
+	file, err := New(FileParams(), seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := file.WithParams(ImageParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, err := New(ImageParams(), seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 4<<20)
+	for i := range data {
+		data[i] = byte(i*7 + i>>9*13 + i>>13)
+	}
+	a, b := img.Boundaries(data), direct.Boundaries(data)
+	if len(a) != len(b) || len(a) < 8 {
+		t.Fatalf("%d vs %d chunks", len(a), len(b))
+	}
+	for i := range a {
+		if a[i].Offset != b[i].Offset || a[i].Length != b[i].Length {
+			t.Fatalf("chunk %d differs", i)
+		}
+	}
+	if _, err := file.WithParams(Params{Min: 1, Avg: 2, Max: 3}); !errors.Is(err, ErrParams) {
+		t.Fatalf("bad params accepted: %v", err)
+	}
+}

@@ -1,6 +1,9 @@
 // Package restore owns getting data back out of snapshots: Restore writes
-// a snapshot, or one path inside it, into a directory, and Verify re-reads
-// and authenticates everything a snapshot refers to without writing.
+// a snapshot, or one path inside it, into a directory; WriteImage writes
+// one image (tree.Image node) to a file or into a block device; Verify
+// re-reads and authenticates everything a snapshot refers to without
+// writing, and VerifyRepo does so for a whole repository, or a sample of
+// its chunks, reporting exactly what each damaged blob affects.
 //
 // What Restore recreates: directories, regular files (Workers files at
 // once, and within a file its chunks read and written at their offsets by
@@ -10,7 +13,22 @@
 // if that is outside the restored sub-path, its content is written and it
 // becomes the first name), FIFOs, device nodes (root only), owners (root
 // only), modes, xattrs (POSIX ACLs included) and atime/mtime in ns.
-// Sockets are reported and skipped; ctime cannot be set.
+// Sockets are reported and skipped; ctime cannot be set. Image nodes are
+// restored by Restore as regular (sparse) files; WriteImage writes one
+// into an existing block device instead (at least the image's size;
+// holes written as zeros, since a device keeps old data where nothing is
+// written; nothing past the image touched; fsynced), or to a file.
+//
+// VerifyRepo: one walk of every snapshot's trees (each distinct tree
+// once) collects the distinct chunks; Percent % of them are read, chosen
+// by Sampled, a pure function of the chunk ID and a Seed (SplitMix64 of
+// the ID's first 8 bytes, which are uniform, being keyed hashes), so a run
+// is repeatable and rotating the seed covers everything over time. Only
+// when damage is found: the pack of each damaged blob is named (by a
+// Locator, or else by one repo.Check, whose report is returned and whose
+// damaged referenced chunks are added even if not sampled), and a second
+// walk, memoized per tree, lists every snapshot and path that needs each
+// damaged blob (capped at MaxUses per blob, the rest counted).
 //
 // Invariants:
 //
@@ -22,11 +40,20 @@
 //     authenticate: repo.Get checks every chunk's MAC and fingerprint) is
 //     removed, never left with wrong or missing bytes; the failure is
 //     listed in Result.Failed with its path and the restore continues.
+//   - Verification never repairs or writes; damage is reported with the
+//     blob's type, ID, pack (when known) and uses, never returned as an
+//     error.
 //   - A restored file is created anew (an existing one is removed first),
 //     so writing never goes through a hard link into another file.
 //
 // Testing: engine/backup's tests run backup → restore round trips over
 // generated trees with every node type and compare everything (content,
 // modes, owners, ns times, xattrs, hard link identity, holes by
-// SEEK_HOLE), sub-path restores, damaged chunks, and Verify.
+// SEEK_HOLE), sub-path restores, damaged chunks, and Verify; images
+// round trip through files and loop devices. verifyrepo_test.go flips a
+// byte inside a pack on disk and checks that VerifyRepo names the chunk,
+// the pack and exactly the snapshot paths a brute-force walk finds, that
+// restoring an affected snapshot removes those files and keeps the rest,
+// and that N % sampling reads about N % of the chunks, repeatably per
+// seed.
 package restore

@@ -154,7 +154,7 @@ func (r *restorer) node(ctx context.Context, n *tree.Node, dst, rel string, wg *
 	switch n.Type {
 	case tree.Dir:
 		err = r.dir(ctx, n, dst, rel)
-	case tree.File:
+	case tree.File, tree.Image:
 		r.fileAsync(ctx, n, dst, rel, wg)
 	case tree.Hardlink:
 		err = r.hardlink(ctx, n, dst, rel, wg)

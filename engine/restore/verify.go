@@ -69,7 +69,7 @@ func Verify(ctx context.Context, g tree.Getter, snap *snapshot.Snapshot) (*Verif
 				if err := walk(n.Subtree, p); err != nil {
 					return err
 				}
-			case tree.File, tree.Hardlink:
+			case tree.File, tree.Hardlink, tree.Image:
 				rep.Files++
 				for _, e := range n.Content {
 					if e.Hole {

@@ -6,6 +6,16 @@
 // fingerprint of the plaintext, so a file renamed to another's name or
 // damaged fails to load instead of lying.
 //
+// Compatibility: Summary.Excluded (items left out by exclude patterns) was
+// added after version 1 and is omitted when zero, so every snapshot
+// without exclusions encodes exactly as before; a reader older than the
+// field rejects only snapshots that use it.
+//
+// Job types: full, incremental (unchanged files taken from the Parent) and
+// synthetic-full (engine/backup's SyntheticFull: the head of a chain
+// committed again, on the vault, after checking it is complete; Parent is
+// that head).
+//
 // # Read and write ordering
 //
 // Following restic's model, a snapshot is the commit point of a backup and

@@ -64,6 +64,10 @@ type Summary struct {
 	BytesStored    int64 `json:"bytes_stored"`    // sealed size of new blobs
 	TreesNew       int64 `json:"trees_new"`       //
 	Skipped        int64 `json:"skipped"`         // items skipped after errors
+	// Excluded counts items left out by exclude patterns (added after
+	// version 1 shipped: omitted when zero, so snapshots without
+	// exclusions encode exactly as before).
+	Excluded int64 `json:"excluded,omitempty"`
 	// DedupRatio is bytes read per new plaintext data byte; Compression
 	// is new plaintext per sealed byte stored. Zero when undefined.
 	DedupRatio  float64 `json:"dedup_ratio"`

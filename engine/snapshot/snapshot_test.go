@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -144,4 +145,27 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("decoded snapshot does not encode: %v", err)
 		}
 	})
+}
+
+// TestExcludedCompatible: a summary without exclusions encodes without
+// the field added later (byte-compatible with older writers), one with
+// them round-trips.
+func TestExcludedCompatible(t *testing.T) {
+	s := snap("a", time.Unix(1, 0))
+	b, err := Encode(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte("excluded")) {
+		t.Fatalf("zero Excluded encoded: %s", b)
+	}
+	s.Summary.Excluded = 7
+	b, err = Encode(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(b)
+	if err != nil || got.Summary.Excluded != 7 {
+		t.Fatalf("%+v %v", got, err)
+	}
 }

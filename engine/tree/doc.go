@@ -5,17 +5,18 @@
 //
 // A Node records everything a restore needs and everything an incremental
 // backup compares: name, Type (file, dir, symlink, hardlink, char/block
-// device, FIFO, socket), mode bits, uid/gid and names, size, mtime, ctime
+// device, FIFO, socket, image), mode bits, uid/gid and names, size, mtime, ctime
 // and atime in ns, inode, device and link count, link target, device
 // number, extended attributes (POSIX ACLs included, as
 // system.posix_acl_*), for files the ordered content list (chunk IDs with
 // plaintext lengths, and holes, which are recorded and never stored), for
 // directories the subtree ID.
 //
-// Format (version 1), every integer an unsigned LEB128 varint of minimal
-// length (times: zigzag), every string a length-prefixed byte string:
+// Format (versions 1 and 2), every integer an unsigned LEB128 varint of
+// minimal length (times: zigzag), every string a length-prefixed byte
+// string:
 //
-//	blob:    version (u8 = 1) | kind (u8) | count | count × item
+//	blob:    version (u8 = 1 or 2) | kind (u8) | count | count × item
 //	kind 0 (KindNodes):   item = node
 //	kind 1 (KindParts):   item = ID (32 bytes) of a kind 0 blob; count ≥ 2
 //	kind 2 (KindExtents): item = extent; count ≥ 1
@@ -24,6 +25,18 @@
 //	         link target | n × (xattr name | value) | n × extent |
 //	         n × content blob ID | subtree ID (32 bytes, dirs only)
 //	extent:  0 | chunk ID (32) | length   or   1 | hole length
+//
+// Versions: version 2 (added with image streams) is version 1 plus node
+// type 9, Image: a disk image or block device stored whole, with Content
+// and Size as a File and Rdev the source's device number (0: a regular
+// file or a stream), which a restore writes back to a file or into a
+// block device. A KindNodes blob is written as version 2 exactly when one
+// of its nodes is an Image, as version 1 otherwise; KindParts and
+// KindExtents blobs are always version 1. So every tree without images
+// encodes byte for byte as before (old snapshots keep deduplicating), a
+// version 1 reader rejects a directory with an image as an unknown
+// version instead of misreading it, and Decode rejects a version that is
+// not the one the nodes need (canonical bytes).
 //
 // Invariants:
 //
@@ -51,7 +64,8 @@
 // one's snapshot path and which repeat its content, so restoring a
 // sub-path that lacks the first name still restores the data.
 //
-// Testing: round trips of every node type, determinism, splitting of
+// Testing: round trips of every node type (Image included, and the
+// version each blob is written as), determinism, splitting of
 // large directories and long content lists with small limits, rejection of
 // hand-broken encodings, and FuzzDecode (any input: no panic, and accepted
 // bytes re-encode identically).

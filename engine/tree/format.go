@@ -9,8 +9,20 @@ import (
 	"keep/engine/fingerprint"
 )
 
-// Version is the tree blob format version.
-const Version = 1
+// Version is the newest tree blob format version: a KindNodes blob is
+// written as version 2 when one of its nodes is an Image, as version 1
+// otherwise (so every tree an older writer made encodes, and dedups,
+// exactly as before); KindParts and KindExtents blobs are always version 1.
+const Version = 2
+
+// blobVersion is the version a KindNodes blob of nodes is written as.
+func blobVersion(nodes []Node) byte {
+	v := byte(1)
+	for i := range nodes {
+		v = max(v, nodes[i].Type.minVersion())
+	}
+	return v
+}
 
 // Kind is what a tree blob holds.
 type Kind uint8
@@ -48,7 +60,7 @@ const (
 // KindNodes blob. Nodes must be sorted by name, names unique, and each
 // valid; the encoding is deterministic.
 func EncodeNodes(nodes []Node) ([]byte, error) {
-	b := []byte{Version, byte(KindNodes)}
+	b := []byte{blobVersion(nodes), byte(KindNodes)}
 	b = binary.AppendUvarint(b, uint64(len(nodes)))
 	for i := range nodes {
 		if i > 0 && nodes[i-1].Name >= nodes[i].Name {
@@ -64,7 +76,7 @@ func EncodeNodes(nodes []Node) ([]byte, error) {
 
 // encodeParts encodes a KindParts blob.
 func encodeParts(ids []fingerprint.ID) []byte {
-	b := []byte{Version, byte(KindParts)}
+	b := []byte{1, byte(KindParts)}
 	b = binary.AppendUvarint(b, uint64(len(ids)))
 	for _, id := range ids {
 		b = append(b, id[:]...)
@@ -74,7 +86,7 @@ func encodeParts(ids []fingerprint.ID) []byte {
 
 // encodeExtents encodes a KindExtents blob.
 func encodeExtents(es []Extent) []byte {
-	b := []byte{Version, byte(KindExtents)}
+	b := []byte{1, byte(KindExtents)}
 	b = binary.AppendUvarint(b, uint64(len(es)))
 	return appendExtents(b, es)
 }
@@ -148,12 +160,16 @@ func Decode(b []byte) (*Blob, error) {
 
 func decode(b []byte) (*Blob, error) {
 	d := decoder{b: b}
-	if v := d.byte(); v != Version {
+	v := d.byte()
+	if v != 1 && v != 2 {
 		return nil, errors.Join(d.err, fmt.Errorf("version %d", v))
 	}
 	blob := &Blob{Kind: Kind(d.byte())}
 	if d.err != nil {
 		return nil, d.err
+	}
+	if v != 1 && blob.Kind != KindNodes {
+		return nil, fmt.Errorf("kind %d in version %d", blob.Kind, v)
 	}
 	switch blob.Kind {
 	case KindNodes:
@@ -174,6 +190,10 @@ func decode(b []byte) (*Blob, error) {
 			if i > 0 && blob.Nodes[i-1].Name >= nd.Name {
 				return nil, fmt.Errorf("nodes not sorted and unique at %q", nd.Name)
 			}
+		}
+		// Canonical: the version is the one the nodes need.
+		if want := blobVersion(blob.Nodes); v != want {
+			return nil, fmt.Errorf("version %d for nodes that need version %d", v, want)
 		}
 	case KindParts:
 		n := d.count(fingerprint.Size)

@@ -10,6 +10,8 @@ import (
 func FuzzDecode(f *testing.F) {
 	good, _ := EncodeNodes(sample())
 	f.Add(good)
+	img, _ := EncodeNodes([]Node{{Name: "disk", Type: Image, Rdev: 2049, Size: 9, Content: []Extent{{ID: id("i"), Length: 9}}}})
+	f.Add(img)
 	f.Add(encodeExtents([]Extent{{ID: id("a"), Length: 5}, {Hole: true, Length: 7}}))
 	f.Add(encodeParts([]fingerprint.ID{id("a"), id("b")}))
 	f.Fuzz(func(t *testing.T, b []byte) {

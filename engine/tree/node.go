@@ -19,9 +19,27 @@ const (
 	BlockDev Type = 6 // block device: Rdev
 	FIFO     Type = 7 // named pipe
 	Socket   Type = 8 // Unix socket (recorded; restore skips it)
+	// Image is a disk image or block device stored whole (format
+	// version 2): Content and Size as a File, Rdev the source's device
+	// number when it was a block device (0: a regular file). A restore
+	// writes it back to a regular file or into a block device.
+	Image Type = 9
 )
 
-func (t Type) valid() bool { return File <= t && t <= Socket }
+func (t Type) valid() bool { return File <= t && t <= Image }
+
+// HasContent reports whether nodes of type t carry Content and Size: File,
+// Hardlink and Image.
+func (t Type) HasContent() bool { return t == File || t == Hardlink || t == Image }
+
+// minVersion is the oldest format version that can encode a node of type
+// t.
+func (t Type) minVersion() byte {
+	if t == Image {
+		return 2
+	}
+	return 1
+}
 
 // String returns the type's name.
 func (t Type) String() string {
@@ -42,6 +60,8 @@ func (t Type) String() string {
 		return "fifo"
 	case Socket:
 		return "socket"
+	case Image:
+		return "image"
 	}
 	return fmt.Sprintf("type(%d)", uint8(t))
 }
@@ -55,7 +75,7 @@ type Node struct {
 	GID   uint32
 	User  string // owner's name, when known
 	Group string
-	// Size is the file's length including holes (File, Hardlink); 0
+	// Size is the file's length including holes (File, Hardlink, Image); 0
 	// for other types.
 	Size uint64
 	// Times in ns since the Unix epoch. CTime is recorded for change
@@ -69,7 +89,8 @@ type Node struct {
 	// relative to the snapshot's root and slash-separated, of the File
 	// node it is another name of.
 	LinkTarget string
-	// Rdev is a device node's device number.
+	// Rdev is a device node's device number, or an Image's source
+	// device (0: it was a regular file or a stream).
 	Rdev uint64
 	// Xattrs are the extended attributes, sorted by name (POSIX ACLs
 	// are the system.posix_acl_* attributes).
@@ -137,9 +158,9 @@ func (n *Node) validate() error {
 			return fmt.Errorf("%q: xattrs not sorted and unique at %q", n.Name, x.Name)
 		}
 	}
-	hasData := n.Type == File || n.Type == Hardlink
+	hasData := n.Type.HasContent()
 	linked := n.Type == Symlink || n.Type == Hardlink
-	dev := n.Type == CharDev || n.Type == BlockDev
+	dev := n.Type == CharDev || n.Type == BlockDev || n.Type == Image
 	switch {
 	case linked != (n.LinkTarget != ""):
 		return fmt.Errorf("%q: %v with link target %q", n.Name, n.Type, n.LinkTarget)

@@ -68,7 +68,6 @@ func (s *Saver) limits() (maxBlob, inline int) {
 // is not modified.
 func (s *Saver) Save(ctx context.Context, nodes []Node) (fingerprint.ID, error) {
 	maxBlob, inline := s.limits()
-	hdr := []byte{Version, byte(KindNodes)}
 	var (
 		enc    []byte
 		starts []int
@@ -92,7 +91,7 @@ func (s *Saver) Save(ctx context.Context, nodes []Node) (fingerprint.ID, error) 
 		}
 	}
 	starts = append(starts, len(enc))
-	whole := blobOf(hdr, enc, len(nodes))
+	whole := blobOf(blobVersion(nodes), enc, len(nodes))
 	if len(whole) <= maxBlob {
 		return s.put(ctx, whole)
 	}
@@ -100,10 +99,10 @@ func (s *Saver) Save(ctx context.Context, nodes []Node) (fingerprint.ID, error) 
 	var parts []fingerprint.ID
 	for i := 0; i < len(nodes); {
 		j := i + 1
-		for j < len(nodes) && len(hdr)+10+starts[j+1]-starts[i] <= maxBlob {
+		for j < len(nodes) && 2+10+starts[j+1]-starts[i] <= maxBlob {
 			j++
 		}
-		part := blobOf(hdr, enc[starts[i]:starts[j]], j-i)
+		part := blobOf(blobVersion(nodes[i:j]), enc[starts[i]:starts[j]], j-i)
 		if len(part) > maxBlob {
 			return fingerprint.ID{}, fmt.Errorf("tree: node %q alone exceeds %d bytes", nodes[i].Name, maxBlob)
 		}
@@ -121,9 +120,9 @@ func (s *Saver) Save(ctx context.Context, nodes []Node) (fingerprint.ID, error) 
 	return s.put(ctx, b)
 }
 
-func blobOf(hdr, enc []byte, n int) []byte {
-	b := make([]byte, 0, len(hdr)+10+len(enc))
-	b = append(b, hdr...)
+func blobOf(version byte, enc []byte, n int) []byte {
+	b := make([]byte, 0, 2+10+len(enc))
+	b = append(b, version, byte(KindNodes))
 	b = binary.AppendUvarint(b, uint64(n))
 	return append(b, enc...)
 }

@@ -153,7 +153,7 @@ func TestEncodeRejects(t *testing.T) {
 		{Name: "a/b", Type: File},
 		{Name: "..", Type: File},
 		{Name: "x", Type: 0},
-		{Name: "x", Type: 9},
+		{Name: "x", Type: 10},
 		{Name: "x", Type: File, Mode: 0o10000},
 		{Name: "x", Type: File, Size: 1},
 		{Name: "x", Type: Dir},
@@ -195,11 +195,11 @@ func TestDecodeRejects(t *testing.T) {
 	cases := map[string][]byte{
 		"trailing":      append(bytes.Clone(good), 0),
 		"version":       append([]byte{2}, good[1:]...),
-		"kind":          {Version, 9, 0},
-		"non-minimal":   {Version, byte(KindNodes), 0x80, 0x00},
-		"huge count":    {Version, byte(KindNodes), 0xff, 0xff, 0xff, 0xff, 0x0f},
-		"one part":      append([]byte{Version, byte(KindParts), 1}, make([]byte, 32)...),
-		"empty extents": {Version, byte(KindExtents), 0},
+		"kind":          {1, 9, 0},
+		"non-minimal":   {1, byte(KindNodes), 0x80, 0x00},
+		"huge count":    {1, byte(KindNodes), 0xff, 0xff, 0xff, 0xff, 0x0f},
+		"one part":      append([]byte{1, byte(KindParts), 1}, make([]byte, 32)...),
+		"empty extents": {1, byte(KindExtents), 0},
 	}
 	for name, b := range cases {
 		if _, err := Decode(b); !errors.Is(err, ErrFormat) {

@@ -1,0 +1,227 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"keep/engine/chunker"
+	"keep/engine/tree"
+)
+
+// ImageBlockSize is the block size image streams are cut into (capped by
+// the repository's largest chunk). The package doc gives the measurements
+// that chose it.
+const ImageBlockSize = 64 << 10
+
+// StreamPathPrefix marks a stream in Snapshot.Paths: a stream named N is
+// recorded as StreamPathPrefix+N.
+const StreamPathPrefix = "stream:"
+
+// imageChunking is how image streams are cut: fixed blocks of block bytes
+// or, when cdc is set, content-defined chunks with those bounds (the
+// alternative the measurement compares).
+type imageChunking struct {
+	block  int
+	cdc    chunker.Params
+	cutter *chunker.Cutter
+}
+
+// defaultImageChunking resolves the measurement seam o (nil: fixed
+// ImageBlockSize blocks) against the repository's cutter c.
+func defaultImageChunking(c *chunker.Cutter, o *imageChunking) (imageChunking, error) {
+	maxChunk := c.Params().Max
+	if o == nil {
+		return imageChunking{block: min(ImageBlockSize, maxChunk)}, nil
+	}
+	if o.cdc != (chunker.Params{}) {
+		p := o.cdc
+		p.Max = min(p.Max, maxChunk)
+		cut, err := c.WithParams(p)
+		if err != nil {
+			return imageChunking{}, fmt.Errorf("backup: image chunking: %w", err)
+		}
+		return imageChunking{cutter: cut}, nil
+	}
+	if o.block <= 0 || o.block > maxChunk {
+		return imageChunking{}, fmt.Errorf("backup: image block of %d bytes", o.block)
+	}
+	return imageChunking{block: o.block}, nil
+}
+
+// cutImage cuts r (starting at content offset b.off) as an image.
+func (a *archiver) cutImage(ctx context.Context, b *contentBuilder, r io.Reader, buf *[]byte) error {
+	if a.image.cutter != nil {
+		return b.cutCDC(ctx, a.image.cutter.NewChunker(nil), r, true)
+	}
+	if *buf == nil {
+		*buf = make([]byte, a.image.block)
+	}
+	return b.cutBlocks(ctx, r, a.image.block, *buf)
+}
+
+// imageEntry adds the Image node of the block device or regular file at
+// path (symlinks followed, as /dev/disk/by-id names are) to dl. A regular
+// file whose size, times and inode match its Image node in the parent is
+// not read; a device always is (its times say nothing of its content).
+func (a *archiver) imageEntry(ctx context.Context, dl *dirList, name, path string, pn *tree.Node) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		a.skip(path, fmt.Errorf("stat: %w", err))
+		return
+	}
+	node, err := a.nodeOf(name, path, &st)
+	if err != nil {
+		a.skip(path, err)
+		return
+	}
+	switch node.Type {
+	case tree.File:
+	case tree.BlockDev:
+		node.Size = 0
+	default:
+		a.skip(path, fmt.Errorf("image: %v is neither a block device nor a regular file", node.Type))
+		return
+	}
+	regular := node.Type == tree.File
+	node.Type = tree.Image
+	a.c.files.Add(1)
+	job := &fileJob{path: path, rel: name, done: make(chan struct{})}
+	dl.add(node, job, path)
+	if regular && pn != nil && pn.Type == tree.Image && unchanged(pn, &node) && a.present(pn.Content) {
+		a.c.filesUnchanged.Add(1)
+		a.c.bytesSeen.Add(int64(pn.Size))
+		job.content, job.size = pn.Content, pn.Size
+		close(job.done)
+		return
+	}
+	if pn != nil {
+		a.c.filesChanged.Add(1)
+	} else {
+		a.c.filesNew.Add(1)
+	}
+	a.async(ctx, job, func() ([]tree.Extent, uint64, error) { return a.readImage(ctx, path, &st) })
+}
+
+// async runs read for job in another goroutine, at most Workers at once.
+func (a *archiver) async(ctx context.Context, job *fileJob, read func() ([]tree.Extent, uint64, error)) {
+	select {
+	case a.sem <- struct{}{}:
+	case <-ctx.Done():
+		job.err = ctx.Err()
+		a.fail(job.err)
+		close(job.done)
+		return
+	}
+	go func() {
+		defer func() { <-a.sem }()
+		job.content, job.size, job.err = read()
+		close(job.done)
+	}()
+}
+
+// readImage reads the block device or regular file at path whole: a
+// device's size is its BLKGETSIZE64, a file's holes are found as for
+// files; data is cut as images are (zero blocks become holes).
+func (a *archiver) readImage(ctx context.Context, path string, st *unix.Stat_t) ([]tree.Extent, uint64, error) {
+	f, err := a.opts.openFile(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	var (
+		regions []region
+		size    int64
+	)
+	if st.Mode&unix.S_IFMT == unix.S_IFBLK {
+		if size, err = deviceSize(f); err != nil {
+			return nil, 0, err
+		}
+		regions = []region{{0, size}}
+	} else {
+		size = st.Size
+		if regions, err = fileRegions(f, st); err != nil {
+			return nil, 0, err
+		}
+	}
+	a.c.bytesSeen.Add(size)
+	a.c.filesRead.Add(1)
+	b := &contentBuilder{a: a}
+	var buf []byte
+	err = b.regions(f, regions, size, func(r io.Reader) error { return a.cutImage(ctx, b, r, &buf) })
+	return b.finish(err)
+}
+
+// deviceSize returns a block device's size in bytes (ioctl BLKGETSIZE64).
+func deviceSize(f *os.File) (int64, error) {
+	var size uint64
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, f.Fd(), unix.BLKGETSIZE64, uintptr(unsafe.Pointer(&size))); e != 0 {
+		return 0, fmt.Errorf("BLKGETSIZE64: %w", e)
+	}
+	return int64(size), nil
+}
+
+// checkStream validates a Stream's name, reader and mode.
+func checkStream(s Stream) error {
+	if s.Name == "" || s.Name == "." || s.Name == ".." || len(s.Name) > tree.MaxName || strings.ContainsAny(s.Name, "/\x00") {
+		return fmt.Errorf("backup: invalid stream name %q", s.Name)
+	}
+	if s.R == nil {
+		return fmt.Errorf("backup: stream %q has no reader", s.Name)
+	}
+	if s.Mode&^0o7777 != 0 {
+		return fmt.Errorf("backup: stream %q: mode %o has bits outside 07777", s.Name, s.Mode)
+	}
+	return nil
+}
+
+// streamEntry adds the node of stream s to dl, read by another goroutine.
+func (a *archiver) streamEntry(ctx context.Context, dl *dirList, s Stream) {
+	mode := s.Mode
+	if mode == 0 {
+		mode = 0o600
+	}
+	mt := s.MTime
+	if mt.IsZero() {
+		mt = a.start
+	}
+	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
+	node := tree.Node{
+		Name: s.Name, Type: tree.File, Mode: mode, UID: uid, GID: gid,
+		User: a.users.user(uid), Group: a.users.group(gid),
+		MTime: mt.UnixNano(), CTime: mt.UnixNano(), ATime: mt.UnixNano(), Links: 1,
+	}
+	if s.Image {
+		node.Type = tree.Image
+	}
+	path := StreamPathPrefix + s.Name
+	a.c.files.Add(1)
+	a.c.filesNew.Add(1)
+	job := &fileJob{path: path, rel: s.Name, done: make(chan struct{})}
+	dl.add(node, job, path)
+	a.async(ctx, job, func() ([]tree.Extent, uint64, error) {
+		a.c.filesRead.Add(1)
+		b := &contentBuilder{a: a}
+		var err error
+		if s.Image {
+			var buf []byte
+			err = a.cutImage(ctx, b, s.R, &buf)
+		} else {
+			ch := a.chunkrs.Get().(*chunker.Chunker)
+			err = b.cutCDC(ctx, ch, s.R, false)
+			a.chunkrs.Put(ch)
+		}
+		if err != nil && !errors.Is(err, context.Canceled) {
+			err = fmt.Errorf("read stream: %w", err)
+		}
+		content, size, err := b.finish(err)
+		a.c.bytesSeen.Add(int64(size))
+		return content, size, err
+	})
+}
