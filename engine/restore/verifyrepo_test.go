@@ -143,12 +143,22 @@ func TestVerifyRepoDamagedPack(t *testing.T) {
 
 	rep, err := restore.VerifyRepo(ctx, w.r, restore.VerifyOptions{})
 	must(t, err)
-	if rep.OK() || len(rep.Damaged) != 1 || rep.Check == nil {
+	if rep.OK() || len(rep.Damaged) != 1 || rep.Check != nil { // repo.Repo is a Locator: no whole-repository Check
 		t.Fatalf("damaged: %+v", rep.Damaged)
 	}
 	d := rep.Damaged[0]
 	if d.Type != pack.Data || d.Pack.String() != filepath.Base(packPath) || !errors.Is(d.Err, repo.ErrCorrupt) {
 		t.Fatalf("damage: %v (pack file %s)", d, filepath.Base(packPath))
+	}
+	// Without a Locator the pack is named by a whole-repository Check.
+	type checkOnly struct {
+		restore.RepoSource
+		restore.Checker
+	}
+	viaCheck, err := restore.VerifyRepo(ctx, checkOnly{w.r, w.r}, restore.VerifyOptions{})
+	must(t, err)
+	if len(viaCheck.Damaged) != 1 || viaCheck.Check == nil || viaCheck.Damaged[0].Pack != d.Pack || viaCheck.Damaged[0].ID != d.ID {
+		t.Fatalf("via Check: %+v (Check %v), want %v", viaCheck.Damaged, viaCheck.Check != nil, d)
 	}
 	want := usesOf(t, w.r, d.ID, w.s1, w.s2, w.s3)
 	if len(want) == 0 || !slices.Equal(d.Uses, want) {
