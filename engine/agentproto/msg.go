@@ -1,0 +1,542 @@
+package agentproto
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"keep/engine/chunker"
+	"keep/engine/fingerprint"
+)
+
+// Version is the protocol version Hello and HelloOK carry.
+const Version = 1
+
+// Bounds every decoder enforces.
+const (
+	MaxString    = 4096    // names, reasons, messages, paths
+	MaxHaveIDs   = 4096    // IDs in one HaveQuery
+	MaxPaths     = 1024    // paths of one BeginJob
+	MaxSkipped   = 4096    // items of one Skipped
+	MaxSnapshots = 65536   // snapshots in one Snapshots reply
+	MaxSnapshot  = 4 << 20 // one snapshot's JSON (repo.MaxFileSize)
+	MaxCert      = 16384   // a DER certificate or public key
+	MaxToken     = 64      // an enrolment token's secret
+)
+
+// Type is a message type, the first byte of a frame.
+type Type uint8
+
+// Message types. Requests go from agent to vault, replies back with the
+// request's ID; Error answers any request.
+const (
+	TypeHello         Type = 1
+	TypeHelloOK       Type = 2
+	TypeError         Type = 3
+	TypeHaveQuery     Type = 4
+	TypeHaveReply     Type = 5
+	TypePutBlob       Type = 6
+	TypePutOK         Type = 7
+	TypeGetBlob       Type = 8
+	TypeBlob          Type = 9
+	TypeFlush         Type = 10
+	TypeFlushOK       Type = 11
+	TypeCommit        Type = 12
+	TypeCommitted     Type = 13
+	TypeListSnapshots Type = 14
+	TypeSnapshots     Type = 15
+	TypeOpenSnapshot  Type = 16
+	TypeSnapshotInfo  Type = 17
+	TypeBeginJob      Type = 18
+	TypeJobStarted    Type = 19
+	TypeProgress      Type = 20
+	TypeSkipped       Type = 21
+	TypeEndJob        Type = 22
+	TypeAck           Type = 23
+	TypeEnrol         Type = 24
+	TypeEnrolled      Type = 25
+	typeEnd           Type = 26
+)
+
+var typeNames = [...]string{"", "Hello", "HelloOK", "Error", "HaveQuery", "HaveReply", "PutBlob", "PutOK",
+	"GetBlob", "Blob", "Flush", "FlushOK", "Commit", "Committed", "ListSnapshots", "Snapshots",
+	"OpenSnapshot", "SnapshotInfo", "BeginJob", "JobStarted", "Progress", "Skipped", "EndJob", "Ack",
+	"Enrol", "Enrolled"}
+
+// Valid reports whether t is a known message type.
+func (t Type) Valid() bool { return t > 0 && t < typeEnd }
+
+func (t Type) String() string {
+	if t.Valid() {
+		return typeNames[t]
+	}
+	return fmt.Sprintf("type(%d)", uint8(t))
+}
+
+// Message is one typed message.
+type Message interface {
+	Type() Type
+	// Append appends the payload encoding.
+	Append(b []byte) []byte
+}
+
+// Decode decodes the payload of a message of type t strictly: every
+// bound checked before allocating, no trailing bytes. Byte fields of the
+// result alias p.
+func Decode(t Type, p []byte) (Message, error) {
+	d := &dec{b: p, msg: t}
+	var m Message
+	switch t {
+	case TypeHello:
+		m = &Hello{Version: d.u16("version"), Agent: d.str("agent", MaxString), Client: d.str("client", MaxString)}
+	case TypeHelloOK:
+		h := &HelloOK{Version: d.u16("version"), VaultID: d.str("vault ID", MaxString), Client: d.str("client", MaxString)}
+		h.Chunker.Min, h.Chunker.Avg, h.Chunker.Max = int(d.u32("min")), int(d.u32("avg")), int(d.u32("max"))
+		h.GearSeed = d.key("gear seed")
+		h.FingerprintKey = d.key("fingerprint key")
+		h.MaxPayload, h.MaxInFlight, h.MaxHaveIDs = d.u32("max payload"), d.u32("max in flight"), d.u32("max have IDs")
+		m = h
+	case TypeError:
+		m = &Error{Code: Code(d.u16("code")), Message: d.str("message", MaxString)}
+	case TypeHaveQuery:
+		q := &HaveQuery{BlobType: d.u8("blob type")}
+		n := d.count("IDs", MaxHaveIDs, fingerprint.Size)
+		if d.err == nil {
+			q.IDs = make([]fingerprint.ID, n)
+			for i := range q.IDs {
+				q.IDs[i] = d.id("ID")
+			}
+		}
+		m = q
+	case TypeHaveReply:
+		r := &HaveReply{}
+		n := d.count("bits", MaxHaveIDs, 0)
+		bits := d.take((n+7)/8, "bitmap")
+		if d.err == nil {
+			r.Present = make([]bool, n)
+			for i := range r.Present {
+				r.Present[i] = bits[i/8]&(1<<(i%8)) != 0
+			}
+			if n%8 != 0 && bits[n/8]>>(n%8) != 0 {
+				d.fail("bitmap: padding bits set")
+			}
+		}
+		m = r
+	case TypePutBlob:
+		m = &PutBlob{BlobType: d.u8("blob type"), ID: d.id("ID"), Data: d.rest()}
+	case TypePutOK:
+		m = &PutOK{Stored: d.u32("stored")}
+	case TypeGetBlob:
+		m = &GetBlob{BlobType: d.u8("blob type"), ID: d.id("ID")}
+	case TypeBlob:
+		m = &Blob{Data: d.rest()}
+	case TypeFlush:
+		m = &Flush{}
+	case TypeFlushOK:
+		m = &FlushOK{}
+	case TypeCommit:
+		m = &Commit{Snapshot: d.rest()}
+		if len(m.(*Commit).Snapshot) > MaxSnapshot {
+			d.fail("snapshot of %d bytes, limit %d", len(m.(*Commit).Snapshot), MaxSnapshot)
+		}
+	case TypeCommitted:
+		m = &Committed{ID: d.id("ID")}
+	case TypeListSnapshots:
+		m = &ListSnapshots{}
+	case TypeSnapshots:
+		s := &Snapshots{}
+		n := d.count("snapshots", MaxSnapshots, fingerprint.Size+4)
+		if d.err == nil {
+			s.Items = make([]SnapshotItem, n)
+			for i := range s.Items {
+				s.Items[i] = SnapshotItem{ID: d.id("ID"), JSON: d.bytes32("snapshot", MaxSnapshot)}
+			}
+		}
+		m = s
+	case TypeOpenSnapshot:
+		m = &OpenSnapshot{ID: d.id("ID"), Verify: d.boolean("verify")}
+	case TypeSnapshotInfo:
+		m = &SnapshotInfo{Intact: d.boolean("intact"), JSON: d.bytes32("snapshot", MaxSnapshot)}
+	case TypeBeginJob:
+		j := &BeginJob{Kind: d.str("kind", 64), Hostname: d.str("hostname", MaxString), Parent: d.id("parent")}
+		n := d.count("paths", MaxPaths, 2)
+		if d.err == nil {
+			j.Paths = make([]string, n)
+			for i := range j.Paths {
+				j.Paths[i] = d.str("path", MaxString)
+			}
+		}
+		m = j
+	case TypeJobStarted:
+		m = &JobStarted{JobID: d.str("job ID", 256)}
+	case TypeProgress:
+		m = &Progress{Files: d.u64("files"), Dirs: d.u64("dirs"), BytesSeen: d.u64("bytes seen"),
+			BytesRead: d.u64("bytes read"), BytesNew: d.u64("bytes new"), ElapsedNS: d.u64("elapsed")}
+	case TypeSkipped:
+		s := &Skipped{}
+		n := d.count("items", MaxSkipped, 4)
+		if d.err == nil {
+			s.Items = make([]SkippedItem, n)
+			for i := range s.Items {
+				s.Items[i] = SkippedItem{Path: d.str("path", MaxString), Reason: d.str("reason", MaxString)}
+			}
+		}
+		m = s
+	case TypeEndJob:
+		m = &EndJob{Failed: d.boolean("failed"), Reason: d.str("reason", MaxString)}
+	case TypeAck:
+		m = &Ack{}
+	case TypeEnrol:
+		m = &Enrol{Secret: d.bytes16("secret", MaxToken), PublicKey: d.bytes16("public key", MaxCert)}
+	case TypeEnrolled:
+		m = &Enrolled{Certificate: d.bytes16("certificate", MaxCert), CA: d.bytes16("CA", MaxCert)}
+	default:
+		return nil, fmt.Errorf("%w: unknown message type %d", ErrFrame, uint8(t))
+	}
+	if err := d.finish(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Hello opens every session (after the TLS handshake), agent to vault.
+// Client is the name the agent believes it has; the vault uses the name
+// in the certificate and refuses a Hello whose claim differs.
+type Hello struct {
+	Version uint16
+	Agent   string // agent software version, for logs
+	Client  string
+}
+
+// HelloOK answers Hello. It carries the two keys an agent needs to chunk
+// and fingerprint at the source (never the keys that seal data); it does
+// not print them.
+type HelloOK struct {
+	Version        uint16
+	VaultID        string
+	Client         string // the authenticated client name
+	Chunker        chunker.Params
+	GearSeed       [32]byte
+	FingerprintKey [32]byte
+	MaxPayload     uint32 // largest frame payload the vault accepts
+	MaxInFlight    uint32 // request bytes the vault buffers per connection
+	MaxHaveIDs     uint32 // IDs per HaveQuery
+}
+
+// Format prints h without its keys.
+func (h HelloOK) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "HelloOK{Version:%d VaultID:%s Client:%s Chunker:%v MaxPayload:%d MaxInFlight:%d MaxHaveIDs:%d keys:redacted}",
+		h.Version, h.VaultID, h.Client, h.Chunker, h.MaxPayload, h.MaxInFlight, h.MaxHaveIDs)
+}
+
+// GoString prints h without its keys.
+func (h HelloOK) GoString() string { return fmt.Sprint(h) }
+
+// Code is a stable error code: agents act on codes, people read messages.
+type Code uint16
+
+// Error codes.
+const (
+	CodeInternal        Code = 1  // the vault failed; retry later, see its log
+	CodeBadRequest      Code = 2  // malformed or out-of-order request
+	CodeUnauthenticated Code = 3  // no valid client certificate
+	CodeRevoked         Code = 4  // the client certificate is revoked
+	CodeTokenInvalid    Code = 5  // the enrolment token is unknown
+	CodeTokenUsed       Code = 6  // the enrolment token was used already
+	CodeTokenExpired    Code = 7  // the enrolment token has expired
+	CodeIDMismatch      Code = 8  // blob content does not hash to its ID
+	CodeNotFound        Code = 9  // no such blob or snapshot
+	CodeForbidden       Code = 10 // not this client's to read
+	CodeIncomplete      Code = 11 // the snapshot refers to missing blobs
+	CodeTooLarge        Code = 12 // over a size limit
+	CodeNoJob           Code = 13 // BeginJob first
+	CodeUnavailable     Code = 14 // the vault is shutting down; retry
+	CodeVersion         Code = 15 // unsupported protocol version
+	CodeClientMismatch  Code = 16 // Hello claims another name than the certificate
+)
+
+// Error is a failed request. It is also a Go error: errors.Is(err,
+// &Error{Code: c}) matches any Error of code c.
+type Error struct {
+	Code    Code
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("vault: %s (code %d)", e.Message, e.Code) }
+
+// Is matches Errors by code.
+func (e *Error) Is(target error) bool {
+	var t *Error
+	return errors.As(target, &t) && t.Code == e.Code
+}
+
+// HaveQuery asks which of IDs (blobs of BlobType) the vault has.
+type HaveQuery struct {
+	BlobType uint8
+	IDs      []fingerprint.ID
+}
+
+// HaveReply answers HaveQuery: Present[i] for IDs[i].
+type HaveReply struct{ Present []bool }
+
+// PutBlob sends a blob's plaintext; the vault checks that it hashes to
+// ID, seals and stores it.
+type PutBlob struct {
+	BlobType uint8
+	ID       fingerprint.ID
+	Data     []byte
+}
+
+// PutOK answers PutBlob: Stored is the sealed size written, 0 if the
+// vault had the blob.
+type PutOK struct{ Stored uint32 }
+
+// GetBlob asks for a blob's plaintext.
+type GetBlob struct {
+	BlobType uint8
+	ID       fingerprint.ID
+}
+
+// Blob answers GetBlob.
+type Blob struct{ Data []byte }
+
+// Flush asks the vault to make every blob it acknowledged durable.
+type Flush struct{}
+
+// FlushOK answers Flush.
+type FlushOK struct{}
+
+// Commit sends a snapshot (engine/snapshot JSON) to be saved.
+type Commit struct{ Snapshot []byte }
+
+// Committed answers Commit with the saved snapshot's ID.
+type Committed struct{ ID fingerprint.ID }
+
+// ListSnapshots asks for the client's snapshots.
+type ListSnapshots struct{}
+
+// SnapshotItem is one snapshot: its ID and JSON.
+type SnapshotItem struct {
+	ID   fingerprint.ID
+	JSON []byte
+}
+
+// Snapshots answers ListSnapshots.
+type Snapshots struct{ Items []SnapshotItem }
+
+// OpenSnapshot opens one of the client's snapshots for reading (restore,
+// or the parent of an incremental); Verify asks the vault to check that
+// every blob it refers to is present.
+type OpenSnapshot struct {
+	ID     fingerprint.ID
+	Verify bool
+}
+
+// SnapshotInfo answers OpenSnapshot. Intact is set only when Verify was
+// asked and every referenced blob is present.
+type SnapshotInfo struct {
+	Intact bool
+	JSON   []byte
+}
+
+// BeginJob starts the job record of this session. Kind is a jobs.Kind.
+type BeginJob struct {
+	Kind     string
+	Hostname string
+	Parent   fingerprint.ID
+	Paths    []string
+}
+
+// JobStarted answers BeginJob.
+type JobStarted struct{ JobID string }
+
+// Progress reports the running counts of the session's job.
+type Progress struct {
+	Files, Dirs, BytesSeen, BytesRead, BytesNew, ElapsedNS uint64
+}
+
+// SkippedItem is an item the agent left out, with the reason.
+type SkippedItem struct{ Path, Reason string }
+
+// Skipped reports items the agent left out of the job.
+type Skipped struct{ Items []SkippedItem }
+
+// EndJob ends the session's job from the agent's side: Failed with a
+// reason, or done (the job of a committed backup, or a restore).
+type EndJob struct {
+	Failed bool
+	Reason string
+}
+
+// Ack answers Progress, Skipped and EndJob.
+type Ack struct{}
+
+// Enrol asks for a client certificate: the enrolment token's secret and
+// the agent's public key (PKIX DER). It does not print the secret.
+type Enrol struct {
+	Secret    []byte
+	PublicKey []byte
+}
+
+// Format prints e without its secret.
+func (e Enrol) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "Enrol{Secret:redacted PublicKey:%d bytes}", len(e.PublicKey))
+}
+
+// GoString prints e without its secret.
+func (e Enrol) GoString() string { return fmt.Sprint(e) }
+
+// Enrolled answers Enrol: the client certificate and the vault CA's, DER.
+type Enrolled struct{ Certificate, CA []byte }
+
+func (*Hello) Type() Type         { return TypeHello }
+func (*HelloOK) Type() Type       { return TypeHelloOK }
+func (*Error) Type() Type         { return TypeError }
+func (*HaveQuery) Type() Type     { return TypeHaveQuery }
+func (*HaveReply) Type() Type     { return TypeHaveReply }
+func (*PutBlob) Type() Type       { return TypePutBlob }
+func (*PutOK) Type() Type         { return TypePutOK }
+func (*GetBlob) Type() Type       { return TypeGetBlob }
+func (*Blob) Type() Type          { return TypeBlob }
+func (*Flush) Type() Type         { return TypeFlush }
+func (*FlushOK) Type() Type       { return TypeFlushOK }
+func (*Commit) Type() Type        { return TypeCommit }
+func (*Committed) Type() Type     { return TypeCommitted }
+func (*ListSnapshots) Type() Type { return TypeListSnapshots }
+func (*Snapshots) Type() Type     { return TypeSnapshots }
+func (*OpenSnapshot) Type() Type  { return TypeOpenSnapshot }
+func (*SnapshotInfo) Type() Type  { return TypeSnapshotInfo }
+func (*BeginJob) Type() Type      { return TypeBeginJob }
+func (*JobStarted) Type() Type    { return TypeJobStarted }
+func (*Progress) Type() Type      { return TypeProgress }
+func (*Skipped) Type() Type       { return TypeSkipped }
+func (*EndJob) Type() Type        { return TypeEndJob }
+func (*Ack) Type() Type           { return TypeAck }
+func (*Enrol) Type() Type         { return TypeEnrol }
+func (*Enrolled) Type() Type      { return TypeEnrolled }
+
+func (m *Hello) Append(b []byte) []byte {
+	b = binary.BigEndian.AppendUint16(b, m.Version)
+	return appendStr(appendStr(b, m.Agent), m.Client)
+}
+
+func (m *HelloOK) Append(b []byte) []byte {
+	b = binary.BigEndian.AppendUint16(b, m.Version)
+	b = appendStr(appendStr(b, m.VaultID), m.Client)
+	b = binary.BigEndian.AppendUint32(b, uint32(m.Chunker.Min))
+	b = binary.BigEndian.AppendUint32(b, uint32(m.Chunker.Avg))
+	b = binary.BigEndian.AppendUint32(b, uint32(m.Chunker.Max))
+	b = append(b, m.GearSeed[:]...)
+	b = append(b, m.FingerprintKey[:]...)
+	b = binary.BigEndian.AppendUint32(b, m.MaxPayload)
+	b = binary.BigEndian.AppendUint32(b, m.MaxInFlight)
+	return binary.BigEndian.AppendUint32(b, m.MaxHaveIDs)
+}
+
+func (m *Error) Append(b []byte) []byte {
+	return appendStr(binary.BigEndian.AppendUint16(b, uint16(m.Code)), m.Message)
+}
+
+func (m *HaveQuery) Append(b []byte) []byte {
+	b = append(b, m.BlobType)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(m.IDs)))
+	for _, id := range m.IDs {
+		b = append(b, id[:]...)
+	}
+	return b
+}
+
+func (m *HaveReply) Append(b []byte) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Present)))
+	start := len(b)
+	b = append(b, make([]byte, (len(m.Present)+7)/8)...)
+	for i, p := range m.Present {
+		if p {
+			b[start+i/8] |= 1 << (i % 8)
+		}
+	}
+	return b
+}
+
+func (m *PutBlob) Append(b []byte) []byte {
+	b = append(b, m.BlobType)
+	b = append(b, m.ID[:]...)
+	return append(b, m.Data...)
+}
+
+func (m *PutOK) Append(b []byte) []byte   { return binary.BigEndian.AppendUint32(b, m.Stored) }
+func (m *GetBlob) Append(b []byte) []byte { return append(append(b, m.BlobType), m.ID[:]...) }
+func (m *Blob) Append(b []byte) []byte    { return append(b, m.Data...) }
+func (*Flush) Append(b []byte) []byte     { return b }
+func (*FlushOK) Append(b []byte) []byte   { return b }
+func (m *Commit) Append(b []byte) []byte  { return append(b, m.Snapshot...) }
+func (m *Committed) Append(b []byte) []byte {
+	return append(b, m.ID[:]...)
+}
+func (*ListSnapshots) Append(b []byte) []byte { return b }
+
+func (m *Snapshots) Append(b []byte) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Items)))
+	for _, it := range m.Items {
+		b = append(b, it.ID[:]...)
+		b = appendBytes32(b, it.JSON)
+	}
+	return b
+}
+
+func (m *OpenSnapshot) Append(b []byte) []byte {
+	return appendBool(append(b, m.ID[:]...), m.Verify)
+}
+
+func (m *SnapshotInfo) Append(b []byte) []byte {
+	return appendBytes32(appendBool(b, m.Intact), m.JSON)
+}
+
+func (m *BeginJob) Append(b []byte) []byte {
+	b = appendStr(appendStr(b, m.Kind), m.Hostname)
+	b = append(b, m.Parent[:]...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Paths)))
+	for _, p := range m.Paths {
+		b = appendStr(b, p)
+	}
+	return b
+}
+
+func (m *JobStarted) Append(b []byte) []byte { return appendStr(b, m.JobID) }
+
+func (m *Progress) Append(b []byte) []byte {
+	for _, v := range []uint64{m.Files, m.Dirs, m.BytesSeen, m.BytesRead, m.BytesNew, m.ElapsedNS} {
+		b = binary.BigEndian.AppendUint64(b, v)
+	}
+	return b
+}
+
+func (m *Skipped) Append(b []byte) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Items)))
+	for _, it := range m.Items {
+		b = appendStr(appendStr(b, it.Path), it.Reason)
+	}
+	return b
+}
+
+func (m *EndJob) Append(b []byte) []byte { return appendStr(appendBool(b, m.Failed), m.Reason) }
+func (*Ack) Append(b []byte) []byte      { return b }
+func (m *Enrol) Append(b []byte) []byte {
+	return appendBytes16(appendBytes16(b, m.Secret), m.PublicKey)
+}
+func (m *Enrolled) Append(b []byte) []byte {
+	return appendBytes16(appendBytes16(b, m.Certificate), m.CA)
+}
+
+// Truncate shortens s to at most MaxString bytes (on a UTF-8 boundary),
+// for reasons and messages built from arbitrary errors.
+func Truncate(s string) string {
+	if len(s) <= MaxString {
+		return s
+	}
+	i := MaxString
+	for i > 0 && s[i]&0xC0 == 0x80 {
+		i--
+	}
+	return s[:i]
+}

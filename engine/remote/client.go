@@ -1,0 +1,357 @@
+package remote
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"keep/engine/agentproto"
+	"keep/engine/chunker"
+	"keep/engine/enrol"
+	"keep/engine/fingerprint"
+	"keep/engine/snapshot"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxBuffered = 64 << 20
+	DefaultBatchIDs    = 256
+	DefaultBatchDelay  = 2 * time.Millisecond
+)
+
+// ErrClosed: the connection to the vault is closed.
+var ErrClosed = errors.New("connection to the vault is closed")
+
+// Credentials are an enrolled agent's identity: its client certificate
+// and key, and the vault CA it trusts.
+type Credentials struct {
+	Certificate tls.Certificate
+	CA          *x509.Certificate
+}
+
+// TLSConfig is the agent's mutual TLS 1.3 configuration: the vault must
+// present a certificate for enrol.ServerName issued by CA.
+func (cr *Credentials) TLSConfig() *tls.Config {
+	pool := x509.NewCertPool()
+	pool.AddCert(cr.CA)
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{cr.Certificate},
+		RootCAs:      pool,
+		ServerName:   enrol.ServerName,
+	}
+}
+
+// Options tune a connection.
+type Options struct {
+	// Agent is the agent's version string, for the vault's logs.
+	Agent string
+	// Client is the client name the agent expects to have (checked by
+	// the vault against the certificate); empty: no claim.
+	Client string
+	// DialContext opens the TCP connection; nil: net.Dialer.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	Log         hclog.Logger
+	// MaxBuffered bounds the bytes of blobs a Store holds that the vault
+	// has not yet taken (queued, being asked about, being written); a
+	// PutSize beyond it waits. Zero: DefaultMaxBuffered.
+	MaxBuffered int
+	// BatchIDs and BatchDelay: a HaveQuery goes out when BatchIDs blobs
+	// are queued or BatchDelay after the first. Zero: the defaults.
+	BatchIDs   int
+	BatchDelay time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.Log == nil {
+		o.Log = hclog.NewNullLogger()
+	}
+	if o.MaxBuffered <= 0 {
+		o.MaxBuffered = DefaultMaxBuffered
+	}
+	if o.BatchIDs <= 0 {
+		o.BatchIDs = DefaultBatchIDs
+	}
+	if o.BatchDelay <= 0 {
+		o.BatchDelay = DefaultBatchDelay
+	}
+	if o.DialContext == nil {
+		o.DialContext = (&net.Dialer{}).DialContext
+	}
+}
+
+// Info is what the vault told the agent at Hello.
+type Info struct {
+	VaultID     string
+	Client      string // the authenticated client name
+	Chunker     chunker.Params
+	MaxPayload  int
+	MaxInFlight int
+	MaxHaveIDs  int
+}
+
+// Client is one connection to the vault. Its methods are safe for
+// concurrent use; requests from many goroutines are pipelined on the one
+// stream.
+type Client struct {
+	opts   Options
+	conn   *tls.Conn
+	info   Info
+	fp     *fingerprint.Hasher
+	cutter *chunker.Cutter
+
+	wmu  sync.Mutex
+	wbuf []byte
+
+	nextID  atomic.Uint32
+	mu      sync.Mutex
+	pending map[uint32]chan result
+	err     error // set once the connection failed
+	done    chan struct{}
+
+	maxPending atomic.Int64
+	frames     [64]atomic.Int64 // sent, by type
+}
+
+type result struct {
+	m   agentproto.Message
+	err error
+}
+
+// Dial connects to the vault at addr with mutual TLS 1.3 and says Hello.
+// A vault that refuses the agent (unknown, revoked or expired
+// certificate) answers with an *agentproto.Error saying why.
+func Dial(ctx context.Context, addr string, creds *Credentials, opts Options) (*Client, error) {
+	opts.defaults()
+	raw, err := opts.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("remote: dial %s: %w", addr, err)
+	}
+	tc := tls.Client(raw, creds.TLSConfig())
+	if err := tc.HandshakeContext(ctx); err != nil {
+		_ = raw.Close()
+		return nil, fmt.Errorf("remote: TLS with %s: %w (is this the vault that enrolled the agent?)", addr, err)
+	}
+	c := newClient(tc, opts)
+	r, err := c.call(ctx, &agentproto.Hello{Version: agentproto.Version, Agent: opts.Agent, Client: opts.Client})
+	if err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("remote: hello: %w", err)
+	}
+	h, ok := r.(*agentproto.HelloOK)
+	if !ok {
+		_ = c.Close()
+		return nil, fmt.Errorf("remote: hello: unexpected %v", r.Type())
+	}
+	if c.fp, err = fingerprint.New(h.FingerprintKey[:]); err == nil {
+		c.cutter, err = chunker.New(h.Chunker, chunker.Seed(h.GearSeed))
+	}
+	if err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("remote: hello: %w", err)
+	}
+	c.info = Info{VaultID: h.VaultID, Client: h.Client, Chunker: h.Chunker, MaxPayload: int(h.MaxPayload),
+		MaxInFlight: int(h.MaxInFlight), MaxHaveIDs: int(h.MaxHaveIDs)}
+	return c, nil
+}
+
+func newClient(tc *tls.Conn, opts Options) *Client {
+	c := &Client{opts: opts, conn: tc, pending: map[uint32]chan result{}, done: make(chan struct{})}
+	go c.readLoop(bufio.NewReaderSize(tc, 64<<10))
+	return c
+}
+
+// Info returns what the vault said at Hello.
+func (c *Client) Info() Info { return c.info }
+
+// Close closes the connection; calls in progress fail with ErrClosed.
+func (c *Client) Close() error {
+	c.fail(ErrClosed)
+	err := c.conn.Close()
+	<-c.done
+	return err
+}
+
+// MaxPending returns the most requests this client had in flight at once.
+func (c *Client) MaxPending() int64 { return c.maxPending.Load() }
+
+// Sent returns how many frames of type t this client sent.
+func (c *Client) Sent(t agentproto.Type) int64 { return c.frames[t&63].Load() }
+
+func (c *Client) fail(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return
+	}
+	c.err = err
+	for id, ch := range c.pending {
+		if ch != nil {
+			ch <- result{err: err}
+		}
+		delete(c.pending, id)
+	}
+}
+
+func (c *Client) readLoop(br *bufio.Reader) {
+	defer close(c.done)
+	for {
+		id, m, err := agentproto.ReadFrame(br, agentproto.MaxPayload)
+		if err != nil {
+			c.fail(fmt.Errorf("%w: %w", ErrClosed, err))
+			_ = c.conn.Close()
+			return
+		}
+		c.mu.Lock()
+		ch, ok := c.pending[id]
+		delete(c.pending, id)
+		c.mu.Unlock()
+		if !ok {
+			c.fail(fmt.Errorf("%w: vault answered unknown request %d", ErrClosed, id))
+			_ = c.conn.Close()
+			return
+		}
+		var r result
+		if e, isErr := m.(*agentproto.Error); isErr {
+			r.err = e
+		} else {
+			r.m = m
+		}
+		if ch != nil {
+			ch <- r
+		} else if r.err != nil {
+			c.opts.Log.Warn("vault refused a notification", "error", r.err)
+		}
+	}
+}
+
+// start sends m and returns the channel its reply arrives on (nil: the
+// reply is dropped, errors logged).
+func (c *Client) start(m agentproto.Message, wantReply bool) (chan result, error) {
+	var ch chan result
+	if wantReply {
+		ch = make(chan result, 1)
+	}
+	id := c.nextID.Add(1)
+	c.mu.Lock()
+	if c.err != nil {
+		err := c.err
+		c.mu.Unlock()
+		return nil, err
+	}
+	c.pending[id] = ch
+	n := int64(len(c.pending))
+	c.mu.Unlock()
+	for {
+		old := c.maxPending.Load()
+		if n <= old || c.maxPending.CompareAndSwap(old, n) {
+			break
+		}
+	}
+	c.wmu.Lock()
+	var err error
+	c.wbuf, err = agentproto.AppendFrame(c.wbuf[:0], id, m)
+	if err == nil {
+		_, err = c.conn.Write(c.wbuf)
+		if err != nil {
+			err = fmt.Errorf("%w: %w", ErrClosed, err)
+		}
+	}
+	if cap(c.wbuf) > 1<<20 {
+		c.wbuf = nil
+	}
+	c.wmu.Unlock()
+	if err != nil {
+		c.mu.Lock()
+		delete(c.pending, id)
+		c.mu.Unlock()
+		if errors.Is(err, ErrClosed) {
+			c.fail(err)
+			_ = c.conn.Close()
+		}
+		return nil, err
+	}
+	c.frames[m.Type()&63].Add(1)
+	return ch, nil
+}
+
+// wait waits for a reply (or ctx; the reply is then dropped).
+func wait(ctx context.Context, ch chan result) (agentproto.Message, error) {
+	select {
+	case r := <-ch:
+		return r.m, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// call sends m and waits for its reply.
+func (c *Client) call(ctx context.Context, m agentproto.Message) (agentproto.Message, error) {
+	ch, err := c.start(m, true)
+	if err != nil {
+		return nil, err
+	}
+	return wait(ctx, ch)
+}
+
+// reply checks a reply's type.
+func reply[T agentproto.Message](m agentproto.Message, err error) (T, error) {
+	var zero T
+	if err != nil {
+		return zero, err
+	}
+	r, ok := m.(T)
+	if !ok {
+		return zero, fmt.Errorf("vault sent %v, expected %T: protocol error", m.Type(), zero)
+	}
+	return r, nil
+}
+
+// ListSnapshots returns the client's snapshots, oldest first. Each is
+// checked against its ID (the keyed fingerprint of its JSON).
+func (c *Client) ListSnapshots(ctx context.Context) ([]*snapshot.Snapshot, error) {
+	r, err := reply[*agentproto.Snapshots](c.call(ctx, &agentproto.ListSnapshots{}))
+	if err != nil {
+		return nil, fmt.Errorf("remote: list snapshots: %w", err)
+	}
+	out := make([]*snapshot.Snapshot, 0, len(r.Items))
+	for _, it := range r.Items {
+		s, err := c.decodeSnapshot(it.ID, it.JSON)
+		if err != nil {
+			return nil, fmt.Errorf("remote: list snapshots: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (c *Client) decodeSnapshot(id fingerprint.ID, b []byte) (*snapshot.Snapshot, error) {
+	if c.fp.Sum(b) != id {
+		return nil, fmt.Errorf("snapshot %s: content does not match its ID", id.Short())
+	}
+	s, err := snapshot.Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", id.Short(), err)
+	}
+	s.ID = id
+	return s, nil
+}
+
+// openSnapshot opens one of the client's snapshots for reading.
+func (c *Client) openSnapshot(ctx context.Context, id fingerprint.ID, verify bool) (*snapshot.Snapshot, bool, error) {
+	r, err := reply[*agentproto.SnapshotInfo](c.call(ctx, &agentproto.OpenSnapshot{ID: id, Verify: verify}))
+	if err != nil {
+		return nil, false, err
+	}
+	s, err := c.decodeSnapshot(id, r.JSON)
+	return s, r.Intact, err
+}

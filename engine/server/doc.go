@@ -1,0 +1,70 @@
+// Package server owns the vault side of agent connections: it serves
+// engine/agentproto over TLS 1.3 to keep-agents, storing what they send
+// in the vault's repository (engine/repo) and recording their jobs
+// (engine/jobs).
+//
+// Connections: each starts with a TLS 1.3 handshake (CA.ServerTLSConfig:
+// client certificates requested, checked by the session so a refusal is
+// a protocol Error with a reason, not a bare alert). The first request
+// must come within HandshakeTimeout and be either Enrol (an agent
+// redeeming a token; answered, then the connection is closed) or Hello:
+// the client certificate must pass CA.VerifyClient (this CA, not expired,
+// not revoked) and the client name comes from it, never from the Hello
+// (a different claim is refused). HelloOK hands out the chunker bounds,
+// the gear seed and the fingerprint key — what an agent needs to chunk
+// and fingerprint at the source — and never the chunk or metadata keys.
+//
+// Requests are pipelined: the reader takes each request's bytes from a
+// per-connection budget (MaxInFlight) and a handler slot (MaxHandlers)
+// before allocating its payload, then handles it in its own goroutine;
+// replies go out as handlers finish, under one write lock. When the
+// budget is spent the reader stops reading, and TCP pushes back on the
+// agent. Memory per connection is thus bounded by MaxInFlight plus one
+// reply buffer.
+//
+// Invariants:
+//
+//   - Poisoning: PutBlob recomputes the keyed fingerprint of every blob
+//     (Repo.Sum) and refuses a mismatch (CodeIDMismatch) before anything
+//     is stored — also for IDs the repository has, where Repo.PutSize
+//     itself would not look. One client cannot make another's IDs resolve
+//     to its bytes.
+//   - Commit: the snapshot is decoded strictly, its Client forced to the
+//     authenticated name, its stored-data counters replaced by the
+//     vault's own count for the session, its parent (if any) must be this
+//     client's; the repository is flushed, then the whole tree is walked
+//     and every tree, part, extent blob and chunk must be present
+//     (CodeIncomplete otherwise); only then snapshot.Save writes it. Trees
+//     proven complete are cached in the Server (content-addressed, so the
+//     proof holds for any client), bounded, and ForgetComplete must be
+//     called by anything that removes blobs.
+//   - Read policy: a session reads only blobs reachable from snapshots of
+//     its own client that it opened (OpenSnapshot), learned tree by tree
+//     as it reads them (MaxReadable per session); another client's
+//     snapshot is "not found", its blobs "forbidden". HaveQuery answers for
+//     the whole vault: that is what cross-client dedup is, and it tells an
+//     agent (which has the fingerprint key) whether given content is in
+//     the vault — the accepted cost of source-side dedup across clients.
+//   - Jobs: BeginJob creates the job record; Progress updates it (the
+//     vault's counts of what was sent and stored, the agent's of what it
+//     saw); Commit finalises it as succeeded (partial with skipped
+//     items), EndJob as done or failed; a session that ends otherwise
+//     (disconnect, error, shutdown) finalises its running job as failed
+//     with the reason. One job at a time per connection.
+//   - Graceful stop: cancelling Serve's context stops accepting and
+//     reading, lets every request already read finish and be answered,
+//     fails running jobs ("vault shutting down") and closes connections
+//     before Serve returns. No goroutine outlives Serve.
+//
+// Testing: server_test.go speaks raw frames over TLS: Hello without a
+// certificate, a first request other than Hello, a wrong version, requests
+// out of order (commit or EndJob without a job, a second Hello, a second
+// running job, unknown kinds and blob types), and a malformed frame, which
+// ends the session and fails its job; and the error-code mapping. The
+// end-to-end tests live in engine/remote (real TLS on
+// 127.0.0.1, a repository in a temp dir): enrolment, backup and restore,
+// dedup across backups, incremental transfer, refusal of revoked, foreign
+// and expired certificates, blobs that do not match their ID, commits of
+// incomplete trees, a connection cut mid-backup, pipelining under
+// latency, graceful stop, and the read policy between two clients.
+package server

@@ -1,0 +1,434 @@
+package server
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+
+	"keep/engine/agentproto"
+	"keep/engine/enrol"
+	"keep/engine/fingerprint"
+	"keep/engine/jobs"
+	"keep/engine/pack"
+	"keep/engine/repo"
+	"keep/engine/snapshot"
+	"keep/engine/tree"
+)
+
+// enrol answers the one Enrol request of an enrolling agent.
+func (ss *session) enrol(id uint32, e *agentproto.Enrol) error {
+	der, client, err := ss.s.CA.Enrol(e.Secret, e.PublicKey)
+	if err != nil {
+		ss.log.Info("enrolment refused", "error", err)
+		ss.send(id, errMsg(codeOf(err), err.Error()))
+		return err
+	}
+	ss.client = client
+	ss.log.Info("agent enrolled", "client", client)
+	ss.send(id, &agentproto.Enrolled{Certificate: der, CA: ss.s.CA.Certificate().Raw})
+	return nil
+}
+
+// hello authenticates the agent by its certificate (never by the name it
+// claims) and answers with the session parameters.
+func (ss *session) hello(id uint32, h *agentproto.Hello) error {
+	s := ss.s
+	if h.Version != agentproto.Version {
+		err := fmt.Errorf("agent speaks protocol version %d, this vault %d: upgrade the agent", h.Version, agentproto.Version)
+		ss.send(id, errMsg(agentproto.CodeVersion, err.Error()))
+		return err
+	}
+	var chain []*x509.Certificate
+	if cs := ss.conn.ConnectionState(); len(cs.PeerCertificates) > 0 {
+		chain = cs.PeerCertificates
+	}
+	client, err := s.CA.VerifyClient(chain)
+	if err != nil {
+		ss.log.Info("agent refused", "error", err)
+		ss.send(id, errMsg(codeOf(err), err.Error()))
+		return err
+	}
+	if h.Client != "" && h.Client != client {
+		err := fmt.Errorf("agent claims to be %q but its certificate is for %q: fix the agent's configuration", h.Client, client)
+		ss.send(id, errMsg(agentproto.CodeClientMismatch, err.Error()))
+		return err
+	}
+	ss.client = client
+	cfg := s.Repo.Config()
+	ss.send(id, &agentproto.HelloOK{
+		Version: agentproto.Version, VaultID: cfg.ID, Client: client, Chunker: cfg.Chunker.Params(),
+		GearSeed: s.GearSeed.Array(), FingerprintKey: s.FingerprintKey.Array(),
+		MaxPayload: agentproto.MaxPayload, MaxInFlight: uint32(s.MaxInFlight), MaxHaveIDs: agentproto.MaxHaveIDs,
+	})
+	return nil
+}
+
+// codeOf maps an error to its protocol code.
+func codeOf(err error) agentproto.Code {
+	var pe *agentproto.Error
+	switch {
+	case errors.As(err, &pe):
+		return pe.Code
+	case errors.Is(err, repo.ErrIDMismatch):
+		return agentproto.CodeIDMismatch
+	case errors.Is(err, repo.ErrNotFound):
+		return agentproto.CodeNotFound
+	case errors.Is(err, repo.ErrTooLarge):
+		return agentproto.CodeTooLarge
+	case errors.Is(err, repo.ErrType), errors.Is(err, snapshot.ErrFormat), errors.Is(err, tree.ErrFormat),
+		errors.Is(err, agentproto.ErrFrame):
+		return agentproto.CodeBadRequest
+	case errors.Is(err, enrol.ErrTokenInvalid), errors.Is(err, enrol.ErrPublicKey):
+		return agentproto.CodeTokenInvalid
+	case errors.Is(err, enrol.ErrTokenUsed):
+		return agentproto.CodeTokenUsed
+	case errors.Is(err, enrol.ErrTokenExpired):
+		return agentproto.CodeTokenExpired
+	case errors.Is(err, enrol.ErrRevoked):
+		return agentproto.CodeRevoked
+	case errors.Is(err, enrol.ErrUnknownCA), errors.Is(err, enrol.ErrExpired), errors.Is(err, enrol.ErrNoClient),
+		errors.Is(err, enrol.ErrNoCert):
+		return agentproto.CodeUnauthenticated
+	case errors.Is(err, context.Canceled):
+		return agentproto.CodeUnavailable
+	}
+	return agentproto.CodeInternal
+}
+
+func fail(err error) *agentproto.Error { return errMsg(codeOf(err), err.Error()) }
+
+func blobType(t uint8) (pack.BlobType, error) {
+	bt := pack.BlobType(t)
+	if bt != pack.Data && bt != pack.Tree {
+		return 0, &agentproto.Error{Code: agentproto.CodeBadRequest, Message: fmt.Sprintf("blob type %d: use 1 (data) or 2 (tree)", t)}
+	}
+	return bt, nil
+}
+
+// handle answers one request after Hello.
+func (ss *session) handle(ctx context.Context, m agentproto.Message) agentproto.Message {
+	s := ss.s
+	switch m := m.(type) {
+	case *agentproto.HaveQuery:
+		t, err := blobType(m.BlobType)
+		if err != nil {
+			return fail(err)
+		}
+		r := &agentproto.HaveReply{Present: make([]bool, len(m.IDs))}
+		for i, id := range m.IDs {
+			r.Present[i] = s.Repo.Has(t, id)
+		}
+		return r
+	case *agentproto.PutBlob:
+		return ss.put(ctx, m)
+	case *agentproto.GetBlob:
+		return ss.get(ctx, m)
+	case *agentproto.Flush:
+		if err := s.Repo.Flush(ctx); err != nil {
+			return fail(fmt.Errorf("flush: %w", err))
+		}
+		return &agentproto.FlushOK{}
+	case *agentproto.Commit:
+		return ss.commit(ctx, m)
+	case *agentproto.ListSnapshots:
+		return ss.list(ctx)
+	case *agentproto.OpenSnapshot:
+		return ss.open(ctx, m)
+	case *agentproto.BeginJob:
+		return ss.beginJob(m)
+	case *agentproto.Progress:
+		ss.mu.Lock()
+		ss.c.files, ss.c.dirs, ss.c.bytesSeen, ss.c.bytesReadAt = int64(m.Files), int64(m.Dirs), int64(m.BytesSeen), int64(m.BytesRead)
+		id, done := ss.jobID, ss.jobDone
+		ss.mu.Unlock()
+		if id == "" || done {
+			return &agentproto.Ack{}
+		}
+		if err := s.Jobs.Update(id, ss.applyCounts); err != nil {
+			return fail(err)
+		}
+		return &agentproto.Ack{}
+	case *agentproto.Skipped:
+		return ss.skipped(m)
+	case *agentproto.EndJob:
+		return ss.endJob(m)
+	case *agentproto.Hello, *agentproto.Enrol:
+		return errMsg(agentproto.CodeBadRequest, fmt.Sprintf("%v is only valid as the first request", m.Type()))
+	default:
+		return errMsg(agentproto.CodeBadRequest, fmt.Sprintf("%v is not a request", m.Type()))
+	}
+}
+
+// put verifies a blob against its ID (always: the repository skips the
+// check for blobs it has) and stores it.
+func (ss *session) put(ctx context.Context, m *agentproto.PutBlob) agentproto.Message {
+	t, err := blobType(m.BlobType)
+	if err != nil {
+		return fail(err)
+	}
+	if ss.s.Repo.Sum(m.Data) != m.ID {
+		ss.log.Warn("blob refused: content does not match its ID", "id", m.ID.Short())
+		return errMsg(agentproto.CodeIDMismatch, fmt.Sprintf("blob %s: content does not hash to its ID; nothing stored (agent bug or corruption in transit)", m.ID.Short()))
+	}
+	n, err := ss.s.Repo.PutSize(ctx, t, m.ID, m.Data)
+	if err != nil {
+		return fail(fmt.Errorf("store blob %s: %w", m.ID.Short(), err))
+	}
+	ss.mu.Lock()
+	c := &ss.c
+	c.blobsSent++
+	c.bytesSent += int64(len(m.Data))
+	if n > 0 {
+		if t == pack.Data {
+			c.chunksNew++
+			c.dataNew += int64(len(m.Data))
+			c.dataStored += int64(n)
+		} else {
+			c.treesNew++
+			c.treeNew += int64(len(m.Data))
+			c.treeStored += int64(n)
+		}
+	}
+	ss.mu.Unlock()
+	return &agentproto.PutOK{Stored: uint32(n)}
+}
+
+// applyCounts copies the session's counts into its job record; callers
+// hold no lock of the session... it takes ss.mu itself.
+func (ss *session) applyCounts(j *jobs.Job) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	c := &ss.c
+	j.Counts.Files, j.Counts.Dirs, j.Counts.BytesSeen, j.Counts.BytesRead = c.files, c.dirs, c.bytesSeen, c.bytesReadAt
+	j.Counts.BlobsSent = c.blobsSent + c.readBlobs
+	j.Counts.BytesSent = c.bytesSent + c.readBytes
+	j.Counts.BlobsNew = c.chunksNew + c.treesNew
+	j.Counts.BytesNew = c.dataNew + c.treeNew
+	j.Counts.BytesStored = c.dataStored + c.treeStored
+}
+
+// get serves a blob this client may read (see the package doc).
+func (ss *session) get(ctx context.Context, m *agentproto.GetBlob) agentproto.Message {
+	t, err := blobType(m.BlobType)
+	if err != nil {
+		return fail(err)
+	}
+	k := blobKey{t, m.ID}
+	ss.mu.Lock()
+	_, ok := ss.readable[k]
+	ss.mu.Unlock()
+	if !ok {
+		return errMsg(agentproto.CodeForbidden, fmt.Sprintf("blob %s is not part of a snapshot this client opened: open the snapshot first", m.ID.Short()))
+	}
+	b, err := ss.s.Repo.Get(ctx, t, m.ID, nil)
+	if err != nil {
+		return fail(fmt.Errorf("read blob: %w", err))
+	}
+	if t == pack.Tree {
+		blob, err := tree.Decode(b)
+		if err != nil {
+			return fail(fmt.Errorf("tree %s: %w", m.ID.Short(), err))
+		}
+		if err := ss.allow(children(blob)...); err != nil {
+			return fail(err)
+		}
+	}
+	ss.mu.Lock()
+	ss.c.readBlobs++
+	ss.c.readBytes += int64(len(b))
+	ss.mu.Unlock()
+	return &agentproto.Blob{Data: b}
+}
+
+// children lists the blobs a tree blob refers to.
+func children(b *tree.Blob) []blobKey {
+	var ks []blobKey
+	addExtents := func(es []tree.Extent) {
+		for _, e := range es {
+			if !e.Hole {
+				ks = append(ks, blobKey{pack.Data, e.ID})
+			}
+		}
+	}
+	switch b.Kind {
+	case tree.KindNodes:
+		for i := range b.Nodes {
+			n := &b.Nodes[i]
+			if !n.Subtree.IsZero() {
+				ks = append(ks, blobKey{pack.Tree, n.Subtree})
+			}
+			for _, id := range n.ContentBlobs {
+				ks = append(ks, blobKey{pack.Tree, id})
+			}
+			addExtents(n.Content)
+		}
+	case tree.KindParts:
+		for _, id := range b.Parts {
+			ks = append(ks, blobKey{pack.Tree, id})
+		}
+	case tree.KindExtents:
+		addExtents(b.Extents)
+	}
+	return ks
+}
+
+func (ss *session) allow(ks ...blobKey) error {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if len(ss.readable)+len(ks) > MaxReadable {
+		return &agentproto.Error{Code: agentproto.CodeTooLarge, Message: fmt.Sprintf("this session may read at most %d blobs: restore a subtree, or reconnect", MaxReadable)}
+	}
+	for _, k := range ks {
+		ss.readable[k] = struct{}{}
+	}
+	return nil
+}
+
+// loadOwn loads a snapshot of this client; another client's snapshot is
+// reported as not found, so IDs of other clients' snapshots leak nothing.
+func (ss *session) loadOwn(ctx context.Context, id fingerprint.ID) (*snapshot.Snapshot, error) {
+	snap, err := snapshot.Load(ctx, ss.s.Repo, id)
+	if err == nil && snap.Client != ss.client {
+		err = fmt.Errorf("snapshot %s: %w", id.Short(), repo.ErrNotFound)
+	}
+	if err != nil {
+		if errors.Is(err, repo.ErrNotFound) {
+			return nil, &agentproto.Error{Code: agentproto.CodeNotFound, Message: fmt.Sprintf("snapshot %s not found among client %s's snapshots: list them to pick one", id.Short(), ss.client)}
+		}
+		return nil, err
+	}
+	return snap, nil
+}
+
+func (ss *session) open(ctx context.Context, m *agentproto.OpenSnapshot) agentproto.Message {
+	snap, err := ss.loadOwn(ctx, m.ID)
+	if err != nil {
+		return fail(err)
+	}
+	intact := false
+	if m.Verify {
+		err := ss.s.checkComplete(ctx, snap.Tree)
+		if err != nil && !errors.Is(err, errIncomplete) {
+			return fail(fmt.Errorf("verify snapshot %s: %w", m.ID.Short(), err))
+		}
+		intact = err == nil
+	}
+	if err := ss.allow(blobKey{pack.Tree, snap.Tree}); err != nil {
+		return fail(err)
+	}
+	b, err := snapshot.Encode(snap)
+	if err != nil {
+		return fail(err)
+	}
+	return &agentproto.SnapshotInfo{Intact: intact, JSON: b}
+}
+
+func (ss *session) list(ctx context.Context) agentproto.Message {
+	snaps, damaged, err := snapshot.List(ctx, ss.s.Repo)
+	if err != nil {
+		return fail(err)
+	}
+	for _, d := range damaged {
+		ss.log.Warn("damaged snapshot file", "id", d.ID.Short(), "error", d.Err)
+	}
+	r := &agentproto.Snapshots{Items: []agentproto.SnapshotItem{}}
+	size := 4
+	for _, sn := range snaps {
+		if sn.Client != ss.client {
+			continue
+		}
+		b, err := snapshot.Encode(sn)
+		if err != nil {
+			return fail(err)
+		}
+		size += fingerprint.Size + 4 + len(b)
+		if len(r.Items) == agentproto.MaxSnapshots || size > agentproto.MaxPayload {
+			return errMsg(agentproto.CodeTooLarge, "too many snapshots to list in one reply; prune old ones")
+		}
+		r.Items = append(r.Items, agentproto.SnapshotItem{ID: sn.ID, JSON: b})
+	}
+	return r
+}
+
+func (ss *session) beginJob(m *agentproto.BeginJob) agentproto.Message {
+	kind := jobs.Kind(m.Kind)
+	if !kind.Valid() {
+		return errMsg(agentproto.CodeBadRequest, fmt.Sprintf("job kind %q: use full, incremental, synthetic-full, restore or verify", m.Kind))
+	}
+	ss.mu.Lock()
+	if ss.jobID != "" && !ss.jobDone {
+		ss.mu.Unlock()
+		return errMsg(agentproto.CodeBadRequest, "this session's job is still running: end it (commit or EndJob) before the next")
+	}
+	// A new job: its own counts, its own commit.
+	ss.jobID, ss.jobDone, ss.committed, ss.c = "-", false, false, sessionCounts{}
+	ss.mu.Unlock()
+	j := jobs.Job{Client: ss.client, Hostname: m.Hostname, Kind: kind, Paths: m.Paths}
+	if !m.Parent.IsZero() {
+		if kind == jobs.Restore || kind == jobs.Verify {
+			j.Snapshot = m.Parent.String() // the snapshot read
+		} else {
+			j.Parent = m.Parent.String()
+		}
+	}
+	id, err := ss.s.Jobs.Start(j)
+	ss.mu.Lock()
+	if err != nil {
+		ss.jobID = ""
+	} else {
+		ss.jobID, ss.jobKind = id, kind
+	}
+	ss.mu.Unlock()
+	if err != nil {
+		return fail(err)
+	}
+	ss.log.Info("job started", "job", id, "kind", kind)
+	return &agentproto.JobStarted{JobID: id}
+}
+
+func (ss *session) skipped(m *agentproto.Skipped) agentproto.Message {
+	items := make([]jobs.Item, len(m.Items))
+	for i, it := range m.Items {
+		items[i] = jobs.Item{Path: it.Path, Reason: it.Reason}
+	}
+	ss.mu.Lock()
+	id, done := ss.jobID, ss.jobDone
+	ss.mu.Unlock()
+	var err error
+	switch {
+	case id == "" || id == "-":
+		return errMsg(agentproto.CodeNoJob, "no job: send BeginJob first")
+	case done:
+		err = ss.s.Jobs.Amend(id, func(j *jobs.Job) { j.AddItems(items...) })
+	default:
+		err = ss.s.Jobs.Update(id, func(j *jobs.Job) { j.AddItems(items...) })
+	}
+	if err != nil {
+		return fail(err)
+	}
+	return &agentproto.Ack{}
+}
+
+func (ss *session) endJob(m *agentproto.EndJob) agentproto.Message {
+	ss.mu.Lock()
+	id, done := ss.jobID, ss.jobDone
+	if id != "" && id != "-" {
+		ss.jobDone = true
+	}
+	ss.mu.Unlock()
+	if id == "" || id == "-" {
+		return errMsg(agentproto.CodeNoJob, "no job: send BeginJob first")
+	}
+	if done {
+		return &agentproto.Ack{} // committed already, or ended
+	}
+	state, reason := jobs.Succeeded, ""
+	if m.Failed {
+		state, reason = jobs.Failed, m.Reason
+	}
+	if err := ss.s.Jobs.Finish(id, state, reason, ss.applyCounts); err != nil {
+		return fail(err)
+	}
+	return &agentproto.Ack{}
+}

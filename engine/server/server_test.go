@@ -1,0 +1,186 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"keep/engine/agentproto"
+	"keep/engine/chunker"
+	"keep/engine/enrol"
+	"keep/engine/jobs"
+	"keep/engine/keys"
+	"keep/engine/repo"
+)
+
+type testVault struct {
+	srv   *Server
+	ca    *enrol.CA
+	addr  string
+	ended chan SessionInfo
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newTestVault(t *testing.T) *testVault {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	m, err := keys.NewMaster(crand.Reader)
+	must(t, err)
+	must(t, os.Mkdir(filepath.Join(dir, "repo"), 0o700))
+	r, err := repo.Init(ctx, repo.DirFS(filepath.Join(dir, "repo")), m, repo.Options{Chunker: chunker.Params{Min: 4 << 10, Avg: 16 << 10, Max: 64 << 10}})
+	must(t, err)
+	t.Cleanup(func() { _ = r.Close(ctx) })
+	ca, err := enrol.Open(enrol.Options{Dir: filepath.Join(dir, "ca")})
+	must(t, err)
+	jl, err := jobs.Open(filepath.Join(dir, "jobs"), jobs.Options{})
+	must(t, err)
+	v := &testVault{ca: ca, ended: make(chan SessionInfo, 100)}
+	sub := m.Subkeys()
+	v.srv = &Server{Repo: r, CA: ca, Jobs: jl, FingerprintKey: sub.Fingerprint, GearSeed: sub.Gear,
+		SessionDone: func(i SessionInfo) { v.ended <- i }}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	v.addr = ln.Addr().String()
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- v.srv.Serve(sctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return v
+}
+
+// conn opens a raw TLS connection, with a client certificate for name
+// ("" for none).
+func (v *testVault) conn(t *testing.T, name string) (*tls.Conn, *bufio.Reader) {
+	t.Helper()
+	cfg := &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: v.ca.Pool(), ServerName: enrol.ServerName}
+	if name != "" {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+		must(t, err)
+		pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+		must(t, err)
+		s, err := v.ca.NewToken(name, v.addr, time.Hour)
+		must(t, err)
+		tok, err := enrol.ParseToken(s)
+		must(t, err)
+		der, _, err := v.ca.Enrol(tok.Secret[:], pub)
+		must(t, err)
+		cfg.Certificates = []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: k}}
+	}
+	c, err := tls.Dial("tcp", v.addr, cfg)
+	must(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	return c, bufio.NewReader(c)
+}
+
+func roundTrip(t *testing.T, c *tls.Conn, br *bufio.Reader, id uint32, m agentproto.Message) agentproto.Message {
+	t.Helper()
+	f, err := agentproto.AppendFrame(nil, id, m)
+	must(t, err)
+	_, err = c.Write(f)
+	must(t, err)
+	rid, r, err := agentproto.ReadFrame(br, 0)
+	must(t, err)
+	if rid != id {
+		t.Fatalf("reply to %d, asked %d", rid, id)
+	}
+	return r
+}
+
+func wantCode(t *testing.T, m agentproto.Message, code agentproto.Code) {
+	t.Helper()
+	e, ok := m.(*agentproto.Error)
+	if !ok || e.Code != code {
+		t.Fatalf("got %#v, want error code %d", m, code)
+	}
+}
+
+func TestHelloWithoutCertificate(t *testing.T) {
+	v := newTestVault(t)
+	c, br := v.conn(t, "")
+	r := roundTrip(t, c, br, 1, &agentproto.Hello{Version: agentproto.Version, Client: "web1"})
+	wantCode(t, r, agentproto.CodeUnauthenticated)
+	if _, _, err := agentproto.ReadFrame(br, 0); err == nil {
+		t.Fatal("connection still open after a refused Hello")
+	}
+}
+
+func TestFirstRequestMustBeHello(t *testing.T) {
+	v := newTestVault(t)
+	c, br := v.conn(t, "web1")
+	wantCode(t, roundTrip(t, c, br, 1, &agentproto.HaveQuery{BlobType: 1}), agentproto.CodeBadRequest)
+	c, br = v.conn(t, "web1")
+	wantCode(t, roundTrip(t, c, br, 1, &agentproto.Hello{Version: 99}), agentproto.CodeVersion)
+}
+
+func TestRequestsAfterHello(t *testing.T) {
+	v := newTestVault(t)
+	c, br := v.conn(t, "web1")
+	h, ok := roundTrip(t, c, br, 1, &agentproto.Hello{Version: agentproto.Version}).(*agentproto.HelloOK)
+	if !ok || h.Client != "web1" || h.MaxPayload != agentproto.MaxPayload {
+		t.Fatalf("hello: %#v", h)
+	}
+	wantCode(t, roundTrip(t, c, br, 2, &agentproto.Commit{Snapshot: []byte("{}")}), agentproto.CodeBadRequest)
+	wantCode(t, roundTrip(t, c, br, 3, &agentproto.EndJob{}), agentproto.CodeNoJob)
+	wantCode(t, roundTrip(t, c, br, 4, &agentproto.HaveQuery{BlobType: 9}), agentproto.CodeBadRequest)
+	wantCode(t, roundTrip(t, c, br, 5, &agentproto.Hello{Version: agentproto.Version}), agentproto.CodeBadRequest)
+	wantCode(t, roundTrip(t, c, br, 6, &agentproto.BeginJob{Kind: "weekly"}), agentproto.CodeBadRequest)
+	js, ok := roundTrip(t, c, br, 7, &agentproto.BeginJob{Kind: "full", Hostname: "h"}).(*agentproto.JobStarted)
+	if !ok {
+		t.Fatal("no job")
+	}
+	wantCode(t, roundTrip(t, c, br, 8, &agentproto.BeginJob{Kind: "full"}), agentproto.CodeBadRequest)
+	// A malformed frame ends the session; the job fails with the reason.
+	_, err := c.Write([]byte{200, 0, 0, 0, 9, 0, 0, 0, 0})
+	must(t, err)
+	var info SessionInfo
+	for info.JobID != js.JobID {
+		info = <-v.ended
+	}
+	if info.Err == nil || !errors.Is(info.Err, agentproto.ErrFrame) {
+		t.Fatalf("session end: %v", info.Err)
+	}
+	j, err := v.srv.Jobs.Get(js.JobID)
+	must(t, err)
+	if j.State != jobs.Failed || j.Reason == "" {
+		t.Fatalf("job %+v", j)
+	}
+}
+
+func TestCodeOf(t *testing.T) {
+	cases := map[error]agentproto.Code{
+		repo.ErrIDMismatch:    agentproto.CodeIDMismatch,
+		repo.ErrNotFound:      agentproto.CodeNotFound,
+		enrol.ErrRevoked:      agentproto.CodeRevoked,
+		enrol.ErrTokenUsed:    agentproto.CodeTokenUsed,
+		enrol.ErrTokenExpired: agentproto.CodeTokenExpired,
+		enrol.ErrUnknownCA:    agentproto.CodeUnauthenticated,
+		errors.New("x"):       agentproto.CodeInternal,
+	}
+	for err, want := range cases {
+		if got := codeOf(errors.Join(errors.New("ctx"), err)); got != want {
+			t.Errorf("%v: %d, want %d", err, got, want)
+		}
+	}
+}

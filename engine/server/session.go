@@ -1,0 +1,277 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"keep/engine/agentproto"
+	"keep/engine/fingerprint"
+	"keep/engine/jobs"
+	"keep/engine/pack"
+)
+
+// perRequest is what each request costs of the in-flight budget beyond
+// its payload (a handler goroutine and its bookkeeping).
+const perRequest = 512
+
+// budget is a byte semaphore: the reader takes a request's bytes before
+// allocating its payload and the handler gives them back, so a
+// connection never buffers more than MaxInFlight of requests.
+type budget struct {
+	mu     sync.Mutex
+	cond   sync.Cond
+	avail  int
+	closed bool
+}
+
+func newBudget(n int) *budget {
+	b := &budget{avail: n}
+	b.cond.L = &b.mu
+	return b
+}
+
+func (b *budget) acquire(n int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.avail < n && !b.closed {
+		b.cond.Wait()
+	}
+	if b.closed {
+		return false
+	}
+	b.avail -= n
+	return true
+}
+
+func (b *budget) release(n int) {
+	b.mu.Lock()
+	b.avail += n
+	b.mu.Unlock()
+	b.cond.Broadcast()
+}
+
+func (b *budget) close() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	b.cond.Broadcast()
+}
+
+type blobKey struct {
+	t  pack.BlobType
+	id fingerprint.ID
+}
+
+// session is one agent connection.
+type session struct {
+	s      *Server
+	conn   *tls.Conn
+	br     *bufio.Reader
+	log    hclog.Logger
+	client string // authenticated name; "" before Hello
+
+	wmu  sync.Mutex
+	wbuf []byte
+
+	inflight atomic.Int64
+
+	mu        sync.Mutex
+	jobID     string
+	jobKind   jobs.Kind
+	jobDone   bool
+	committed bool
+	readable  map[blobKey]struct{} // blobs this client may read (GetBlob)
+	c         sessionCounts
+}
+
+// sessionCounts are what this session stored, by the vault's own count.
+type sessionCounts struct {
+	blobsSent, bytesSent                int64
+	chunksNew, dataNew, dataStored      int64
+	treesNew, treeNew, treeStored       int64
+	readBlobs, readBytes                int64
+	files, dirs, bytesSeen, bytesReadAt int64 // the agent's reports
+}
+
+func (s *Server) serveConn(ctx context.Context, raw net.Conn) {
+	log := s.Log.With("remote", raw.RemoteAddr().String())
+	tc := tls.Server(raw, s.TLS)
+	hctx, cancel := context.WithTimeout(ctx, s.HandshakeTimeout)
+	err := tc.HandshakeContext(hctx)
+	cancel()
+	if err != nil {
+		log.Info("TLS handshake failed", "error", err)
+		_ = tc.Close()
+		s.done(SessionInfo{Err: err})
+		return
+	}
+	ss := &session{s: s, conn: tc, br: bufio.NewReaderSize(tc, 64<<10), log: log, readable: map[blobKey]struct{}{}}
+	err = ss.run(ctx)
+	_ = tc.Close()
+	s.done(SessionInfo{Client: ss.client, JobID: ss.jobID, Err: err})
+}
+
+func (s *Server) done(info SessionInfo) {
+	if s.SessionDone != nil {
+		s.SessionDone(info)
+	}
+}
+
+// run serves the session; it returns why it ended.
+func (ss *session) run(ctx context.Context) error {
+	s := ss.s
+	// Shutdown interrupts the reader wherever it waits.
+	stopped := atomic.Bool{}
+	unwatch := context.AfterFunc(ctx, func() {
+		stopped.Store(true)
+		_ = ss.conn.SetReadDeadline(time.Now())
+	})
+	defer unwatch()
+	// The first request must come soon and be Hello or Enrol.
+	_ = ss.conn.SetReadDeadline(time.Now().Add(s.HandshakeTimeout))
+	h, err := agentproto.ReadHeader(ss.br, agentproto.MaxPayload)
+	if err != nil {
+		return fmt.Errorf("first request: %w", err)
+	}
+	s.stats.frames[h.Type&63].Add(1)
+	if h.Type != agentproto.TypeHello && h.Type != agentproto.TypeEnrol {
+		ss.send(h.ID, errMsg(agentproto.CodeBadRequest, "say Hello (or Enrol) first"))
+		return fmt.Errorf("first request is %v", h.Type)
+	}
+	if h.Length > 64<<10 {
+		ss.send(h.ID, errMsg(agentproto.CodeTooLarge, "first request too large"))
+		return errors.New("first request too large")
+	}
+	m, err := agentproto.ReadPayload(ss.br, h, nil)
+	if err != nil {
+		return fmt.Errorf("first request: %w", err)
+	}
+	if e, ok := m.(*agentproto.Enrol); ok {
+		return ss.enrol(h.ID, e)
+	}
+	if err := ss.hello(h.ID, m.(*agentproto.Hello)); err != nil {
+		return err
+	}
+	_ = ss.conn.SetReadDeadline(time.Time{})
+	if stopped.Load() {
+		return nil // shutdown raced with Hello
+	}
+	ss.log = ss.log.With("client", ss.client)
+	ss.log.Debug("agent connected")
+
+	// Requests are handled concurrently, each in its own goroutine, as
+	// budget and handler slots allow; the reader stops reading (TCP
+	// backpressure) while they are exhausted.
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	b := newBudget(s.MaxInFlight)
+	slots := make(chan struct{}, s.MaxHandlers)
+	var wg sync.WaitGroup
+	var rerr error
+	for {
+		h, err := agentproto.ReadHeader(ss.br, agentproto.MaxPayload)
+		if err != nil {
+			rerr = err
+			break
+		}
+		s.stats.frames[h.Type&63].Add(1)
+		cost := int(h.Length) + perRequest
+		if !b.acquire(cost) {
+			rerr = errors.New("closed")
+			break
+		}
+		slots <- struct{}{}
+		m, err := agentproto.ReadPayload(ss.br, h, make([]byte, h.Length))
+		if err != nil {
+			<-slots
+			b.release(cost)
+			if errors.Is(err, agentproto.ErrFrame) {
+				ss.send(h.ID, errMsg(agentproto.CodeBadRequest, err.Error()))
+			}
+			rerr = err
+			break
+		}
+		n := ss.inflight.Add(1)
+		for {
+			old := s.stats.maxInFlight.Load()
+			if n <= old || s.stats.maxInFlight.CompareAndSwap(old, n) {
+				break
+			}
+		}
+		wg.Add(1)
+		go func(id uint32, m agentproto.Message) {
+			defer wg.Done()
+			reply := ss.handle(hctx, m)
+			ss.send(id, reply)
+			ss.inflight.Add(-1)
+			<-slots
+			b.release(cost)
+		}(h.ID, m)
+	}
+	shutdown := stopped.Load()
+	if !shutdown {
+		cancel() // the agent is gone: abandon its requests
+	}
+	wg.Wait()
+	b.close()
+	reason := "connection lost: " + rerr.Error()
+	if errors.Is(rerr, io.EOF) {
+		reason = "agent disconnected before the job ended"
+	}
+	if shutdown {
+		reason = "vault shutting down; run the job again"
+	}
+	ss.failJob(reason)
+	if errors.Is(rerr, io.EOF) || shutdown {
+		return nil
+	}
+	return rerr
+}
+
+// send writes one reply; a write error closes the connection, which ends
+// the reader.
+func (ss *session) send(id uint32, m agentproto.Message) {
+	ss.wmu.Lock()
+	defer ss.wmu.Unlock()
+	var err error
+	ss.wbuf, err = agentproto.AppendFrame(ss.wbuf[:0], id, m)
+	if err != nil {
+		ss.wbuf, _ = agentproto.AppendFrame(ss.wbuf[:0], id, errMsg(agentproto.CodeTooLarge, err.Error()))
+	}
+	_ = ss.conn.SetWriteDeadline(time.Now().Add(ss.s.WriteTimeout))
+	if _, err := ss.conn.Write(ss.wbuf); err != nil {
+		ss.log.Debug("write failed", "error", err)
+		_ = ss.conn.Close()
+	}
+	if cap(ss.wbuf) > 1<<20 {
+		ss.wbuf = nil
+	}
+}
+
+func errMsg(c agentproto.Code, msg string) *agentproto.Error {
+	return &agentproto.Error{Code: c, Message: agentproto.Truncate(msg)}
+}
+
+// failJob finalises a job still running when the session ends.
+func (ss *session) failJob(reason string) {
+	ss.mu.Lock()
+	id, done := ss.jobID, ss.jobDone
+	ss.jobDone = true
+	ss.mu.Unlock()
+	if id == "" || done {
+		return
+	}
+	if err := ss.s.Jobs.Finish(id, jobs.Failed, reason, ss.applyCounts); err != nil {
+		ss.log.Error("cannot finalise job", "job", id, "error", err)
+	}
+}
