@@ -22,6 +22,7 @@ type Config struct {
 	Log       Log           `yaml:"log" json:"log"`
 	BMC       BMC           `yaml:"bmc" json:"bmc"`
 	Storage   Storage       `yaml:"storage" json:"storage"`
+	Engine    Engine        `yaml:"engine" json:"engine"`
 	// Testing holds fault injection for the QEMU scenarios. It is never
 	// set in a production configuration; Validate accepts it anywhere so
 	// a test can inject faults through the kernel command line.
@@ -98,6 +99,27 @@ type Storage struct {
 	SMARTEvery Duration `yaml:"smart_every" json:"smart_every"`
 }
 
+// Engine configures the media-agent engine: the chunk store on the data
+// filesystem and the listener agents back up to.
+type Engine struct {
+	// Enabled runs the engine service (it needs the data vault).
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// Listen is the TCP address agents connect to (mutual TLS 1.3).
+	Listen string `yaml:"listen" json:"listen"`
+	// Dir is the engine's directory, relative to the data filesystem's
+	// mount point (or absolute).
+	Dir string `yaml:"dir" json:"dir"`
+	// PassphraseFile holds the passphrase that unlocks the store's
+	// master key. Empty: a random passphrase is made at the first start
+	// and kept in the engine directory (readable by root only), so the box
+	// starts unattended; set a file on other media to keep the key off the
+	// data disks.
+	PassphraseFile string `yaml:"passphrase_file,omitempty" json:"passphrase_file,omitempty"`
+	// ServerNames are extra DNS names or IP addresses in the vault's TLS
+	// certificate, besides the host name (what agents dial).
+	ServerNames []string `yaml:"server_names,omitempty" json:"server_names,omitempty"`
+}
+
 // Log configures logging.
 type Log struct {
 	// Level is trace, debug, info, warn or error.
@@ -168,6 +190,7 @@ func Defaults() Config {
 			AutoSpare: true, ScrubEvery: Duration(30 * 24 * time.Hour), SpaceWarn: []int{80, 90},
 			SMARTEvery: Duration(time.Hour),
 		},
+		Engine: Engine{Enabled: true, Listen: ":7443", Dir: "engine"},
 	}
 }
 

@@ -98,6 +98,7 @@ func (c Config) Validate() error {
 	}
 	c.BMC.LAN.validate(bad)
 	c.Storage.validate(bad)
+	c.Engine.validate(bad)
 	if c.Testing.DHCPRenewEvery < 0 {
 		bad("testing.dhcp_renew_every", "must not be negative")
 	}
@@ -147,6 +148,25 @@ func (s Storage) validate(bad func(path, format string, args ...any)) {
 	for i, w := range s.SpaceWarn {
 		if w < 1 || w > 99 {
 			bad(fmt.Sprintf("storage.space_warn[%d]", i), "%d is not a percentage 1-99", w)
+		}
+	}
+}
+
+func (e Engine) validate(bad func(path, format string, args ...any)) {
+	if e.Listen != "" {
+		if _, port, err := net.SplitHostPort(e.Listen); err != nil || port == "" {
+			bad("engine.listen", "%q is not host:port (use :7443 for every address)", e.Listen)
+		}
+	}
+	if e.Dir == "" || strings.Contains(e.Dir, "..") {
+		bad("engine.dir", "%q must be a directory name below the mount point, or an absolute path", e.Dir)
+	}
+	if e.PassphraseFile != "" && !strings.HasPrefix(e.PassphraseFile, "/") {
+		bad("engine.passphrase_file", "%q is not an absolute path", e.PassphraseFile)
+	}
+	for i, n := range e.ServerNames {
+		if n == "" || strings.ContainsAny(n, " /\t") {
+			bad(fmt.Sprintf("engine.server_names[%d]", i), "%q is not a DNS name or IP address", n)
 		}
 	}
 }

@@ -1,0 +1,163 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"keep/engine/backup"
+	"keep/engine/browse"
+	"keep/engine/jobs"
+	"keep/engine/keys"
+	"keep/engine/remote"
+)
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testKDF() *keys.KDFParams { k := keys.InsecureTestKDF(); return &k }
+
+func TestOpenCreatesAndReopens(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "engine")
+	e, err := Open(ctx, Options{Dir: dir})
+	must(t, err)
+	if !e.Created || e.KeyID == "" {
+		t.Fatalf("first open: created %v key %q", e.Created, e.KeyID)
+	}
+	for _, f := range []string{"key", "passphrase", "recovery-key", "repo/config"} {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		must(t, err)
+		if f != "repo/config" && fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v, want 0600", f, fi.Mode().Perm())
+		}
+	}
+	rk, ok, err := e.RecoveryKey()
+	must(t, err)
+	if !ok || len(strings.ReplaceAll(rk, "-", "")) < 50 {
+		t.Fatalf("recovery key %q %v", rk, ok)
+	}
+	// The recovery key opens the key file.
+	b, err := os.ReadFile(filepath.Join(dir, "key"))
+	must(t, err)
+	kf, err := keys.Decode(b)
+	must(t, err)
+	parsed, err := keys.ParseRecoveryKey(rk)
+	must(t, err)
+	m, err := kf.UnlockWithRecovery(parsed)
+	must(t, err)
+	if m.ID() != e.KeyID {
+		t.Fatalf("recovery key opens key %s, want %s", m.ID(), e.KeyID)
+	}
+	must(t, e.ForgetRecoveryKey())
+	if _, ok, _ := e.RecoveryKey(); ok {
+		t.Fatal("recovery key still on the box")
+	}
+	must(t, e.Close(ctx))
+
+	e2, err := Open(ctx, Options{Dir: dir})
+	must(t, err)
+	if e2.Created || e2.KeyID != e.KeyID {
+		t.Fatalf("reopen: created %v key %s, want %s", e2.Created, e2.KeyID, e.KeyID)
+	}
+	must(t, e2.Close(ctx))
+
+	// A wrong passphrase is a clear error and changes nothing.
+	wrong := filepath.Join(t.TempDir(), "pass")
+	must(t, os.WriteFile(wrong, []byte("not it\n"), 0o600))
+	if _, err := Open(ctx, Options{Dir: dir, PassphraseFile: wrong}); !errors.Is(err, ErrWrongPassphrase) {
+		t.Fatalf("wrong passphrase: %v", err)
+	}
+	// The engine's passphrase gone with the key file there: say so.
+	must(t, os.Remove(filepath.Join(dir, "passphrase")))
+	if _, err := Open(ctx, Options{Dir: dir}); err == nil || !strings.Contains(err.Error(), "passphrase file") {
+		t.Fatalf("lost passphrase: %v", err)
+	}
+}
+
+func TestOperatorPassphrase(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	pf := filepath.Join(t.TempDir(), "pass")
+	must(t, os.WriteFile(pf, []byte("correct horse battery staple\n"), 0o600))
+	e, err := Open(ctx, Options{Dir: dir, PassphraseFile: pf, KDF: testKDF()})
+	must(t, err)
+	must(t, e.Close(ctx))
+	if _, err := os.Stat(filepath.Join(dir, "passphrase")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("an operator's passphrase was copied to the box: %v", err)
+	}
+	e, err = Open(ctx, Options{Dir: dir, Passphrase: []byte("correct horse battery staple")})
+	must(t, err)
+	must(t, e.Close(ctx))
+}
+
+// TestServeBackupVerify: an agent enrols, backs up through the engine's
+// server; the engine lists the snapshot, the job and the client, and
+// verifies clean.
+func TestServeBackupVerify(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e, err := Open(ctx, Options{Dir: t.TempDir(), Hosts: []string{"127.0.0.1"}})
+	must(t, err)
+	defer e.Close(context.Background())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	served := make(chan error, 1)
+	go func() { served <- e.Serve(ctx, ln) }()
+
+	tok, err := e.CA.NewToken("web1", ln.Addr().String(), time.Hour)
+	must(t, err)
+	cr, err := remote.Enrol(ctx, tok, remote.Options{})
+	must(t, err)
+	c, err := remote.Dial(ctx, ln.Addr().String(), cr, remote.Options{})
+	must(t, err)
+	src := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(src, "a"), []byte(strings.Repeat("keep ", 50000)), 0o644))
+	st, err := c.NewStore(ctx, remote.Job{Hostname: "web1", Paths: []string{src}})
+	must(t, err)
+	res, err := backup.Run(ctx, st, []string{src}, backup.Options{Hostname: "web1", Progress: st.Progress})
+	must(t, st.Finish(ctx, res, err))
+	must(t, err)
+	must(t, c.Close())
+
+	snaps, _, err := e.Snapshots(ctx, browse.Filter{Client: "web1"})
+	must(t, err)
+	if len(snaps) != 1 || snaps[0].Client != "web1" {
+		t.Fatalf("snapshots %v", snaps)
+	}
+	s, err := e.Status(ctx)
+	must(t, err)
+	if s.Snapshots != 1 || s.Clients != 1 || s.Blobs == 0 || !s.RecoveryKeyOnBox || len(s.CAFingerprint) != 64 {
+		t.Fatalf("status %+v", s)
+	}
+	v, err := e.Verify(ctx, 100, time.Now)
+	must(t, err)
+	if !v.Report.OK() || v.Job.State != jobs.Succeeded || v.Job.Kind != jobs.Verify || v.Report.Read == 0 {
+		t.Fatalf("verify %+v %+v", v.Job, v.Report)
+	}
+	js, err := e.Jobs.List()
+	must(t, err)
+	kinds := map[jobs.Kind]jobs.State{}
+	for _, j := range js {
+		kinds[j.Kind] = j.State
+	}
+	if kinds[jobs.Full] != jobs.Succeeded || kinds[jobs.Verify] != jobs.Succeeded {
+		t.Fatalf("jobs %v", kinds)
+	}
+	if _, err := e.Verify(ctx, 0, time.Now); err == nil {
+		t.Fatal("verify 0% accepted")
+	}
+	cancel()
+	if err := <-served; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("serve: %v", err)
+	}
+}
