@@ -53,6 +53,21 @@ type Options struct {
 	TestMarker string
 	// ShutdownTimeout bounds the orderly stop of all services.
 	ShutdownTimeout time.Duration
+	// HostedEngine runs the engine on a directory outside PID 1
+	// (`keep engine --data DIR`).
+	HostedEngine *HostedEngine
+	// APISocket, if set, replaces the configuration's API socket path.
+	APISocket string
+}
+
+// NoConfigFile as Options.ConfigPath runs on the compiled-in defaults.
+const NoConfigFile = "-"
+
+// HostedEngine is the engine of hosted mode.
+type HostedEngine struct {
+	Dir            string
+	Listen         string
+	PassphraseFile string
 }
 
 func (o Options) withDefaults() Options {
@@ -111,6 +126,8 @@ type Appliance struct {
 	// traffic counts bytes by class for the bandwidth accounting; the
 	// services that own sockets tag them.
 	traffic traffic.Meter
+	// engine is the media-agent engine service (nil when disabled).
+	engine *engineService
 	// network is the network service (PID 1 only).
 	network *networkService
 	// reaper runs external programs under PID 1 (nil otherwise).
@@ -134,8 +151,16 @@ func (a *Appliance) run(ctx context.Context) (pid1.Action, error) {
 
 	a.setStage("config")
 	cmdline, _ := os.ReadFile(a.opts.Cmdline)
-	a.cfg = config.Load(os.ReadFile, a.opts.ConfigPath, string(cmdline))
+	readFile := os.ReadFile
+	if a.opts.ConfigPath == NoConfigFile {
+		// Hosted mode without a file: the compiled-in defaults.
+		readFile = func(string) ([]byte, error) { return []byte("{}\n"), nil }
+	}
+	a.cfg = config.Load(readFile, a.opts.ConfigPath, string(cmdline))
 	cfg := a.cfg.Config
+	if a.opts.APISocket != "" {
+		cfg.API.Socket, cfg.API.Listen = a.opts.APISocket, ""
+	}
 
 	a.ring = logring.New(cfg.Log.Lines, hclog.LevelFromString(cfg.Log.Level), time.Now)
 	a.log = hclog.NewInterceptLogger(&hclog.LoggerOptions{

@@ -47,8 +47,24 @@ func (a *Appliance) services(cfg config.Config) ([]service.Spec, map[string]bool
 		a.storage = &storageService{a: a, cfg: cfg.Storage, log: a.log.Named("storage")}
 		specs = append(specs, service.Spec{Service: a.storage})
 		required["storage"] = true
+		if cfg.Engine.Enabled {
+			a.engine = &engineService{a: a, cfg: cfg.Engine, onVault: true, mountPoint: cfg.Storage.MountPoint,
+				log: a.log.Named("engine"), emit: a.emitter("engine")}
+			specs = append(specs, service.Spec{Service: a.engine, Deps: []string{"storage"}, HealthInterval: healthInterval, StopTimeout: 30 * time.Second})
+			required["engine"] = true
+		}
 		specs = append(specs, service.Spec{Service: &linkMonitorService{log: a.log.Named("links"), emit: a.emitter("network")}})
 		specs = append(specs, service.Spec{Service: &kernelLogService{path: filepath.Join(a.opts.DevRoot, "kmsg"), log: a.kernelLogger()}})
+	}
+	if h := a.opts.HostedEngine; h != nil && !a.opts.PID1 {
+		// Hosted mode (keep engine --data DIR): the engine on a
+		// directory, with the API on its own socket.
+		ecfg := cfg.Engine
+		ecfg.Listen = h.Listen
+		ecfg.PassphraseFile = h.PassphraseFile
+		a.engine = &engineService{a: a, cfg: ecfg, dir: h.Dir, log: a.log.Named("engine"), emit: a.emitter("engine")}
+		specs = append(specs, service.Spec{Service: a.engine, HealthInterval: healthInterval, StopTimeout: 30 * time.Second})
+		required["engine"] = true
 	}
 	for _, f := range cfg.Testing.FaultyServices {
 		// Test-only: fails on purpose; never required, so the rest of

@@ -225,6 +225,13 @@ func (a *Appliance) keepaliveDeserved(withhold bool) func() error {
 				continue
 			}
 			if !s.Ready {
+				if s.Name == "engine" {
+					// Waiting for the vault or failing to open: the box
+					// says so in its status; a reset would not help.
+					// A running engine that stops answering does
+					// withhold the keepalive (its health below).
+					continue
+				}
 				return fmt.Errorf("service %s is %s", s.Name, s.State)
 			}
 			if s.Health != nil && !s.Health.OK {

@@ -6,6 +6,10 @@ import "fmt"
 // the guest (image/keep.yaml: api.listen).
 const APIGuestPort = 8080
 
+// AgentGuestPort is the port the engine listens on for agents (the
+// image's engine.listen).
+const AgentGuestPort = 7443
+
 // APINIC is the ID of the default appliance's LAN NIC, whose forward
 // reaches the API.
 const APINIC = "lan"
@@ -22,8 +26,10 @@ type ApplianceSpec struct {
 	// EmptySlots are empty hot-plug bays for VM.PlugDisk.
 	EmptySlots int
 
-	// APIHostPort is the host port forwarded to the API; 0 picks one.
-	APIHostPort int
+	// APIHostPort is the host port forwarded to the API, AgentHostPort
+	// the one forwarded to the engine's agent listener; 0 picks one.
+	APIHostPort   int
+	AgentHostPort int
 	// Append is added to the kernel command line.
 	Append []string
 	BMC    bool
@@ -43,7 +49,7 @@ func Appliance(s ApplianceSpec) Machine {
 		EmptySlots: s.EmptySlots,
 		NICs: []NIC{{
 			ID:       APINIC,
-			Forwards: []Forward{{HostPort: s.APIHostPort, GuestPort: APIGuestPort}},
+			Forwards: []Forward{{HostPort: s.APIHostPort, GuestPort: APIGuestPort}, {HostPort: s.AgentHostPort, GuestPort: AgentGuestPort}},
 		}},
 	}
 	for i := 0; i < s.Disks; i++ {

@@ -34,6 +34,18 @@ commands:
   raid scrub [--repair]       start a check (or repair) of the whole array
   raid replace DISK           copy a member onto a spare, then fail it out
   bmc [--all | -n N]          BMC: watchdog, last reset cause, sensors, SEL (newest 20), FRU, LAN
+  engine                      the backup engine: key, store size, clients, running jobs
+  engine recovery-key [--forget]
+                              show the recovery key made at creation (then --forget it on the box)
+  jobs [ID] [--client C] [--state S] [-n N]
+                              backup, restore and verify job records (one in full with its ID)
+  snapshots [--client C] [--path P] [--since 24h]
+                              snapshots, newest first
+  clients                     agents' client names: certificates, revocations, pending tokens
+  enrol CLIENT [--ttl 24h] [--address HOST:PORT]
+                              print a one-time token for keep-agent enrol
+  revoke CLIENT               revoke every certificate of a client
+  verify [--sample N%]        re-read and authenticate stored data (default all); names damage
   shutdown                    stop services in order, then power off
   reboot                      stop services in order, then reboot
   test-exec PROGRAM [ARGS]    test images only: run an oracle tool in the guest, exit with its code
@@ -55,6 +67,14 @@ func ctlMain(args []string) int {
 	if fs.NArg() == 0 {
 		fs.Usage()
 		return 2
+	}
+	if fs.Arg(0) == "verify" {
+		explicit := false
+		fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "timeout" })
+		if !explicit {
+			// A verify reads the whole store: no 10 s default.
+			*timeout = 24 * time.Hour
+		}
 	}
 	var c *api.Client
 	if *addr != "" {
@@ -144,6 +164,8 @@ func runCtl(ctx context.Context, c *api.Client, out *ctlOut, cmd string, args []
 		return ctlStorage(ctx, c, out, cmd, args)
 	case "bmc":
 		return ctlBMC(ctx, c, out, args)
+	case "engine", "jobs", "snapshots", "clients", "enrol", "revoke", "verify":
+		return ctlEngine(ctx, c, out, cmd, args)
 	case "test-exec":
 		if len(args) == 0 {
 			return fmt.Errorf("name a program: keep ctl test-exec mdadm --detail /dev/md127")

@@ -44,6 +44,8 @@ func main() {
 		fmt.Println("keep", version)
 	case "testdata":
 		os.Exit(testdataMain(os.Args[2:]))
+	case "engine":
+		os.Exit(engineMain(os.Args[2:]))
 	case "help", "-h", "--help":
 		usage()
 	default:
@@ -57,6 +59,9 @@ func usage() {
 	fmt.Fprint(os.Stderr, `usage:
   keep init                 boot and supervise the appliance (the image's /init)
   keep ctl [flags] COMMAND  manage a running appliance; keep ctl -h lists commands
+  keep engine --data DIR [--listen :7443] [--api SOCKET] [--passphrase-file F]
+                            hosted mode: the backup engine on a directory, managed with
+                            keep ctl --socket SOCKET (default DIR/api.sock)
   keep version
   keep testdata write PATH MIB | sum PATH   write or checksum test data (QEMU scenarios)
 `)

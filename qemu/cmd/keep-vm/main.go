@@ -33,7 +33,7 @@ const (
 
 type options struct {
 	qemuBin, kernel, initrd, dir, appendArgs string
-	disks, apiPort, memMB                    int
+	disks, apiPort, agentPort, memMB         int
 	diskMiB                                  int64
 	bmc                                      bool
 }
@@ -52,6 +52,7 @@ func run() int {
 	flag.IntVar(&o.disks, "disks", 6, "number of virtio data disks")
 	flag.Int64Var(&o.diskMiB, "disk-mib", 1024, "size of each data disk in MiB (sparse; existing images are kept)")
 	flag.IntVar(&o.apiPort, "api-port", qemu.APIGuestPort, "host port forwarded to the API (guest port 8080); 0 picks a free one")
+	flag.IntVar(&o.agentPort, "agent-port", qemu.AgentGuestPort, "host port forwarded to the engine's agent listener (guest port 7443); 0 picks a free one")
 	flag.IntVar(&o.memMB, "mem", qemu.DefaultMemoryMB, "guest memory in MiB")
 	flag.BoolVar(&o.bmc, "bmc", true, "attach the simulated IPMI BMC")
 	flag.Parse()
@@ -72,7 +73,7 @@ func appliance(o options) qemu.Machine {
 	m := qemu.Appliance(qemu.ApplianceSpec{
 		Kernel: o.kernel, Initrd: o.initrd, Dir: o.dir,
 		Disks: o.disks, DiskBytes: o.diskMiB << 20,
-		APIHostPort: o.apiPort, Append: strings.Fields(o.appendArgs), BMC: o.bmc,
+		APIHostPort: o.apiPort, AgentHostPort: o.agentPort, Append: strings.Fields(o.appendArgs), BMC: o.bmc,
 	})
 	m.QEMU, m.MemoryMB = o.qemuBin, o.memMB
 	return m
@@ -104,6 +105,9 @@ func boot(o options) (int, error) {
 	}
 	fmt.Fprintf(os.Stderr, "keep-vm: QEMU pid %d, work dir %s (console.log, qemu.log, qmp.sock)\n", vm.PID(), vm.Machine().Dir)
 	fmt.Fprintf(os.Stderr, "keep-vm: management API: keep ctl --addr %s status\n", api)
+	if agents, err := vm.HostAddr(qemu.APINIC, qemu.AgentGuestPort); err == nil {
+		fmt.Fprintf(os.Stderr, "keep-vm: agents: keep ctl --addr %s enrol CLIENT --address %s, then keep-agent enrol TOKEN\n", api, agents)
+	}
 	fmt.Fprintln(os.Stderr, "keep-vm: Ctrl-C powers the appliance down (twice: kill)")
 
 	st := supervise(vm, sigs)

@@ -1,0 +1,315 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"keep/engine/enrol"
+	"keep/engine/jobs"
+	"keep/engine/local"
+	"keep/engine/snapshot"
+)
+
+// EngineBackend is implemented by a backend with the media-agent engine.
+type EngineBackend interface {
+	// EngineStatus is ErrNoEngine while the engine is not open.
+	EngineStatus(ctx context.Context) (local.Status, error)
+	Jobs(ctx context.Context, q JobQuery) ([]jobs.Job, error)
+	Job(ctx context.Context, id string) (jobs.Job, error)
+	Snapshots(ctx context.Context, q SnapshotQuery) (SnapshotList, error)
+	Clients(ctx context.Context) ([]enrol.Client, error)
+	// NewToken makes a one-time enrolment token for client.
+	NewToken(ctx context.Context, req TokenRequest) (TokenResponse, error)
+	Revoke(ctx context.Context, client string) (RevokeResponse, error)
+	// Verify runs a verify job to the end.
+	Verify(ctx context.Context, req VerifyRequest) (VerifyResponse, error)
+	// RecoveryKey returns the recovery key while it is on the box;
+	// forget removes it from there.
+	RecoveryKey(ctx context.Context, forget bool) (RecoveryKeyResponse, error)
+}
+
+// ErrNoEngine: the engine is disabled, starting or stopped.
+var ErrNoEngine = errors.New("the engine is not running")
+
+// JobQuery filters GET /v1/engine/jobs.
+type JobQuery struct {
+	Client string
+	State  string
+	Limit  int // newest first; 0: all
+}
+
+// SnapshotQuery filters GET /v1/engine/snapshots.
+type SnapshotQuery struct {
+	Client string
+	Path   string
+	Since  time.Time
+}
+
+// SnapshotList is GET /v1/engine/snapshots: newest first.
+type SnapshotList struct {
+	Snapshots []SnapshotInfo `json:"snapshots"`
+	// Damaged lists snapshot files that did not load.
+	Damaged []string `json:"damaged,omitempty"`
+}
+
+// SnapshotInfo is one snapshot.
+type SnapshotInfo struct {
+	ID string `json:"id"`
+	snapshot.Snapshot
+}
+
+// TokenRequest is POST /v1/engine/clients/{name}/token.
+type TokenRequest struct {
+	Client string `json:"-"`
+	// TTLSeconds is how long the token is valid; 0: the default (24 h).
+	TTLSeconds int `json:"ttl_seconds"`
+	// Address is the host:port agents dial; "": the engine's listener
+	// address as the box knows it.
+	Address string `json:"address"`
+}
+
+// TokenResponse carries the only copy of the token.
+type TokenResponse struct {
+	Client  string    `json:"client"`
+	Token   string    `json:"token"`
+	Expires time.Time `json:"expires"`
+	Address string    `json:"address"`
+}
+
+// RevokeResponse says how many certificates were revoked.
+type RevokeResponse struct {
+	Client  string `json:"client"`
+	Revoked int    `json:"revoked"`
+}
+
+// VerifyRequest is POST /v1/engine/verify.
+type VerifyRequest struct {
+	// Percent of the data chunks to read (0: 100).
+	Percent float64 `json:"percent"`
+}
+
+// VerifyResponse is a finished verify job and what it found.
+type VerifyResponse struct {
+	Job       jobs.Job       `json:"job"`
+	Snapshots int            `json:"snapshots"`
+	Chunks    int            `json:"chunks"`
+	Read      int            `json:"read"`
+	Bytes     int64          `json:"bytes"`
+	Damaged   []DamagedChunk `json:"damaged"`
+}
+
+// DamagedChunk is a damaged blob and what needs it.
+type DamagedChunk struct {
+	Type     string   `json:"type"`
+	ID       string   `json:"id"`
+	Pack     string   `json:"pack,omitempty"`
+	Error    string   `json:"error"`
+	Uses     []string `json:"uses"` // "snapshot-id:path"
+	MoreUses int      `json:"more_uses,omitempty"`
+}
+
+// RecoveryKeyResponse is GET/DELETE /v1/engine/recovery-key.
+type RecoveryKeyResponse struct {
+	OnBox bool   `json:"on_box"`
+	Key   string `json:"key,omitempty"`
+}
+
+// maxEngineRequest bounds request bodies of the engine endpoints.
+const maxEngineRequest = 16 << 10
+
+func engineHandlers(mux *http.ServeMux, b Backend) {
+	eb, ok := b.(EngineBackend)
+	if !ok {
+		return
+	}
+	fail := func(w http.ResponseWriter, err error) {
+		switch {
+		case errors.Is(err, ErrNoEngine):
+			writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "%v", err)
+		case errors.Is(err, jobs.ErrNotFound):
+			writeError(w, http.StatusNotFound, CodeNotFound, "%v", err)
+		case errors.Is(err, errBadEngineRequest):
+			writeError(w, http.StatusBadRequest, CodeBadRequest, "%v", err)
+		default:
+			writeError(w, http.StatusInternalServerError, CodeInternal, "%v", err)
+		}
+	}
+	reply := func(w http.ResponseWriter, v any, err error) {
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	}
+	decode := func(w http.ResponseWriter, r *http.Request, v any) bool {
+		dec := json.NewDecoder(io.LimitReader(r.Body, maxEngineRequest))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+			writeError(w, http.StatusBadRequest, CodeBadRequest, "request body: %v", err)
+			return false
+		}
+		return true
+	}
+	mux.HandleFunc("GET /v1/engine", func(w http.ResponseWriter, r *http.Request) {
+		st, err := eb.EngineStatus(r.Context())
+		reply(w, st, err)
+	})
+	mux.HandleFunc("GET /v1/engine/jobs", func(w http.ResponseWriter, r *http.Request) {
+		n, err := intParam(r, "limit", 0)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, CodeBadRequest, "%v", err)
+			return
+		}
+		js, err := eb.Jobs(r.Context(), JobQuery{Client: r.URL.Query().Get("client"), State: r.URL.Query().Get("state"), Limit: n})
+		if js == nil {
+			js = []jobs.Job{}
+		}
+		reply(w, js, err)
+	})
+	mux.HandleFunc("GET /v1/engine/jobs/{id}", func(w http.ResponseWriter, r *http.Request) {
+		j, err := eb.Job(r.Context(), r.PathValue("id"))
+		reply(w, j, err)
+	})
+	mux.HandleFunc("GET /v1/engine/snapshots", func(w http.ResponseWriter, r *http.Request) {
+		q := SnapshotQuery{Client: r.URL.Query().Get("client"), Path: r.URL.Query().Get("path")}
+		if s := r.URL.Query().Get("since"); s != "" {
+			t, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, CodeBadRequest, "since=%q is not an RFC 3339 time", s)
+				return
+			}
+			q.Since = t
+		}
+		l, err := eb.Snapshots(r.Context(), q)
+		if l.Snapshots == nil {
+			l.Snapshots = []SnapshotInfo{}
+		}
+		reply(w, l, err)
+	})
+	mux.HandleFunc("GET /v1/engine/clients", func(w http.ResponseWriter, r *http.Request) {
+		cs, err := eb.Clients(r.Context())
+		if cs == nil {
+			cs = []enrol.Client{}
+		}
+		reply(w, cs, err)
+	})
+	mux.HandleFunc("POST /v1/engine/clients/{name}/token", func(w http.ResponseWriter, r *http.Request) {
+		var req TokenRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		req.Client = r.PathValue("name")
+		t, err := eb.NewToken(r.Context(), req)
+		reply(w, t, err)
+	})
+	mux.HandleFunc("POST /v1/engine/clients/{name}/revoke", func(w http.ResponseWriter, r *http.Request) {
+		rr, err := eb.Revoke(r.Context(), r.PathValue("name"))
+		reply(w, rr, err)
+	})
+	mux.HandleFunc("POST /v1/engine/verify", func(w http.ResponseWriter, r *http.Request) {
+		var req VerifyRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		v, err := eb.Verify(r.Context(), req)
+		reply(w, v, err)
+	})
+	mux.HandleFunc("GET /v1/engine/recovery-key", func(w http.ResponseWriter, r *http.Request) {
+		k, err := eb.RecoveryKey(r.Context(), false)
+		reply(w, k, err)
+	})
+	mux.HandleFunc("DELETE /v1/engine/recovery-key", func(w http.ResponseWriter, r *http.Request) {
+		k, err := eb.RecoveryKey(r.Context(), true)
+		reply(w, k, err)
+	})
+}
+
+// errBadEngineRequest marks a request the engine refuses as invalid.
+var errBadEngineRequest = errors.New("bad request")
+
+// BadEngineRequest wraps err as a 400 answer.
+func BadEngineRequest(err error) error { return errors.Join(errBadEngineRequest, err) }
+
+// EngineStatus reads GET /v1/engine.
+func (c *Client) EngineStatus(ctx context.Context) (local.Status, error) {
+	var s local.Status
+	return s, c.do(ctx, http.MethodGet, "/v1/engine", nil, &s)
+}
+
+// Jobs lists job records, newest first.
+func (c *Client) Jobs(ctx context.Context, q JobQuery) ([]jobs.Job, error) {
+	v := url.Values{}
+	if q.Client != "" {
+		v.Set("client", q.Client)
+	}
+	if q.State != "" {
+		v.Set("state", q.State)
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	var js []jobs.Job
+	return js, c.do(ctx, http.MethodGet, "/v1/engine/jobs", v, &js)
+}
+
+// Job reads one job record.
+func (c *Client) Job(ctx context.Context, id string) (jobs.Job, error) {
+	var j jobs.Job
+	return j, c.do(ctx, http.MethodGet, "/v1/engine/jobs/"+url.PathEscape(id), nil, &j)
+}
+
+// Snapshots lists snapshots, newest first.
+func (c *Client) Snapshots(ctx context.Context, q SnapshotQuery) (SnapshotList, error) {
+	v := url.Values{}
+	if q.Client != "" {
+		v.Set("client", q.Client)
+	}
+	if q.Path != "" {
+		v.Set("path", q.Path)
+	}
+	if !q.Since.IsZero() {
+		v.Set("since", q.Since.Format(time.RFC3339))
+	}
+	var l SnapshotList
+	return l, c.do(ctx, http.MethodGet, "/v1/engine/snapshots", v, &l)
+}
+
+// Clients lists the agents' client names.
+func (c *Client) Clients(ctx context.Context) ([]enrol.Client, error) {
+	var cs []enrol.Client
+	return cs, c.do(ctx, http.MethodGet, "/v1/engine/clients", nil, &cs)
+}
+
+// NewToken makes a one-time enrolment token.
+func (c *Client) NewToken(ctx context.Context, req TokenRequest) (TokenResponse, error) {
+	var t TokenResponse
+	return t, c.send(ctx, http.MethodPost, "/v1/engine/clients/"+url.PathEscape(req.Client)+"/token", nil, req, &t)
+}
+
+// Revoke revokes every certificate of a client.
+func (c *Client) Revoke(ctx context.Context, client string) (RevokeResponse, error) {
+	var rr RevokeResponse
+	return rr, c.do(ctx, http.MethodPost, "/v1/engine/clients/"+url.PathEscape(client)+"/revoke", nil, &rr)
+}
+
+// Verify runs a verify job to the end.
+func (c *Client) Verify(ctx context.Context, req VerifyRequest) (VerifyResponse, error) {
+	var v VerifyResponse
+	return v, c.send(ctx, http.MethodPost, "/v1/engine/verify", nil, req, &v)
+}
+
+// RecoveryKey reads (forget: removes from the box) the recovery key.
+func (c *Client) RecoveryKey(ctx context.Context, forget bool) (RecoveryKeyResponse, error) {
+	var k RecoveryKeyResponse
+	m := http.MethodGet
+	if forget {
+		m = http.MethodDelete
+	}
+	return k, c.do(ctx, m, "/v1/engine/recovery-key", nil, &k)
+}

@@ -1,0 +1,151 @@
+package appliance
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"keep/appliance/api"
+	"keep/engine/backup"
+	"keep/engine/remote"
+)
+
+// TestHostedEngineThroughAPI: hosted mode runs the engine on a directory;
+// an operator issues a token through the API, an agent enrols and backs
+// up, and the API lists the client, the snapshot and the job, verifies the
+// store, hands out the recovery key once, and revokes the client, whose
+// next connection is refused.
+func TestHostedEngineThroughAPI(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "api.sock")
+	opts := Options{
+		Version: "test", Console: &syncBuffer{}, ConfigPath: NoConfigFile, Cmdline: filepath.Join(dir, "none"),
+		APISocket:    sock,
+		HostedEngine: &HostedEngine{Dir: filepath.Join(dir, "engine"), Listen: "127.0.0.1:0"},
+	}
+	r := &running{console: opts.Console.(*syncBuffer), client: api.NewUnixClient(sock), done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		defer close(r.done)
+		r.action, r.err = Run(ctx, opts)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-r.done
+	})
+	st := r.waitFor(t, "ready with the engine", func(st api.Status) bool { return st.Ready })
+	if len(st.Services) != 2 || st.Services[1].Name != "engine" {
+		t.Fatalf("services %+v", st.Services)
+	}
+	c := r.client
+	bg := context.Background()
+	evs, err := c.Events(bg, api.EventQuery{Kind: "engine.created"})
+	if err != nil || len(evs) != 1 || !strings.Contains(evs[0].Message, "recovery-key") {
+		t.Fatalf("creation event %+v %v", evs, err)
+	}
+
+	if _, err := c.NewToken(bg, api.TokenRequest{Client: "bad name!"}); !api.IsCode(err, api.CodeBadRequest) {
+		t.Fatalf("bad client name: %v", err)
+	}
+	tok, err := c.NewToken(bg, api.TokenRequest{Client: "web1", TTLSeconds: 600})
+	if err != nil || !strings.HasPrefix(tok.Address, "127.0.0.1:") || tok.Token == "" {
+		t.Fatalf("token %+v %v", tok, err)
+	}
+	cr, err := remote.Enrol(bg, tok.Token, remote.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	backupOnce := func() error {
+		cl, err := remote.Dial(bg, tok.Address, cr, remote.Options{})
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		src := filepath.Join(dir, "src")
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(src, "f"), []byte(strings.Repeat("data ", 100000)), 0o644); err != nil {
+			return err
+		}
+		st, err := cl.NewStore(bg, remote.Job{Hostname: "web1", Paths: []string{src}})
+		if err != nil {
+			return err
+		}
+		res, err := backup.Run(bg, st, []string{src}, backup.Options{Hostname: "web1", Progress: st.Progress})
+		if ferr := st.Finish(bg, res, err); err == nil {
+			err = ferr
+		}
+		return err
+	}
+	if err := backupOnce(); err != nil {
+		t.Fatal(err)
+	}
+
+	cs, err := c.Clients(bg)
+	if err != nil || len(cs) != 1 || cs[0].Name != "web1" || cs[0].Certificates != 1 || !cs[0].Active(time.Now()) {
+		t.Fatalf("clients %+v %v", cs, err)
+	}
+	l, err := c.Snapshots(bg, api.SnapshotQuery{Client: "web1"})
+	if err != nil || len(l.Snapshots) != 1 || l.Snapshots[0].Client != "web1" || len(l.Snapshots[0].ID) != 64 {
+		t.Fatalf("snapshots %+v %v", l, err)
+	}
+	if l, _ := c.Snapshots(bg, api.SnapshotQuery{Client: "nobody"}); len(l.Snapshots) != 0 {
+		t.Fatalf("filter by client: %+v", l)
+	}
+	js, err := c.Jobs(bg, api.JobQuery{Client: "web1"})
+	if err != nil || len(js) != 1 || js[0].State != "succeeded" || js[0].Counts.BytesSeen != 500000 || js[0].Snapshot != l.Snapshots[0].ID {
+		t.Fatalf("jobs %+v %v", js, err)
+	}
+	if j, err := c.Job(bg, js[0].ID); err != nil || j.ID != js[0].ID {
+		t.Fatalf("job %+v %v", j, err)
+	}
+	if _, err := c.Job(bg, "no-such-job"); !api.IsCode(err, api.CodeNotFound) {
+		t.Fatalf("unknown job: %v", err)
+	}
+	// The vault's event for the job, once the session has ended.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		evs, _ := c.Events(bg, api.EventQuery{Kind: "engine.job_"})
+		if len(evs) == 1 && evs[0].Kind == "engine.job_succeeded" && strings.Contains(evs[0].Message, "web1") {
+			break
+		}
+		if len(evs) > 1 || time.Now().After(deadline) {
+			t.Fatalf("job events %+v", evs)
+		}
+	}
+
+	v, err := c.Verify(bg, api.VerifyRequest{Percent: 100})
+	if err != nil || v.Job.State != "succeeded" || v.Read == 0 || v.Read != v.Chunks || len(v.Damaged) != 0 {
+		t.Fatalf("verify %+v %v", v, err)
+	}
+	if _, err := c.Verify(bg, api.VerifyRequest{Percent: 101}); !api.IsCode(err, api.CodeBadRequest) {
+		t.Fatalf("verify 101%%: %v", err)
+	}
+
+	k, err := c.RecoveryKey(bg, false)
+	if err != nil || !k.OnBox || len(k.Key) < 50 {
+		t.Fatalf("recovery key %+v %v", k, err)
+	}
+	if k, err := c.RecoveryKey(bg, true); err != nil || k.OnBox {
+		t.Fatalf("forget %+v %v", k, err)
+	}
+	if k, err := c.RecoveryKey(bg, false); err != nil || k.OnBox || k.Key != "" {
+		t.Fatalf("after forget %+v %v", k, err)
+	}
+	if es, err := c.EngineStatus(bg); err != nil || es.RecoveryKeyOnBox || es.Snapshots != 1 || es.Clients != 1 {
+		t.Fatalf("engine status %+v %v", es, err)
+	}
+
+	if rr, err := c.Revoke(bg, "web1"); err != nil || rr.Revoked != 1 {
+		t.Fatalf("revoke %+v %v", rr, err)
+	}
+	if err := backupOnce(); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("revoked client: %v", err)
+	}
+	if _, err := c.Revoke(bg, "nobody"); !api.IsCode(err, api.CodeNotFound) {
+		t.Fatalf("revoke unknown: %v", err)
+	}
+}
