@@ -28,6 +28,7 @@ deps:
 
 build:
 	$(GOBUILD) -o $(KEEP) ./cmd/keep
+	$(GOBUILD) -o $(BUILD)/keep-agent ./cmd/keep-agent
 	$(GOBUILD) -o $(BUILD)/mkimage ./cmd/mkimage
 	$(GOBUILD) -o $(BUILD)/keep-vm ./qemu/cmd/keep-vm
 

@@ -400,7 +400,13 @@ func (ss *session) skipped(m *agentproto.Skipped) agentproto.Message {
 	case id == "" || id == "-":
 		return errMsg(agentproto.CodeNoJob, "no job: send BeginJob first")
 	case done:
-		err = ss.s.Jobs.Amend(id, func(j *jobs.Job) { j.AddItems(items...) })
+		// The commit already counted them (the snapshot summary's
+		// Skipped): only the items are added to the record.
+		err = ss.s.Jobs.Amend(id, func(j *jobs.Job) {
+			n := j.Skipped
+			j.AddItems(items...)
+			j.Skipped = n
+		})
 	default:
 		err = ss.s.Jobs.Update(id, func(j *jobs.Job) { j.AddItems(items...) })
 	}

@@ -1,0 +1,565 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"keep/engine/browse"
+	"keep/engine/fingerprint"
+	"keep/engine/pack"
+	"keep/engine/remote"
+	"keep/engine/snapshot"
+	"keep/engine/tree"
+)
+
+// snapJSON is a snapshot as the agent prints it with --json.
+type snapJSON struct {
+	ID       string           `json:"id"`
+	Time     time.Time        `json:"time"`
+	End      time.Time        `json:"end"`
+	Hostname string           `json:"hostname"`
+	Client   string           `json:"client,omitempty"`
+	Paths    []string         `json:"paths"`
+	Tags     []string         `json:"tags,omitempty"`
+	Parent   string           `json:"parent,omitempty"`
+	Job      snapshot.JobType `json:"job"`
+	Summary  snapshot.Summary `json:"summary"`
+}
+
+func toSnapJSON(s *snapshot.Snapshot) snapJSON {
+	j := snapJSON{ID: s.ID.String(), Time: s.Time, End: s.End, Hostname: s.Hostname, Client: s.Client,
+		Paths: s.Paths, Tags: s.Tags, Job: s.Job, Summary: s.Summary}
+	if !s.Parent.IsZero() {
+		j.Parent = s.Parent.String()
+	}
+	return j
+}
+
+// resolve finds the snapshot spec names among the client's snapshots:
+// "latest" or a unique prefix of an ID.
+func resolve(snaps []*snapshot.Snapshot, spec string) (*snapshot.Snapshot, error) {
+	if len(snaps) == 0 {
+		return nil, errors.New("this client has no snapshots on the vault yet: run \"keep-agent backup\" first")
+	}
+	if spec == "latest" {
+		return snaps[len(snaps)-1], nil
+	}
+	spec = strings.ToLower(spec)
+	if spec == "" || strings.Trim(spec, "0123456789abcdef") != "" {
+		return nil, usagef("snapshot %q: give \"latest\" or a prefix of a snapshot ID (hex, see \"keep-agent snapshots\")", spec)
+	}
+	var found *snapshot.Snapshot
+	for _, s := range snaps {
+		if strings.HasPrefix(s.ID.String(), spec) {
+			if found != nil {
+				return nil, fmt.Errorf("snapshot prefix %q is ambiguous (%s and %s at least): give more digits", spec, found.ID.Short(), s.ID.Short())
+			}
+			found = s
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("no snapshot of this client starts with %q (see \"keep-agent snapshots\"; only this client's own snapshots can be read)", spec)
+	}
+	return found, nil
+}
+
+func listSnaps(ctx context.Context, c *remote.Client) ([]*snapshot.Snapshot, error) {
+	snaps, err := c.ListSnapshots(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list snapshots: %w", err)
+	}
+	return snaps, nil
+}
+
+// parseSince accepts RFC 3339, a date (2006-01-02, local time), or an
+// age: 90m, 36h, 7d.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.ParseInLocation("2006-01-02", s, time.Local); err == nil {
+		return t, nil
+	}
+	if strings.HasSuffix(s, "d") {
+		if n, err := strconv.Atoi(strings.TrimSuffix(s, "d")); err == nil && n >= 0 {
+			return now.Add(-time.Duration(n) * 24 * time.Hour), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, usagef("--since %q: give a time (2026-01-02T15:04:05Z), a date (2026-01-02) or an age (36h, 7d)", s)
+}
+
+func runSnapshots(ctx context.Context, e *env, args []string) error {
+	fs, dir := newFlags(e, "snapshots", "snapshots [--path P] [--since T] [--json]\n\n"+
+		"Lists this client's snapshots, oldest first. Only the client's own snapshots are\n"+
+		"visible: the vault refuses to show or read another client's.")
+	pathF := fs.String("path", "", "only snapshots covering `path` (a backed-up path or one below it)")
+	since := fs.String("since", "", "only snapshots taken at or after `T` (RFC 3339, 2006-01-02, or an age: 36h, 7d)")
+	host := fs.String("hostname", "", "only snapshots of this `host`")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("unexpected arguments %q", pos)
+	}
+	f := browse.Filter{Hostname: *host}
+	if *pathF != "" {
+		ap, err := filepath.Abs(*pathF)
+		if err != nil {
+			return err
+		}
+		f.Path = ap
+	}
+	if *since != "" {
+		if f.From, err = parseSince(*since, time.Now()); err != nil {
+			return err
+		}
+	}
+	c, err := connect(ctx, *dir)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	all, err := listSnaps(ctx, c)
+	if err != nil {
+		return err
+	}
+	var snaps []*snapshot.Snapshot
+	for _, s := range all {
+		if f.Match(s) {
+			snaps = append(snaps, s)
+		}
+	}
+	if *asJSON {
+		out := make([]snapJSON, 0, len(snaps))
+		for _, s := range snaps {
+			out = append(out, toSnapJSON(s))
+		}
+		return writeJSON(e.stdout, out)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTIME\tHOST\tJOB\tFILES\tSIZE\tPATHS")
+	for _, s := range snaps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.ID.Short(), s.Time.Local().Format("2006-01-02 15:04:05"), s.Hostname,
+			s.Job, s.Summary.FilesSeen, human(s.Summary.BytesSeen), strings.Join(s.Paths, " "))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(snaps) == 0 {
+		fmt.Fprintln(e.stderr, "no snapshots match")
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// entryJSON is a browse.Entry as printed with --json.
+type entryJSON struct {
+	Snapshot   string    `json:"snapshot,omitempty"`
+	Path       string    `json:"path"`
+	Name       string    `json:"name"`
+	Type       string    `json:"type"`
+	Size       uint64    `json:"size"`
+	MTime      time.Time `json:"mtime"`
+	Mode       string    `json:"mode"`
+	UID        uint32    `json:"uid"`
+	GID        uint32    `json:"gid"`
+	User       string    `json:"user,omitempty"`
+	Group      string    `json:"group,omitempty"`
+	LinkTarget string    `json:"link_target,omitempty"`
+}
+
+func toEntryJSON(snap fingerprint.ID, en browse.Entry) entryJSON {
+	j := entryJSON{Path: en.Path, Name: en.Name, Type: en.Type.String(), Size: en.Size, MTime: en.MTime, Mode: fmt.Sprintf("%04o", en.Mode),
+		UID: en.UID, GID: en.GID, User: en.User, Group: en.Group, LinkTarget: en.LinkTarget}
+	if !snap.IsZero() {
+		j.Snapshot = snap.String()
+	}
+	return j
+}
+
+func formatEntry(en browse.Entry) string {
+	owner := en.User
+	if owner == "" {
+		owner = strconv.Itoa(int(en.UID))
+	}
+	group := en.Group
+	if group == "" {
+		group = strconv.Itoa(int(en.GID))
+	}
+	s := fmt.Sprintf("%s\t%s\t%s\t%d\t%s\t%s", modeString(en), owner, group, en.Size, en.MTime.Local().Format("2006-01-02 15:04"), en.Path)
+	switch en.Type {
+	case tree.Symlink:
+		s += " -> " + en.LinkTarget
+	case tree.Hardlink:
+		s += " => /" + strings.TrimPrefix(en.LinkTarget, "/")
+	}
+	return s
+}
+
+// snapPath maps a path given on the command line to a path inside snap:
+// an absolute path under one of the snapshot's backed-up paths is mapped
+// to its node ("/srv/www/x" of path "/srv/www" is "www/x"); anything
+// else is taken as a path from the snapshot's root, as ls prints them.
+func snapPath(snap *snapshot.Snapshot, p string) string {
+	if p == "" || p == "/" {
+		return ""
+	}
+	if strings.HasPrefix(p, "/") {
+		// The most specific backed-up path that covers p wins.
+		clean := path.Clean(p)
+		best, bestLen := "", -1
+		for _, sp := range snap.Paths {
+			if strings.HasPrefix(sp, "stream:") {
+				continue
+			}
+			prefix := strings.TrimSuffix(sp, "/") + "/"
+			switch {
+			case clean == sp && len(sp) > bestLen:
+				best, bestLen = rootName(sp), len(sp)
+			case strings.HasPrefix(clean, prefix) && len(sp) > bestLen:
+				best, bestLen = rootName(sp)+"/"+strings.TrimPrefix(clean, prefix), len(sp)
+			}
+		}
+		if bestLen >= 0 {
+			return best
+		}
+	}
+	return strings.Trim(path.Clean("/"+p), "/")
+}
+
+// rootName is the name of a backed-up path's node in the root tree (as
+// engine/backup names it).
+func rootName(abs string) string {
+	if abs == "/" {
+		return "root"
+	}
+	return path.Base(abs)
+}
+
+// origPath is where the snapshot path sub ("www/x") was backed up from
+// ("/srv/www/x"), or "" for a stream or an unknown root name.
+func origPath(snap *snapshot.Snapshot, sub string) string {
+	first, rest, _ := strings.Cut(sub, "/")
+	for _, sp := range snap.Paths {
+		if strings.HasPrefix(sp, "stream:") || rootName(sp) != first {
+			continue
+		}
+		if rest == "" {
+			return sp
+		}
+		return path.Join(sp, rest)
+	}
+	return ""
+}
+
+func runLs(ctx context.Context, e *env, args []string) error {
+	fs, dir := newFlags(e, "ls", "ls SNAPSHOT [PATH] [--json]\n\n"+
+		"Lists the directory PATH of a snapshot (default: its root) from the snapshot's trees,\n"+
+		"without reading file data. PATH is an original absolute path (/srv/www) or a path\n"+
+		"from the snapshot's root as ls prints it (www/index.html).")
+	asJSON := fs.Bool("json", false, "print JSON")
+	recursive := fs.Bool("recursive", false, "list subdirectories too")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < 1 || len(pos) > 2 {
+		return usagef("expected SNAPSHOT [PATH]")
+	}
+	c, err := connect(ctx, *dir)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	snaps, err := listSnaps(ctx, c)
+	if err != nil {
+		return err
+	}
+	s, err := resolve(snaps, pos[0])
+	if err != nil {
+		return err
+	}
+	snap, err := c.OpenSnapshot(ctx, s.ID)
+	if err != nil {
+		return err
+	}
+	sub := ""
+	if len(pos) == 2 {
+		sub = snapPath(snap, pos[1])
+	}
+	var entries []browse.Entry
+	var walk func(p string) error
+	walk = func(p string) error {
+		es, err := browse.List(ctx, c, snap, p)
+		if err != nil {
+			if errors.Is(err, browse.ErrNotDir) {
+				en, serr := browse.Stat(ctx, c, snap, p)
+				if serr != nil {
+					return serr
+				}
+				entries = append(entries, en)
+				return nil
+			}
+			return fmt.Errorf("list %s: %w", "/"+p, err)
+		}
+		for _, en := range es {
+			entries = append(entries, en)
+			if *recursive && en.Type == tree.Dir {
+				if err := walk(strings.TrimPrefix(en.Path, "/")); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk(sub); err != nil {
+		return err
+	}
+	if *asJSON {
+		out := make([]entryJSON, 0, len(entries))
+		for _, en := range entries {
+			out = append(out, toEntryJSON(fingerprint.ID{}, en))
+		}
+		return writeJSON(e.stdout, out)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 1, ' ', 0)
+	for _, en := range entries {
+		fmt.Fprintln(tw, formatEntry(en))
+	}
+	return tw.Flush()
+}
+
+func runFind(ctx context.Context, e *env, args []string) error {
+	fs, dir := newFlags(e, "find", "find GLOB [--snapshot S] [--json]\n\n"+
+		"Finds items whose path matches GLOB (gitignore-like: \"*.conf\" matches names at any\n"+
+		"depth, \"/www/**/*.html\" is anchored at the snapshot root, \"**\" crosses directories)\n"+
+		"in every snapshot of this client, or in --snapshot S. Reads trees only, never file data.")
+	snapF := fs.String("snapshot", "", "search only this snapshot (ID prefix or \"latest\")")
+	asJSON := fs.Bool("json", false, "print JSON")
+	limit := fs.Int("limit", 10000, "stop after `n` matches")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("expected one GLOB")
+	}
+	c, err := connect(ctx, *dir)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	all, err := listSnaps(ctx, c)
+	if err != nil {
+		return err
+	}
+	var ids []*snapshot.Snapshot
+	if *snapF != "" {
+		s, err := resolve(all, *snapF)
+		if err != nil {
+			return err
+		}
+		ids = []*snapshot.Snapshot{s}
+	} else {
+		ids = all
+	}
+	snaps := make([]*snapshot.Snapshot, 0, len(ids))
+	for _, s := range ids {
+		o, err := c.OpenSnapshot(ctx, s.ID)
+		if err != nil {
+			return err
+		}
+		snaps = append(snaps, o)
+	}
+	res, err := browse.Find(ctx, c, snaps, pos[0], browse.FindOptions{Limit: *limit})
+	if err != nil {
+		return err
+	}
+	for _, fe := range res.Errors {
+		fmt.Fprintf(e.stderr, "warning: snapshot %s: %s: %v\n", fe.Snapshot.Short(), fe.Path, fe.Err)
+	}
+	if *asJSON {
+		out := make([]entryJSON, 0, len(res.Found))
+		for _, f := range res.Found {
+			out = append(out, toEntryJSON(f.Snapshot, f.Entry))
+		}
+		if err := writeJSON(e.stdout, out); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 1, ' ', 0)
+		for _, f := range res.Found {
+			fmt.Fprintf(tw, "%s\t%s\n", f.Snapshot.Short(), formatEntry(f.Entry))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if res.Truncated {
+		fmt.Fprintf(e.stderr, "stopped after %d matches: narrow the pattern or raise --limit\n", *limit)
+	}
+	if len(res.Errors) > 0 {
+		return &exitError{exitSkipped}
+	}
+	return nil
+}
+
+func runCat(ctx context.Context, e *env, args []string) error {
+	fs, dir := newFlags(e, "cat", "cat SNAPSHOT PATH\n\n"+
+		"Writes the content of one file (or image, or stream) of a snapshot to stdout.")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usagef("expected SNAPSHOT PATH")
+	}
+	c, err := connect(ctx, *dir)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	snaps, err := listSnaps(ctx, c)
+	if err != nil {
+		return err
+	}
+	s, err := resolve(snaps, pos[0])
+	if err != nil {
+		return err
+	}
+	rd, err := c.OpenRestore(ctx, s.ID, "", hostname())
+	if err != nil {
+		return err
+	}
+	cerr := catFile(ctx, rd, rd.Snapshot(), snapPath(rd.Snapshot(), pos[1]), e.stdout)
+	if ferr := rd.Finish(ctx, nil, cerr); ferr != nil && cerr == nil {
+		cerr = ferr
+	}
+	return cerr
+}
+
+// findNode returns the node at sub ("a/b/c") of snap.
+func findNode(ctx context.Context, g tree.Getter, snap *snapshot.Snapshot, sub string) (*tree.Node, error) {
+	if sub == "" {
+		return nil, errors.New("the snapshot root is a directory: give a file's path")
+	}
+	id := snap.Tree
+	parts := strings.Split(sub, "/")
+	for i, name := range parts {
+		nodes, err := tree.Load(ctx, g, id)
+		if err != nil {
+			return nil, fmt.Errorf("read directory /%s: %w", strings.Join(parts[:i], "/"), err)
+		}
+		var n *tree.Node
+		for j := range nodes {
+			if nodes[j].Name == name {
+				n = &nodes[j]
+				break
+			}
+		}
+		if n == nil {
+			return nil, fmt.Errorf("/%s: no such item in snapshot %s (see \"keep-agent ls\")", strings.Join(parts[:i+1], "/"), snap.ID.Short())
+		}
+		if i == len(parts)-1 {
+			return n, nil
+		}
+		if n.Type != tree.Dir {
+			return nil, fmt.Errorf("/%s: not a directory", strings.Join(parts[:i+1], "/"))
+		}
+		id = n.Subtree
+	}
+	return nil, errors.New("empty path")
+}
+
+// catFile writes the content of the file node at sub to w, holes as
+// zeros, each chunk checked against its ID and length.
+func catFile(ctx context.Context, g tree.Getter, snap *snapshot.Snapshot, sub string, w io.Writer) error {
+	n, err := findNode(ctx, g, snap, sub)
+	if err != nil {
+		return err
+	}
+	if !n.Type.HasContent() {
+		return fmt.Errorf("/%s is a %s, not a file: cat writes files, images and streams", sub, n.Type)
+	}
+	var zeros []byte
+	var buf []byte
+	for _, ex := range n.Content {
+		if ex.Hole {
+			left := ex.Length
+			if zeros == nil {
+				zeros = make([]byte, 1<<20)
+			}
+			for left > 0 {
+				k := min(left, uint64(len(zeros)))
+				if _, err := w.Write(zeros[:k]); err != nil {
+					return err
+				}
+				left -= k
+			}
+			continue
+		}
+		buf, err = g.Get(ctx, pack.Data, ex.ID, buf[:0])
+		if err != nil {
+			return fmt.Errorf("read /%s: %w", sub, err)
+		}
+		if uint64(len(buf)) != ex.Length {
+			return fmt.Errorf("read /%s: chunk %s is %d bytes, the tree says %d", sub, ex.ID.Short(), len(buf), ex.Length)
+		}
+		if _, err := w.Write(buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// modeString is ls -l's mode column: a type letter (- file, d directory,
+// l symlink, h hard link, c/b devices, p FIFO, s socket, i image) and
+// the permission bits with set-id and sticky bits.
+func modeString(en browse.Entry) string {
+	typ := map[tree.Type]byte{tree.File: '-', tree.Dir: 'd', tree.Symlink: 'l', tree.Hardlink: 'h', tree.CharDev: 'c',
+		tree.BlockDev: 'b', tree.FIFO: 'p', tree.Socket: 's', tree.Image: 'i'}[en.Type]
+	if typ == 0 {
+		typ = '?'
+	}
+	b := []byte{typ}
+	const rwx = "rwxrwxrwx"
+	for i := range 9 {
+		c := byte('-')
+		if en.Mode&(1<<(8-i)) != 0 {
+			c = rwx[i]
+		}
+		b = append(b, c)
+	}
+	special := func(bit uint32, pos int, set, unset byte) {
+		if en.Mode&bit != 0 {
+			if b[pos] == 'x' {
+				b[pos] = set
+			} else {
+				b[pos] = unset
+			}
+		}
+	}
+	special(04000, 3, 's', 'S')
+	special(02000, 6, 's', 'S')
+	special(01000, 9, 't', 'T')
+	return string(b)
+}

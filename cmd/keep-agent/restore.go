@@ -1,0 +1,301 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"keep/engine/agentproto"
+	"keep/engine/browse"
+	"keep/engine/restore"
+	"keep/engine/snapshot"
+	"keep/engine/tree"
+)
+
+// overwrite policies of restore.
+const (
+	overwriteNever   = "never"
+	overwriteAlways  = "always"
+	overwriteIfNewer = "if-newer"
+)
+
+const stagingPrefix = ".keep-restore-"
+
+func runRestore(ctx context.Context, e *env, args []string) error {
+	fs, dir := newFlags(e, "restore", "restore SNAPSHOT [PATH...] (--target DIR | --in-place) [--overwrite never|always|if-newer]\n"+
+		"       keep-agent restore SNAPSHOT IMAGE --to FILE|DEVICE\n\n"+
+		"Restores a snapshot, or PATHs in it, with contents, owners (as root), modes, times,\n"+
+		"xattrs, hard links, symlinks, FIFOs, device nodes (as root) and sparse files' holes.\n"+
+		"PATH is an original absolute path (/srv/www/index.html) or a path from the snapshot's\n"+
+		"root as \"ls\" prints it (www/index.html).\n\n"+
+		"  --target DIR  out of place: a backed-up path /srv/www becomes DIR/www\n"+
+		"                (default --overwrite always: existing files in DIR are replaced)\n"+
+		"  --in-place    back to the original locations (default --overwrite never: existing\n"+
+		"                files are kept; if-newer replaces those older than the snapshot's)\n"+
+		"  --to DEST     write one image (or file) node into a block device, or to a file\n\n"+
+		"Items are restored into a staging directory beside their destination first and then\n"+
+		"moved into place, so a file is replaced whole or not at all.\n\n"+
+		"Policy: an agent reads only its own client's snapshots; the vault refuses another\n"+
+		"client's (\"not found\"). To restore a machine's data onto another one, the operator\n"+
+		"restores it on the vault, or the original client's credentials are used.")
+	target := fs.String("target", "", "restore into directory `DIR` (created if missing)")
+	inPlace := fs.Bool("in-place", false, "restore to the original paths")
+	to := fs.String("to", "", "write the image node PATH into block device or file `DEST`")
+	policy := fs.String("overwrite", "", "what to do with existing items: never, always or if-newer")
+	quiet := fs.Bool("quiet", false, "print only failures")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < 1 {
+		return usagef("expected SNAPSHOT [PATH...]")
+	}
+	modes := 0
+	for _, b := range []bool{*target != "", *inPlace, *to != ""} {
+		if b {
+			modes++
+		}
+	}
+	if modes != 1 {
+		return usagef("give exactly one of --target DIR, --in-place or --to DEST")
+	}
+	if *to != "" && len(pos) != 2 {
+		return usagef("--to writes one image: give SNAPSHOT and the image's PATH")
+	}
+	switch *policy {
+	case "":
+		*policy = overwriteAlways
+		if *inPlace {
+			*policy = overwriteNever
+		}
+	case overwriteNever, overwriteAlways, overwriteIfNewer:
+	default:
+		return usagef("--overwrite %q: give never, always or if-newer", *policy)
+	}
+
+	c, err := connect(ctx, *dir)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	snaps, err := listSnaps(ctx, c)
+	if err != nil {
+		return err
+	}
+	s, err := resolve(snaps, pos[0])
+	if err != nil {
+		return err
+	}
+	rd, err := c.OpenRestore(ctx, s.ID, "", hostname())
+	if err != nil {
+		return err
+	}
+	snap := rd.Snapshot()
+	var subs []string
+	for _, p := range pos[1:] {
+		subs = append(subs, snapPath(snap, p))
+	}
+	r := &restorer{ctx: ctx, g: rd, snap: snap, policy: *policy}
+	var runErr error
+	switch {
+	case *to != "":
+		res, err := restore.WriteImage(ctx, rd, snap, subs[0], *to, restore.Options{})
+		if err == nil {
+			r.res.Bytes += res.Bytes
+			r.res.Failed = append(r.res.Failed, res.Failed...)
+			r.written++
+		}
+		runErr = err
+	case *target != "":
+		runErr = r.outOfPlace(*target, subs)
+	default:
+		runErr = r.inPlace(subs)
+	}
+	var failed []agentproto.SkippedItem
+	for _, f := range r.res.Failed {
+		failed = append(failed, agentproto.SkippedItem{Path: f.Path, Reason: f.Reason})
+	}
+	if ferr := rd.Finish(context.WithoutCancel(ctx), failed, runErr); ferr != nil && runErr == nil {
+		fmt.Fprintf(e.stderr, "warning: the vault's job record could not be completed: %v\n", ferr)
+	}
+	if runErr != nil {
+		return fmt.Errorf("restore of snapshot %s failed: %w", snap.ID.Short(), runErr)
+	}
+	if !*quiet {
+		fmt.Fprintf(e.stdout, "restored snapshot %s: %d files, %d directories, %s written; %d items placed, %d replaced, %d kept (--overwrite %s)\n",
+			snap.ID.Short(), r.res.Files, r.res.Dirs, human(r.res.Bytes), r.written, r.replaced, r.kept, *policy)
+	}
+	if n := len(r.res.Failed); n > 0 {
+		fmt.Fprintf(e.stdout, "%d items were not restored:\n", n)
+		for _, f := range r.res.Failed {
+			fmt.Fprintf(e.stdout, "  %s: %s\n", f.Path, f.Reason)
+		}
+		return &exitError{exitSkipped}
+	}
+	return nil
+}
+
+type restorer struct {
+	ctx    context.Context
+	g      tree.Getter
+	snap   *snapshot.Snapshot
+	policy string
+
+	res                     restore.Result
+	written, replaced, kept int
+}
+
+func (r *restorer) add(res *restore.Result) {
+	r.res.Files += res.Files
+	r.res.Dirs += res.Dirs
+	r.res.Bytes += res.Bytes
+	r.res.Failed = append(r.res.Failed, res.Failed...)
+}
+
+func (r *restorer) fail(p, reason string) {
+	r.res.Failed = append(r.res.Failed, restore.Failed{Path: p, Reason: reason})
+}
+
+// outOfPlace restores subs (everything: nil) into target through one
+// staging directory inside it, so hard links between them are kept.
+func (r *restorer) outOfPlace(target string, subs []string) error {
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		return err
+	}
+	if len(subs) == 0 {
+		subs = []string{""}
+	}
+	for _, sub := range subs {
+		if err := r.stageAndMerge(sub, target); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// inPlace restores each sub (everything: each backed-up path) to where
+// it was backed up from.
+func (r *restorer) inPlace(subs []string) error {
+	if len(subs) == 0 {
+		es, err := browse.List(r.ctx, r.g, r.snap, "")
+		if err != nil {
+			return err
+		}
+		for _, en := range es {
+			subs = append(subs, strings.TrimPrefix(en.Path, "/"))
+		}
+	}
+	for _, sub := range subs {
+		orig := origPath(r.snap, sub)
+		if orig == "" || sub == "" {
+			r.fail("/"+sub, "no original location (a stream, or not under a backed-up path): restore it with --target or write it with cat")
+			continue
+		}
+		parent := filepath.Dir(orig)
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			return err
+		}
+		if err := r.stageAndMerge(sub, parent); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stageAndMerge restores sub into a staging directory in dest (same
+// filesystem, so moving is a rename), then merges it into dest by the
+// overwrite policy.
+func (r *restorer) stageAndMerge(sub, dest string) error {
+	stage, err := os.MkdirTemp(dest, stagingPrefix)
+	if err != nil {
+		return fmt.Errorf("staging directory in %s: %w", dest, err)
+	}
+	defer os.RemoveAll(stage)
+	res, err := restore.Restore(r.ctx, r.g, r.snap, sub, stage, restore.Options{})
+	if err != nil {
+		return err
+	}
+	r.add(res)
+	names, err := os.ReadDir(stage)
+	if err != nil {
+		return err
+	}
+	for _, d := range names {
+		if err := r.merge(filepath.Join(stage, d.Name()), filepath.Join(dest, d.Name()), path.Join("/", sub, d.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// merge moves the staged item src to dst by the policy; directories that
+// exist on both sides are merged item by item.
+func (r *restorer) merge(src, dst, shown string) error {
+	var ss, ds unix.Stat_t
+	if err := unix.Lstat(src, &ss); err != nil {
+		return err
+	}
+	if err := unix.Lstat(dst, &ds); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Rename(src, dst); err != nil {
+			r.fail(shown, err.Error())
+			return nil
+		}
+		r.written++
+		return nil
+	} else if err != nil {
+		r.fail(shown, err.Error())
+		return nil
+	}
+	newer := ss.Mtim.Nano() > ds.Mtim.Nano()
+	replace := r.policy == overwriteAlways || (r.policy == overwriteIfNewer && newer)
+	isDir := func(st *unix.Stat_t) bool { return st.Mode&unix.S_IFMT == unix.S_IFDIR }
+	if isDir(&ss) && isDir(&ds) {
+		entries, err := os.ReadDir(src)
+		if err != nil {
+			return err
+		}
+		for _, d := range entries {
+			if err := r.merge(filepath.Join(src, d.Name()), filepath.Join(dst, d.Name()), path.Join(shown, d.Name())); err != nil {
+				return err
+			}
+		}
+		if replace {
+			// The directory's own metadata, after its children moved in.
+			if os.Geteuid() == 0 {
+				_ = unix.Lchown(dst, int(ss.Uid), int(ss.Gid))
+			}
+			_ = unix.Chmod(dst, ss.Mode&07777)
+			ts := []unix.Timespec{ss.Atim, ss.Mtim}
+			_ = unix.UtimesNanoAt(unix.AT_FDCWD, dst, ts, unix.AT_SYMLINK_NOFOLLOW)
+		}
+		return nil
+	}
+	if !replace {
+		r.kept++
+		return nil
+	}
+	if isDir(&ss) {
+		if err := os.Remove(dst); err != nil { // a file where the directory was
+			r.fail(shown, "cannot replace the existing item: "+err.Error())
+			return nil
+		}
+	} else if isDir(&ds) {
+		if err := os.RemoveAll(dst); err != nil {
+			r.fail(shown, "cannot replace the existing directory: "+err.Error())
+			return nil
+		}
+	}
+	if err := os.Rename(src, dst); err != nil {
+		r.fail(shown, err.Error())
+		return nil
+	}
+	r.replaced++
+	return nil
+}
