@@ -225,3 +225,43 @@ func (a *Appliance) RecoveryKey(ctx context.Context, forget bool) (api.RecoveryK
 	}
 	return api.RecoveryKeyResponse{OnBox: ok, Key: k}, nil
 }
+
+func (a *Appliance) GrantRestore(ctx context.Context, req api.GrantRequest) (local.Grant, error) {
+	e, err := a.openEngine()
+	if err != nil {
+		return local.Grant{}, err
+	}
+	for _, n := range []string{req.Client, req.Owner} {
+		if !enrol.ValidClientName(n) {
+			return local.Grant{}, api.BadEngineRequest(fmt.Errorf("%q is not a client name", n))
+		}
+	}
+	if req.TTLSeconds < 0 || req.TTLSeconds > 30*24*3600 {
+		return local.Grant{}, api.BadEngineRequest(fmt.Errorf("ttl %ds is outside 0-30 days", req.TTLSeconds))
+	}
+	ttl := time.Duration(req.TTLSeconds) * time.Second
+	if ttl == 0 {
+		ttl = 24 * time.Hour
+	}
+	g, err := e.GrantRestore(req.Client, req.Owner, ttl)
+	if err != nil {
+		return local.Grant{}, api.BadEngineRequest(err)
+	}
+	a.emitter("engine")(events.Notice, "engine.restore_granted", fmt.Sprintf("client %s may restore %s's snapshots until %s", g.Reader, g.Owner, g.Expires.Format(time.RFC3339)),
+		map[string]string{"reader": g.Reader, "owner": g.Owner})
+	return g, nil
+}
+
+func (a *Appliance) SyntheticFull(ctx context.Context, req api.SyntheticRequest) (api.SyntheticResponse, error) {
+	e, err := a.openEngine()
+	if err != nil {
+		return api.SyntheticResponse{}, err
+	}
+	s, j, err := e.SyntheticFull(ctx, req.Client, req.Snapshot)
+	if err != nil {
+		return api.SyntheticResponse{}, err
+	}
+	a.emitter("engine")(events.Info, "engine.job_succeeded", fmt.Sprintf("synthetic full of %s: %d files, %d bytes, nothing read from the client", req.Client, j.Counts.Files, j.Counts.BytesSeen),
+		map[string]string{"job": j.ID, "client": req.Client, "kind": string(j.Kind), "snapshot": j.Snapshot})
+	return api.SyntheticResponse{Snapshot: api.SnapshotInfo{ID: s.ID.String(), Snapshot: *s}, Job: j}, nil
+}

@@ -125,6 +125,21 @@ func TestHostedEngineThroughAPI(t *testing.T) {
 		t.Fatalf("verify 101%%: %v", err)
 	}
 
+	sf, err := c.SyntheticFull(bg, api.SyntheticRequest{Client: "web1"})
+	if err != nil || sf.Snapshot.Job != "synthetic-full" || sf.Snapshot.Parent.String() != l.Snapshots[0].ID || sf.Job.Kind != "synthetic-full" || sf.Job.State != "succeeded" {
+		t.Fatalf("synthetic full %+v %v", sf, err)
+	}
+	if _, err := c.SyntheticFull(bg, api.SyntheticRequest{Client: "nobody"}); !api.IsCode(err, api.CodeNotFound) {
+		t.Fatalf("synthetic full of an unknown client: %v", err)
+	}
+	g, err := c.GrantRestore(bg, api.GrantRequest{Client: "web2", Owner: "web1", TTLSeconds: 3600})
+	if err != nil || g.Reader != "web2" || g.Owner != "web1" || time.Until(g.Expires) < 59*time.Minute {
+		t.Fatalf("grant %+v %v", g, err)
+	}
+	if _, err := c.GrantRestore(bg, api.GrantRequest{Client: "web1", Owner: "web1"}); !api.IsCode(err, api.CodeBadRequest) {
+		t.Fatalf("grant to oneself: %v", err)
+	}
+
 	k, err := c.RecoveryKey(bg, false)
 	if err != nil || !k.OnBox || len(k.Key) < 50 {
 		t.Fatalf("recovery key %+v %v", k, err)
@@ -135,7 +150,7 @@ func TestHostedEngineThroughAPI(t *testing.T) {
 	if k, err := c.RecoveryKey(bg, false); err != nil || k.OnBox || k.Key != "" {
 		t.Fatalf("after forget %+v %v", k, err)
 	}
-	if es, err := c.EngineStatus(bg); err != nil || es.RecoveryKeyOnBox || es.Snapshots != 1 || es.Clients != 1 {
+	if es, err := c.EngineStatus(bg); err != nil || es.RecoveryKeyOnBox || es.Snapshots != 2 || es.Clients != 1 {
 		t.Fatalf("engine status %+v %v", es, err)
 	}
 

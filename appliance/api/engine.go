@@ -32,6 +32,31 @@ type EngineBackend interface {
 	// RecoveryKey returns the recovery key while it is on the box;
 	// forget removes it from there.
 	RecoveryKey(ctx context.Context, forget bool) (RecoveryKeyResponse, error)
+	// GrantRestore lets a client read another's snapshots for a while.
+	GrantRestore(ctx context.Context, req GrantRequest) (local.Grant, error)
+	// SyntheticFull builds a full backup on the vault from what it holds.
+	SyntheticFull(ctx context.Context, req SyntheticRequest) (SyntheticResponse, error)
+}
+
+// GrantRequest is POST /v1/engine/clients/{name}/grant: client name may
+// read (restore) Owner's snapshots for TTLSeconds (0: 24 h).
+type GrantRequest struct {
+	Client     string `json:"-"`
+	Owner      string `json:"owner"`
+	TTLSeconds int    `json:"ttl_seconds"`
+}
+
+// SyntheticRequest is POST /v1/engine/clients/{name}/synthetic-full.
+type SyntheticRequest struct {
+	Client string `json:"-"`
+	// Snapshot is the head (an ID prefix); "": the client's newest.
+	Snapshot string `json:"snapshot"`
+}
+
+// SyntheticResponse is the snapshot made and its job.
+type SyntheticResponse struct {
+	Snapshot SnapshotInfo `json:"snapshot"`
+	Job      jobs.Job     `json:"job"`
 }
 
 // ErrNoEngine: the engine is disabled, starting or stopped.
@@ -212,6 +237,24 @@ func engineHandlers(mux *http.ServeMux, b Backend) {
 		rr, err := eb.Revoke(r.Context(), r.PathValue("name"))
 		reply(w, rr, err)
 	})
+	mux.HandleFunc("POST /v1/engine/clients/{name}/grant", func(w http.ResponseWriter, r *http.Request) {
+		var req GrantRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		req.Client = r.PathValue("name")
+		g, err := eb.GrantRestore(r.Context(), req)
+		reply(w, g, err)
+	})
+	mux.HandleFunc("POST /v1/engine/clients/{name}/synthetic-full", func(w http.ResponseWriter, r *http.Request) {
+		var req SyntheticRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		req.Client = r.PathValue("name")
+		sr, err := eb.SyntheticFull(r.Context(), req)
+		reply(w, sr, err)
+	})
 	mux.HandleFunc("POST /v1/engine/verify", func(w http.ResponseWriter, r *http.Request) {
 		var req VerifyRequest
 		if !decode(w, r, &req) {
@@ -312,4 +355,16 @@ func (c *Client) RecoveryKey(ctx context.Context, forget bool) (RecoveryKeyRespo
 		m = http.MethodDelete
 	}
 	return k, c.do(ctx, m, "/v1/engine/recovery-key", nil, &k)
+}
+
+// GrantRestore lets req.Client read req.Owner's snapshots for a while.
+func (c *Client) GrantRestore(ctx context.Context, req GrantRequest) (local.Grant, error) {
+	var g local.Grant
+	return g, c.send(ctx, http.MethodPost, "/v1/engine/clients/"+url.PathEscape(req.Client)+"/grant", nil, req, &g)
+}
+
+// SyntheticFull builds a full backup of a client on the vault.
+func (c *Client) SyntheticFull(ctx context.Context, req SyntheticRequest) (SyntheticResponse, error) {
+	var sr SyntheticResponse
+	return sr, c.send(ctx, http.MethodPost, "/v1/engine/clients/"+url.PathEscape(req.Client)+"/synthetic-full", nil, req, &sr)
 }

@@ -45,6 +45,10 @@ commands:
   enrol CLIENT [--ttl 24h] [--address HOST:PORT]
                               print a one-time token for keep-agent enrol
   revoke CLIENT               revoke every certificate of a client
+  grant-restore CLIENT --from OWNER [--ttl 24h]
+                              let CLIENT list and restore OWNER's snapshots for a while
+  synthetic-full CLIENT [--snapshot ID]
+                              a full backup made on the vault from what it holds
   verify [--sample N%]        re-read and authenticate stored data (default all); names damage
   shutdown                    stop services in order, then power off
   reboot                      stop services in order, then reboot
@@ -164,7 +168,7 @@ func runCtl(ctx context.Context, c *api.Client, out *ctlOut, cmd string, args []
 		return ctlStorage(ctx, c, out, cmd, args)
 	case "bmc":
 		return ctlBMC(ctx, c, out, args)
-	case "engine", "jobs", "snapshots", "clients", "enrol", "revoke", "verify":
+	case "engine", "jobs", "snapshots", "clients", "enrol", "revoke", "verify", "grant-restore", "synthetic-full":
 		return ctlEngine(ctx, c, out, cmd, args)
 	case "test-exec":
 		if len(args) == 0 {

@@ -192,6 +192,43 @@ func ctlEngine(ctx context.Context, c *api.Client, out *ctlOut, cmd string, args
 		}
 		fmt.Fprintf(out.w, "revoked %d certificates of %s: it must enrol again with a new token\n", r.Revoked, r.Client)
 		return nil
+	case "grant-restore":
+		from := fs.String("from", "", "the client whose snapshots CLIENT may read")
+		ttl := fs.Duration("ttl", 24*time.Hour, "how long the grant lasts")
+		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+			return fmt.Errorf("usage: keep ctl grant-restore CLIENT --from OWNER [--ttl 24h]")
+		}
+		if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 || *from == "" {
+			return fmt.Errorf("usage: keep ctl grant-restore CLIENT --from OWNER [--ttl 24h]")
+		}
+		g, err := c.GrantRestore(ctx, api.GrantRequest{Client: args[0], Owner: *from, TTLSeconds: int(ttl.Seconds())})
+		if err != nil {
+			return err
+		}
+		if out.json {
+			return out.printJSON(g)
+		}
+		fmt.Fprintf(out.w, "%s may list and restore %s's snapshots until %s (keep-agent snapshots; keep-agent restore ID --target DIR)\n",
+			g.Reader, g.Owner, g.Expires.Local().Format("2006-01-02 15:04"))
+		return nil
+	case "synthetic-full":
+		snap := fs.String("snapshot", "", "the head snapshot (ID prefix); default the client's newest")
+		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+			return fmt.Errorf("usage: keep ctl synthetic-full CLIENT [--snapshot ID]")
+		}
+		if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 {
+			return fmt.Errorf("usage: keep ctl synthetic-full CLIENT [--snapshot ID]")
+		}
+		sr, err := c.SyntheticFull(ctx, api.SyntheticRequest{Client: args[0], Snapshot: *snap})
+		if err != nil {
+			return err
+		}
+		if out.json {
+			return out.printJSON(sr)
+		}
+		fmt.Fprintf(out.w, "synthetic full %.12s of %s from %.12s: %d files, %s (job %s)\n", sr.Snapshot.ID, args[0], sr.Snapshot.Parent.String(),
+			sr.Job.Counts.Files, humanBytes(sr.Job.Counts.BytesSeen), sr.Job.ID)
+		return nil
 	case "verify":
 		sample := fs.String("sample", "100%", "share of the data chunks to read, e.g. 10%")
 		if err := fs.Parse(args); err != nil || fs.NArg() != 0 {

@@ -16,6 +16,8 @@
 //	repo/          the repository (engine/repo)
 //	ca/            the enrolment CA (engine/enrol)
 //	jobs/          the job log (engine/jobs)
+//	grants.json    operators' grants of reads of one client's snapshots by
+//	               another (restores to another client), with expiry
 //
 // Invariants:
 //

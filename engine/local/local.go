@@ -57,6 +57,8 @@ type Engine struct {
 	Created bool
 	// KeyID is the master key's public name.
 	KeyID string
+
+	grants *grants
 }
 
 // Open opens the engine in opts.Dir, creating it on first use.
@@ -104,10 +106,13 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	if e.Jobs, err = jobs.Open(filepath.Join(opts.Dir, "jobs"), jobs.Options{Now: opts.Now}); err != nil {
 		return fail(err)
 	}
+	if e.grants, err = loadGrants(opts.Dir, opts.Now); err != nil {
+		return fail(err)
+	}
 	sk := m.Subkeys()
 	e.Server = &server.Server{
 		Repo: r, CA: e.CA, Jobs: e.Jobs, Log: opts.Log.Named("agents"), Clock: opts.Now,
-		FingerprintKey: sk.Fingerprint, GearSeed: sk.Gear, Hosts: opts.Hosts,
+		FingerprintKey: sk.Fingerprint, GearSeed: sk.Gear, Hosts: opts.Hosts, MayRead: e.grants.mayRead,
 	}
 	return e, nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"keep/engine/jobs"
 	"keep/engine/keys"
 	"keep/engine/remote"
+	"keep/engine/restore"
 )
 
 func must(t *testing.T, err error) {
@@ -159,5 +161,111 @@ func TestServeBackupVerify(t *testing.T) {
 	cancel()
 	if err := <-served; err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatalf("serve: %v", err)
+	}
+}
+
+// TestRestoreGrant: another client reads a client's snapshots only while
+// an operator's grant is in force, and the grant survives a reopen.
+func TestRestoreGrant(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	dir := t.TempDir()
+	e, err := Open(ctx, Options{Dir: dir, Now: clock})
+	must(t, err)
+	defer e.Close(context.Background())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	go e.Serve(ctx, ln)
+	addr := ln.Addr().String()
+	dial := func(client string) *remote.Client {
+		tok, err := e.CA.NewToken(client, addr, time.Hour)
+		must(t, err)
+		cr, err := remote.Enrol(ctx, tok, remote.Options{})
+		must(t, err)
+		c, err := remote.Dial(ctx, addr, cr, remote.Options{})
+		must(t, err)
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	web1, web2 := dial("web1"), dial("web2")
+	src := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(src, "a"), []byte("web1's data"), 0o644))
+	st, err := web1.NewStore(ctx, remote.Job{Hostname: "web1", Paths: []string{src}})
+	must(t, err)
+	res, err := backup.Run(ctx, st, []string{src}, backup.Options{Hostname: "web1"})
+	must(t, st.Finish(ctx, res, err))
+	must(t, err)
+
+	list := func() int {
+		snaps, err := web2.ListSnapshots(ctx)
+		must(t, err)
+		return len(snaps)
+	}
+	if n := list(); n != 0 {
+		t.Fatalf("web2 lists %d of web1's snapshots without a grant", n)
+	}
+	if _, err := web2.OpenSnapshot(ctx, res.Snapshot.ID); err == nil {
+		t.Fatal("web2 opened web1's snapshot without a grant")
+	}
+	if _, err := e.GrantRestore("web2", "web2", time.Hour); err == nil {
+		t.Fatal("a grant to oneself accepted")
+	}
+	g, err := e.GrantRestore("web2", "web1", time.Hour)
+	must(t, err)
+	if n := list(); n != 1 {
+		t.Fatalf("web2 lists %d snapshots with the grant, want 1", n)
+	}
+	rd, err := web2.OpenRestore(ctx, res.Snapshot.ID, jobs.Restore, "web2")
+	must(t, err)
+	target := t.TempDir()
+	rr, err := restore.Restore(ctx, rd, rd.Snapshot(), "", target, restore.Options{})
+	must(t, rd.Finish(ctx, nil, err))
+	must(t, err)
+	b, err := os.ReadFile(filepath.Join(target, filepath.Base(src), "a"))
+	if err != nil || string(b) != "web1's data" || len(rr.Failed) != 0 {
+		t.Fatalf("restored %q %v %+v", b, err, rr.Failed)
+	}
+	// The grant is durable.
+	e2, err := loadGrants(dir, clock)
+	must(t, err)
+	if !e2.mayRead("web2", "web1") || e2.mayRead("web1", "web2") {
+		t.Fatalf("reloaded grants %+v", e2.list)
+	}
+	// Expired: no more reads.
+	mu.Lock()
+	now = g.Expires.Add(time.Second)
+	mu.Unlock()
+	if n := list(); n != 0 || len(e.Grants()) != 0 {
+		t.Fatalf("web2 lists %d snapshots after the grant expired (grants %v)", n, e.Grants())
+	}
+}
+
+func TestSyntheticFull(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e, err := Open(ctx, Options{Dir: t.TempDir()})
+	must(t, err)
+	defer e.Close(context.Background())
+	if _, _, err := e.SyntheticFull(ctx, "web1", ""); !errors.Is(err, jobs.ErrNotFound) {
+		t.Fatalf("no snapshot: %v", err)
+	}
+	src := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(src, "a"), []byte(strings.Repeat("x", 5000)), 0o644))
+	// A local backup as client web1 (the engine's own repository).
+	res, err := backup.Run(ctx, e.Repo, []string{src}, backup.Options{Hostname: "web1", Client: "web1"})
+	must(t, err)
+	s, j, err := e.SyntheticFull(ctx, "web1", "")
+	must(t, err)
+	if s.Job != "synthetic-full" || s.Tree != res.Snapshot.Tree || s.Parent != res.Snapshot.ID || j.State != jobs.Succeeded ||
+		j.Kind != jobs.SyntheticFull || j.Snapshot != s.ID.String() || j.Counts.Files != 1 || j.Counts.BytesSeen != 5000 {
+		t.Fatalf("synthetic full %+v, job %+v", s, j)
+	}
+	snaps, _, err := e.Snapshots(ctx, browse.Filter{Client: "web1"})
+	must(t, err)
+	if len(snaps) != 2 || snaps[0].ID != s.ID {
+		t.Fatalf("snapshots %v", snaps)
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
+	"keep/engine/backup"
 	"keep/engine/browse"
 	"keep/engine/jobs"
 	"keep/engine/restore"
@@ -118,4 +120,56 @@ func (e *Engine) Verify(ctx context.Context, percent float64, now func() time.Ti
 		return &VerifyResult{Job: j}, fmt.Errorf("engine: verify: %w", verr)
 	}
 	return &VerifyResult{Job: j, Report: rep}, nil
+}
+
+// SyntheticFull makes a full backup of client on the vault from what it
+// holds (engine/backup.SyntheticFull), without the client: from the
+// snapshot head, or the client's newest when head is empty. It is recorded
+// as a synthetic-full job.
+func (e *Engine) SyntheticFull(ctx context.Context, client, head string) (*snapshot.Snapshot, jobs.Job, error) {
+	snaps, _, err := e.Snapshots(ctx, browse.Filter{Client: client})
+	if err != nil {
+		return nil, jobs.Job{}, err
+	}
+	var h *snapshot.Snapshot
+	for _, s := range snaps { // newest first
+		if head == "" || strings.HasPrefix(s.ID.String(), head) {
+			if h != nil && head != "" {
+				return nil, jobs.Job{}, fmt.Errorf("engine: snapshot prefix %q is ambiguous: give more digits", head)
+			}
+			h = s
+			if head == "" {
+				break
+			}
+		}
+	}
+	if h == nil {
+		return nil, jobs.Job{}, fmt.Errorf("engine: %w: client %q has no snapshot %s to build a synthetic full from", jobs.ErrNotFound, client, head)
+	}
+	id, err := e.Jobs.Start(jobs.Job{Client: client, Hostname: h.Hostname, Kind: jobs.SyntheticFull, Paths: h.Paths, Parent: h.ID.String()})
+	if err != nil {
+		return nil, jobs.Job{}, fmt.Errorf("engine: %w", err)
+	}
+	s, serr := backup.SyntheticFull(ctx, e.Repo, h, backup.SyntheticOptions{})
+	state, reason := jobs.Succeeded, ""
+	if serr != nil {
+		state, reason = jobs.Failed, serr.Error()
+	}
+	err = e.Jobs.Finish(id, state, reason, func(j *jobs.Job) {
+		if s != nil {
+			j.Snapshot = s.ID.String()
+			j.Counts.Files, j.Counts.Dirs, j.Counts.BytesSeen = s.Summary.FilesSeen, s.Summary.DirsSeen, s.Summary.BytesSeen
+		}
+	})
+	if err != nil {
+		return nil, jobs.Job{}, fmt.Errorf("engine: %w", err)
+	}
+	j, err := e.Jobs.Get(id)
+	if err != nil {
+		return nil, jobs.Job{}, fmt.Errorf("engine: %w", err)
+	}
+	if serr != nil {
+		return nil, j, fmt.Errorf("engine: synthetic full of %s: %w", client, serr)
+	}
+	return s, j, nil
 }

@@ -41,7 +41,9 @@
 //   - Read policy: a session reads only blobs reachable from snapshots of
 //     its own client that it opened (OpenSnapshot), learned tree by tree
 //     as it reads them (MaxReadable per session); another client's
-//     snapshot is "not found", its blobs "forbidden". HaveQuery answers for
+//     snapshot is "not found", its blobs "forbidden", unless an operator
+//     granted this client reads of that client's snapshots (MayRead: a
+//     restore to another client). HaveQuery answers for
 //     the whole vault: that is what cross-client dedup is, and it tells an
 //     agent (which has the fingerprint key) whether given content is in
 //     the vault — the accepted cost of source-side dedup across clients.

@@ -285,11 +285,12 @@ func (ss *session) allow(ks ...blobKey) error {
 	return nil
 }
 
-// loadOwn loads a snapshot of this client; another client's snapshot is
+// loadOwn loads a snapshot of this client (or of a client whose snapshots
+// an operator let it read: Server.MayRead); another client's snapshot is
 // reported as not found, so IDs of other clients' snapshots leak nothing.
 func (ss *session) loadOwn(ctx context.Context, id fingerprint.ID) (*snapshot.Snapshot, error) {
 	snap, err := snapshot.Load(ctx, ss.s.Repo, id)
-	if err == nil && snap.Client != ss.client {
+	if err == nil && !ss.s.mayRead(ss.client, snap.Client) {
 		err = fmt.Errorf("snapshot %s: %w", id.Short(), repo.ErrNotFound)
 	}
 	if err != nil {
@@ -335,7 +336,7 @@ func (ss *session) list(ctx context.Context) agentproto.Message {
 	r := &agentproto.Snapshots{Items: []agentproto.SnapshotItem{}}
 	size := 4
 	for _, sn := range snaps {
-		if sn.Client != ss.client {
+		if !ss.s.mayRead(ss.client, sn.Client) {
 			continue
 		}
 		b, err := snapshot.Encode(sn)

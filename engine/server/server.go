@@ -59,6 +59,12 @@ type Server struct {
 	MaxHandlers      int // requests handled at once per connection
 	HandshakeTimeout time.Duration
 	WriteTimeout     time.Duration
+	// MayRead, if set, says whether client reader may read (list, open,
+	// restore) the snapshots of client owner, besides its own: an
+	// operator's grant for a restore to another client. It is asked at
+	// every list and open, so a grant that expires ends new reads. nil:
+	// own snapshots only.
+	MayRead func(reader, owner string) bool
 	// SessionDone, if set, is called when a connection's session has
 	// ended and its job record is final.
 	SessionDone func(SessionInfo)
@@ -207,4 +213,10 @@ func (s *Server) setComplete(id fingerprint.ID) {
 	}
 	s.complete[id] = struct{}{}
 	s.completeMu.Unlock()
+}
+
+// mayRead: a client reads its own snapshots, and others' where MayRead
+// grants it.
+func (s *Server) mayRead(reader, owner string) bool {
+	return reader == owner || (s.MayRead != nil && reader != "" && s.MayRead(reader, owner))
 }
