@@ -152,6 +152,13 @@ func mapSAErrno(err error) error {
 	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPROTONOSUPPORT) {
 		return fmt.Errorf("%w (%w)", ErrNoESP, err)
 	}
+	if errors.Is(err, unix.ENOENT) {
+		// Adding or updating an SA answers ENOENT when the kernel cannot
+		// instantiate its crypto ("Kernel was unable to initialize
+		// cryptographic operations"), e.g. drbg without sha512_generic;
+		// a missing SA to update is ESRCH.
+		return fmt.Errorf("%w: the kernel could not set up the SA's crypto, a crypto module is missing (gcm, ghash, seqiv, and sha512_generic for drbg) (%w)", ErrNoESP, err)
+	}
 	return mapErrno(err)
 }
 
