@@ -1,4 +1,4 @@
-package repo
+package repo_test
 
 import (
 	"context"
@@ -10,17 +10,21 @@ import (
 	"keep/engine/internal/corpus"
 	"keep/engine/keys"
 	"keep/engine/pack"
+	"keep/engine/repo"
+	"keep/engine/repo/memfs"
 )
 
 // crashOpts make a small workload exercise every write path: packs fill
 // after a few blobs, Put writes index files by itself, and compaction runs.
-func crashOpts() Options {
-	return Options{PackSize: 4 << 10, Packers: 2, maxIndexFiles: 3, autoIndexBlobs: 5}
+func crashOpts() repo.Options {
+	o := repo.Options{PackSize: 4 << 10, Packers: 2}
+	repo.SetIndexKnobs(&o, 3, 5)
+	return o
 }
 
 // crashBlobs is the workload's input: data and tree blobs of 0 to 6000
 // bytes, compressible and not, with repeats.
-func crashBlobs(f *fixture) []blob {
+func crashBlobs(f *extFixture) []blob {
 	rng := rand.New(rand.NewPCG(7, 7))
 	var bs []blob
 	for i := range 40 {
@@ -45,10 +49,10 @@ func crashBlobs(f *fixture) []blob {
 // workload inits a repository and puts blobs, flushing every 8, until the
 // filesystem fails. It returns the blobs that a Flush (or Close) reported
 // durable.
-func workload(fsys FS, m *keys.Master, blobs []blob) (durable map[blobKey][]byte) {
+func workload(fsys repo.FS, m *keys.Master, blobs []blob) (durable map[blobKey][]byte) {
 	ctx := context.Background()
 	durable = map[blobKey][]byte{}
-	r, err := Init(ctx, fsys, m, crashOpts())
+	r, err := repo.Init(ctx, fsys, m, crashOpts())
 	if err != nil {
 		return durable
 	}
@@ -76,15 +80,15 @@ func workload(fsys FS, m *keys.Master, blobs []blob) (durable map[blobKey][]byte
 // durable survives, that Check finds no damage, and that the repository
 // takes new writes.
 func TestCrashAnywhere(t *testing.T) {
-	m := newMaster(t)
-	fx := &fixture{t: t, m: m, fp: hasher(t, m)}
+	fx := newExtFixture(t)
+	m := fx.m
 	blobs := crashBlobs(fx)
 
-	clean := newMemFS(0)
+	clean := memfs.New(0)
 	if got := workload(clean, m, blobs); len(got) != countKeys(blobs) {
 		t.Fatalf("fault-free run kept %d of %d blobs", len(got), countKeys(blobs))
 	}
-	total := clean.ops
+	total := clean.Ops()
 	t.Logf("the workload makes %d mutating filesystem operations", total)
 	stride := 1
 	if testing.Short() {
@@ -101,14 +105,14 @@ func TestCrashAnywhere(t *testing.T) {
 	defer func() { t.Logf("%d crashes came after at least one successful Flush", withDurable) }()
 	for n := 1; n <= total; n += stride {
 		for mi, mode := range modes {
-			mfs := newMemFS(uint64(n*2 + mi))
-			mfs.failAt = n
+			mfs := memfs.New(uint64(n*2 + mi))
+			mfs.FailAt(n, false)
 			durable := workload(mfs, m, blobs)
 			if mode.reopenFirst {
-				mfs.crashProcess()
+				mfs.CrashProcess()
 				reopenAndWrite(t, mfs, m, fx, durable, n)
 			}
-			mfs.powerLoss()
+			mfs.PowerLoss()
 			verifyAfterCrash(t, mfs, m, fx, durable, n, mode.name)
 			if len(durable) > 0 {
 				withDurable++
@@ -120,12 +124,12 @@ func TestCrashAnywhere(t *testing.T) {
 // reopenAndWrite is the next process after a crash: it opens (repairing)
 // or inits the repository, stores a new blob and flushes, adding it to
 // durable; the Repo is abandoned unclosed, as the power fails next.
-func reopenAndWrite(t *testing.T, mfs *memFS, m *keys.Master, fx *fixture, durable map[blobKey][]byte, n int) {
+func reopenAndWrite(t *testing.T, mfs *memfs.FS, m *keys.Master, fx *extFixture, durable map[blobKey][]byte, n int) {
 	t.Helper()
 	ctx := context.Background()
-	r, err := Open(ctx, mfs, m, crashOpts())
-	if errors.Is(err, ErrNotRepo) {
-		r, err = Init(ctx, mfs, m, crashOpts())
+	r, err := repo.Open(ctx, mfs, m, crashOpts())
+	if errors.Is(err, repo.ErrNotRepo) {
+		r, err = repo.Init(ctx, mfs, m, crashOpts())
 	}
 	if err != nil {
 		t.Fatalf("op %d: reopen after the process crash: %v", n, err)
@@ -148,15 +152,15 @@ func countKeys(bs []blob) int {
 	return len(seen)
 }
 
-func verifyAfterCrash(t *testing.T, mfs *memFS, m *keys.Master, fx *fixture, durable map[blobKey][]byte, n int, mode string) {
+func verifyAfterCrash(t *testing.T, mfs *memfs.FS, m *keys.Master, fx *extFixture, durable map[blobKey][]byte, n int, mode string) {
 	t.Helper()
 	ctx := context.Background()
-	r, err := Open(ctx, mfs, m, crashOpts())
-	if errors.Is(err, ErrNotRepo) {
+	r, err := repo.Open(ctx, mfs, m, crashOpts())
+	if errors.Is(err, repo.ErrNotRepo) {
 		if len(durable) > 0 {
 			t.Fatalf("op %d, %s: repository gone after %d blobs were flushed", n, mode, len(durable))
 		}
-		if r, err = Init(ctx, mfs, m, crashOpts()); err != nil {
+		if r, err = repo.Init(ctx, mfs, m, crashOpts()); err != nil {
 			t.Fatalf("op %d, %s: Init over a half-made repository: %v", n, mode, err)
 		}
 	} else if err != nil {
@@ -180,8 +184,8 @@ func verifyAfterCrash(t *testing.T, mfs *memFS, m *keys.Master, fx *fixture, dur
 	if err := r.Close(ctx); err != nil {
 		t.Fatalf("op %d, %s: Close after crash: %v", n, mode, err)
 	}
-	mfs.powerLoss()
-	r, err = Open(ctx, mfs, m, crashOpts())
+	mfs.PowerLoss()
+	r, err = repo.Open(ctx, mfs, m, crashOpts())
 	if err != nil {
 		t.Fatalf("op %d, %s: second reopen: %v", n, mode, err)
 	}

@@ -101,7 +101,10 @@
 // reported in the Report (capped list, full count), never a panic or an
 // abort.
 //
-// Testing: repo_test.go covers the API (round trips of both types,
+// Testing: engine/repo/storetest is the conformance suite every backend
+// (FS) passes, run here for DirFS and engine/repo/memfs: the FS contract,
+// the repository over it, and where the backend can model them power loss,
+// process crashes and corruption. repo_test.go covers the API (round trips of both types,
 // dedup, the ID check, limits, concurrent Puts of overlapping blobs, the
 // lock, read-only mode, Init over a half-made repository, wrong key, a
 // failed pack write reported by the next Flush, cancellation);

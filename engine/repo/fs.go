@@ -20,10 +20,18 @@ import (
 // Durability is explicit: what a crash may undo is everything not made
 // durable by File.Sync (a file's content) or SyncDir (a directory's
 // entries: creations, renames into it and removals). DirFS is the real
-// one; the tests have one that fails on cue and forgets what was not
-// synced. The seam is wider than the usual four methods because each
-// method is a distinct step of the write ordering the tests must be able
-// to fail.
+// one; engine/repo/memfs is an in-memory one that fails on cue and
+// forgets what was not synced. The seam is wider than the usual four
+// methods because each method is a distinct step of the write ordering the
+// tests must be able to fail.
+//
+// Beyond the method comments, every implementation must also (the
+// repository relies on each; engine/repo/storetest checks them all):
+// Remove and SyncDir of a missing name fail with fs.ErrNotExist; Create
+// over a directory and Mkdir over a file fail with fs.ErrExist; of
+// concurrent Creates of one name exactly one succeeds; Sync works on a
+// handle from Open (Open syncs packs that way); a short ReadAt returns
+// io.EOF; and a handle opened before a rename still reads the file.
 type FS interface {
 	// Create creates name for writing; it fails with fs.ErrExist if name
 	// exists.

@@ -305,59 +305,6 @@ func TestInitAndOpenErrors(t *testing.T) {
 	}
 }
 
-// TestFlushReportsLoss: when a pack cannot be written, the Put writing it
-// fails and the next Flush reports the loss of blobs accepted before;
-// the Flush after that is clean again.
-func TestFlushReportsLoss(t *testing.T) {
-	tests := []struct {
-		name     string
-		failOp   int // after a's Put: 1 is b's write, 2 the header's
-		wantLost string
-	}{
-		{"blob write fails", 1, "1 accepted blobs were lost"},
-		{"header write fails", 2, "2 accepted blobs were lost"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			m := newMaster(t)
-			fx := &fixture{t: t, m: m, fp: hasher(t, m)}
-			mfs := newMemFS(1)
-			ctx := context.Background()
-			r, err := Init(ctx, mfs, m, Options{PackSize: 10 << 10, Packers: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			a := fx.blob(pack.Data, corpus.Random(1, 4000))
-			b := fx.blob(pack.Data, corpus.Random(2, 8000)) // fills the pack
-			put(t, r, a)
-			mfs.mu.Lock()
-			mfs.failAt, mfs.failOnce = mfs.ops+tt.failOp, true
-			mfs.mu.Unlock()
-			if _, err := r.Put(ctx, b.t, b.id, b.data); !errors.Is(err, errInjected) {
-				t.Fatalf("Put that writes the pack: %v, want the injected error", err)
-			}
-			if r.Has(a.t, a.id) || r.Has(b.t, b.id) {
-				t.Fatal("lost blobs are still reported present")
-			}
-			if err := r.Flush(ctx); err == nil || !strings.Contains(err.Error(), tt.wantLost) {
-				t.Fatalf("Flush after the loss: %v, want %q", err, tt.wantLost)
-			}
-			if err := r.Flush(ctx); err != nil {
-				t.Fatalf("second Flush: %v", err)
-			}
-			put(t, r, a)
-			closeRepo(t, r)
-			r, err = Open(ctx, mfs, m, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer closeRepo(t, r)
-			mustGet(t, r, a)
-			mustCheck(t, r)
-		})
-	}
-}
-
 func TestCancelledPutAndFlush(t *testing.T) {
 	fx := newFixture(t, Options{Packers: 1})
 	r := fx.init()
