@@ -1,0 +1,423 @@
+package ike
+
+import (
+	"context"
+	"time"
+
+	ikecrypto "keep/ipsec/ike/crypto"
+	"keep/ipsec/ike/msg"
+	"keep/ipsec/xfrm"
+
+	"net/netip"
+)
+
+type saState int
+
+const (
+	stInitSent    saState = iota + 1 // initiator: IKE_SA_INIT sent
+	stAuthSent                       // initiator: IKE_AUTH sent
+	stHalfOpen                       // responder: IKE_SA_INIT answered
+	stEstablished                    // IKE_AUTH done
+	stDeleting                       // Delete sent, waiting for the answer
+	stClosed                         // removed
+)
+
+func (s saState) String() string {
+	switch s {
+	case stInitSent, stAuthSent, stHalfOpen:
+		return "connecting"
+	case stEstablished:
+		return "established"
+	case stDeleting:
+		return "deleting"
+	}
+	return "down"
+}
+
+// request is our outstanding request (window size 1).
+type request struct {
+	id     uint32
+	exch   msg.ExchangeType
+	data   []byte
+	local  netip.AddrPort
+	remote netip.AddrPort
+	tries  int
+	next   time.Time
+	onResp func(h msg.Header, inner []msg.Payload)
+	// onTimeout runs when retransmissions gave up (nil: peer dead).
+	onTimeout func()
+}
+
+type queued struct {
+	exch      msg.ExchangeType
+	build     func() []msg.Payload
+	onResp    func(h msg.Header, inner []msg.Payload)
+	onTimeout func()
+}
+
+// ikeSA is one IKE SA.
+type ikeSA struct {
+	e    *Engine
+	conn *connection
+	cfg  *conf
+
+	initiator  bool // original initiator (I flag)
+	spiI, spiR uint64
+	state      saState
+
+	local, remote       netip.AddrPort
+	natLocal, natRemote bool
+
+	prop     msg.Proposal
+	prf      ikecrypto.PRF
+	keys     *ikecrypto.IKESAKeys
+	out, in  *ikecrypto.SKCipher
+	ni, nr   []byte
+	ks       *ikecrypto.KeyShare
+	cookie   []byte
+	initMsg  []byte         // IKE_SA_INIT request as sent/received
+	initResp []byte         // IKE_SA_INIT response as sent/received
+	initTry  int            // COOKIE / INVALID_KE retries
+	initFrom netip.AddrPort // responder: where the IKE_SA_INIT came from
+
+	peerHashes  []msg.HashAlgorithm
+	peerCertReq bool
+
+	nextID   uint32 // our next request's message ID
+	pending  *request
+	queue    []queued
+	peerNext uint32 // next request ID expected from the peer
+	respData []byte // cached response to the peer's request peerNext-1
+	respTo   netip.AddrPort
+
+	children  []*childSA
+	authChild *childSA // initiator: CHILD SA proposed in IKE_AUTH
+
+	created, established time.Time
+	rekeyAt, expireAt    time.Time
+	lastRecv, lastDPD    time.Time
+	lastKeepalive        time.Time
+
+	// IKE rekey: the SA we are rekeying into (ours or the peer's).
+	rekeying  *ikeRekey
+	rekeyedBy *ikeSA
+	// ikeCollision: a peer IKE rekey we answered while ours was pending.
+	peerRekeyed *ikeSA
+}
+
+func (sa *ikeSA) localSPI() uint64 {
+	if sa.initiator {
+		return sa.spiI
+	}
+	return sa.spiR
+}
+
+func (sa *ikeSA) header(exch msg.ExchangeType, id uint32, response bool) msg.Header {
+	h := msg.Header{SPIi: sa.spiI, SPIr: sa.spiR, Exchange: exch, MessageID: id}
+	if sa.initiator {
+		h.Flags |= msg.FlagInitiator
+	}
+	if response {
+		h.Flags |= msg.FlagResponse
+	}
+	return h
+}
+
+// sendRequest sends an encrypted request now, or queues it behind the
+// outstanding one (window size 1). build runs when the request is sent.
+func (sa *ikeSA) sendRequest(exch msg.ExchangeType, payloads []msg.Payload, onResp func(msg.Header, []msg.Payload), onTimeout func()) {
+	sa.sendRequestFunc(exch, func() []msg.Payload { return payloads }, onResp, onTimeout)
+}
+
+func (sa *ikeSA) sendRequestFunc(exch msg.ExchangeType, build func() []msg.Payload, onResp func(msg.Header, []msg.Payload), onTimeout func()) {
+	if sa.state == stClosed {
+		return
+	}
+	sa.queue = append(sa.queue, queued{exch: exch, build: build, onResp: onResp, onTimeout: onTimeout})
+	sa.pump()
+}
+
+func (sa *ikeSA) pump() {
+	for sa.pending == nil && len(sa.queue) > 0 && sa.state != stClosed {
+		q := sa.queue[0]
+		sa.queue = sa.queue[1:]
+		payloads := q.build()
+		if payloads == nil && q.exch != msg.INFORMATIONAL {
+			continue // the task was cancelled
+		}
+		b, err := msg.EncodeEncryptedWith(sa.header(q.exch, sa.nextID, false), nil, payloads, sa.out)
+		if err != nil {
+			sa.e.log.Error("encoding request", "conn", sa.cfg.Name, "exchange", q.exch.String(), "error", err)
+			continue
+		}
+		sa.pending = &request{id: sa.nextID, exch: q.exch, data: b, local: sa.local, remote: sa.remote,
+			next: sa.e.now.Add(sa.cfg.Retransmit.delay(0)), onResp: q.onResp, onTimeout: q.onTimeout}
+		sa.e.send(sa.local, sa.remote, b)
+	}
+}
+
+// respond sends (and caches) the response to the peer's request id.
+func (sa *ikeSA) respond(exch msg.ExchangeType, id uint32, to netip.AddrPort, from netip.AddrPort, payloads []msg.Payload) {
+	b, err := msg.EncodeEncryptedWith(sa.header(exch, id, true), nil, payloads, sa.out)
+	if err != nil {
+		sa.e.log.Error("encoding response", "conn", sa.cfg.Name, "error", err)
+		return
+	}
+	sa.respData, sa.respTo = b, to
+	sa.peerNext = id + 1
+	sa.e.send(from, to, b)
+}
+
+// handleProtected processes an encrypted request or response.
+func (sa *ikeSA) handleProtected(p Packet, h msg.Header) {
+	e := sa.e
+	if h.IsResponse() {
+		if sa.pending == nil || h.MessageID != sa.pending.id || h.Exchange != sa.pending.exch {
+			e.log.Debug("unexpected response", "conn", sa.cfg.Name, "id", h.MessageID)
+			return
+		}
+	} else {
+		if sa.state == stInitSent || sa.state == stAuthSent {
+			return // no requests before the SA is up
+		}
+		if sa.respData != nil && h.MessageID+1 == sa.peerNext {
+			// A retransmitted request: resend the cached response
+			// without processing it again (RFC 7296 §2.1).
+			e.send(p.Local, p.Remote, sa.respData)
+			return
+		}
+		if h.MessageID != sa.peerNext {
+			e.log.Debug("request outside the window", "conn", sa.cfg.Name, "id", h.MessageID, "want", sa.peerNext)
+			return
+		}
+	}
+	m, err := msg.Decode(p.Data)
+	if err != nil {
+		e.log.Debug("undecodable message", "conn", sa.cfg.Name, "error", err)
+		return
+	}
+	sk := m.Encrypted()
+	if sk == nil {
+		e.log.Debug("unprotected message dropped (no SK payload)", "conn", sa.cfg.Name)
+		return
+	}
+	inner, err := sk.OpenWith(p.Data, sa.in)
+	if err != nil {
+		e.log.Debug("SK payload did not open", "conn", sa.cfg.Name, "error", err)
+		return
+	}
+	sa.lastRecv = e.now
+	if (sa.natLocal || sa.natRemote || p.Local.Port() == NATTPort) && (p.Remote != sa.remote || p.Local != sa.local) && sa.state != stHalfOpen {
+		// NAT-T: follow the peer's address and port (RFC 7296 §2.23).
+		sa.remote, sa.local = p.Remote, p.Local
+	} else if sa.state == stHalfOpen && (p.Remote != sa.remote || p.Local != sa.local) {
+		sa.remote, sa.local = p.Remote, p.Local // port float to 4500
+	}
+	if h.IsResponse() {
+		req := sa.pending
+		sa.pending = nil
+		sa.nextID++
+		if req.onResp != nil {
+			req.onResp(h, inner)
+		}
+		sa.pump()
+		return
+	}
+	sa.handleRequest(p, h, inner)
+}
+
+func (sa *ikeSA) handleRequest(p Packet, h msg.Header, inner []msg.Payload) {
+	switch h.Exchange {
+	case msg.IKE_AUTH:
+		if sa.state != stHalfOpen {
+			sa.respond(h.Exchange, h.MessageID, p.Remote, p.Local, []msg.Payload{msg.NewNotify(msg.INVALID_SYNTAX, nil)})
+			return
+		}
+		sa.handleAuthRequest(p, h, inner)
+	case msg.CREATE_CHILD_SA:
+		if sa.state != stEstablished {
+			sa.respond(h.Exchange, h.MessageID, p.Remote, p.Local, []msg.Payload{msg.NewNotify(msg.TEMPORARY_FAILURE, nil)})
+			return
+		}
+		sa.handleCreateChildRequest(p, h, inner)
+	case msg.INFORMATIONAL:
+		if sa.state == stHalfOpen {
+			return
+		}
+		sa.handleInformational(p, h, inner)
+	default:
+		// Unknown exchange: an empty response would be wrong; RFC 7296
+		// §2.21.1 does not require an answer.
+		sa.e.log.Debug("unsupported exchange", "exchange", h.Exchange.String())
+	}
+}
+
+// tick runs this SA's timers.
+func (sa *ikeSA) tick() {
+	e := sa.e
+	now := e.now
+	if sa.state == stClosed {
+		return
+	}
+	if sa.state == stHalfOpen && now.Sub(sa.created) >= e.opts.HalfOpenTimeout {
+		sa.destroy("half-open timeout", 0, 0)
+		return
+	}
+	if r := sa.pending; r != nil && !now.Before(r.next) {
+		if r.tries >= sa.cfg.Retransmit.Tries {
+			sa.giveUp(r)
+			return
+		}
+		r.tries++
+		r.next = now.Add(sa.cfg.Retransmit.delay(r.tries))
+		e.log.Debug("retransmit", "conn", sa.cfg.Name, "exchange", r.exch.String(), "id", r.id, "try", r.tries)
+		e.send(r.local, r.remote, r.data)
+	}
+	if sa.rekeyedBy != nil {
+		if !now.Before(sa.expireAt) {
+			sa.destroy("replaced by rekey", 0, 0)
+		}
+		return
+	}
+	if sa.state != stEstablished {
+		return
+	}
+	if !sa.expireAt.IsZero() && !now.Before(sa.expireAt) {
+		sa.e.emit(Event{Kind: EventDown, Conn: sa.cfg.Name, IKE: true, Reason: "IKE SA lifetime expired"})
+		sa.sendDeleteNoWait()
+		sa.destroy("expired", 0, 0)
+		return
+	}
+	if !sa.rekeyAt.IsZero() && !now.Before(sa.rekeyAt) && sa.rekeying == nil && sa.rekeyedBy == nil {
+		sa.rekeyIKE()
+	}
+	for _, ch := range sa.children {
+		if ch.state == childInstalled && !ch.rekeyAt.IsZero() && !now.Before(ch.rekeyAt) {
+			sa.rekeyChild(ch)
+		}
+	}
+	sa.dpdCheck()
+	if sa.natLocal && sa.cfg.NATKeepalive > 0 && now.Sub(sa.lastKeepalive) >= sa.cfg.NATKeepalive {
+		sa.lastKeepalive = now
+		e.out = append(e.out, Packet{Local: sa.local, Remote: sa.remote, Data: msg.NATKeepalive(), Keepalive: true})
+	}
+}
+
+// giveUp handles a request whose retransmissions are exhausted.
+func (sa *ikeSA) giveUp(r *request) {
+	sa.pending = nil
+	if r.onTimeout != nil {
+		r.onTimeout()
+		return
+	}
+	sa.peerDead()
+}
+
+func (sa *ikeSA) peerDead() {
+	e := sa.e
+	e.log.Warn("peer dead: no answer after retransmissions", "conn", sa.cfg.Name, "remote", sa.remote)
+	sa.destroy("no response after retransmissions", EventPeerDead, 0)
+}
+
+// destroy removes the SA, its CHILD SAs (kernel state) and, when it is
+// the connection's current SA, its tunnel policies, and schedules
+// re-initiation. ev, if non-zero, is emitted afterwards (EventDown only
+// for an SA that was up).
+func (sa *ikeSA) destroy(reason string, ev EventKind, notify msg.NotifyType) {
+	e := sa.e
+	if sa.state == stClosed {
+		return
+	}
+	wasUp := sa.state == stEstablished || sa.state == stDeleting
+	if ev != 0 && !(ev == EventDown && !wasUp) {
+		defer e.emit(Event{Kind: ev, Conn: sa.cfg.Name, Notify: notify, Reason: reason})
+	}
+	sa.state = stClosed
+	for _, ch := range append([]*childSA(nil), sa.children...) {
+		sa.removeChild(ch)
+	}
+	if sa.authChild != nil {
+		sa.releaseLarval(sa.authChild)
+		sa.authChild = nil
+	}
+	sa.rekeying = nil
+	delete(e.sas, sa.localSPI())
+	if !sa.initiator {
+		delete(e.byInit, initKey{sa.spiI, sa.initRemote()})
+	}
+	if sa.keys != nil {
+		sa.keys.Wipe()
+	}
+	sa.pending, sa.queue = nil, nil
+	e.log.Debug("IKE SA removed", "conn", sa.cfg.Name, "reason", reason)
+	c := sa.conn
+	if c != nil && c.ike == sa {
+		c.ike = nil
+		e.removePolicies(c)
+		if c.wantUp && c.cfg.Remote.Addr().IsValid() {
+			c.nextInit = e.now.Add(c.backoff)
+			c.backoff *= 2
+			if c.backoff > c.cfg.ReinitBackoffMax {
+				c.backoff = c.cfg.ReinitBackoffMax
+			}
+		}
+	}
+}
+
+func (sa *ikeSA) initRemote() netip.AddrPort { return sa.initFrom }
+
+// sendDeleteNoWait sends Delete(IKE) without waiting for the answer
+// (shutdown, expiry).
+func (sa *ikeSA) sendDeleteNoWait() {
+	if sa.out == nil || sa.state == stClosed {
+		return
+	}
+	b, err := msg.EncodeEncryptedWith(sa.header(msg.INFORMATIONAL, sa.nextID, false), nil, []msg.Payload{&msg.Delete{Protocol: msg.ProtoIKE}}, sa.out)
+	if err == nil {
+		sa.nextID++
+		sa.e.send(sa.local, sa.remote, b)
+	}
+}
+
+// deleteIKE runs an INFORMATIONAL exchange with Delete(IKE); the SA is
+// removed when the answer arrives or retransmissions give up.
+func (sa *ikeSA) deleteIKE(reason string) {
+	if sa.state != stEstablished {
+		sa.destroy(reason, EventDown, 0)
+		return
+	}
+	sa.state = stDeleting
+	done := func() { sa.destroy(reason, EventDown, 0) }
+	// A Delete jumps the queue's tail: queued tasks are dropped.
+	sa.queue = nil
+	sa.sendRequestForce(msg.INFORMATIONAL, []msg.Payload{&msg.Delete{Protocol: msg.ProtoIKE}},
+		func(msg.Header, []msg.Payload) { done() }, done)
+}
+
+// sendRequestForce is sendRequest that also works in stDeleting.
+func (sa *ikeSA) sendRequestForce(exch msg.ExchangeType, payloads []msg.Payload, onResp func(msg.Header, []msg.Payload), onTimeout func()) {
+	sa.queue = append(sa.queue, queued{exch: exch, build: func() []msg.Payload { return payloads }, onResp: onResp, onTimeout: onTimeout})
+	sa.pump()
+}
+
+func (sa *ikeSA) status(ctx context.Context) IKEStatus {
+	st := IKEStatus{
+		SPIi: sa.spiI, SPIr: sa.spiR, Initiator: sa.initiator, State: sa.state.String(),
+		Local: sa.local, Remote: sa.remote, NATLocal: sa.natLocal, NATRemote: sa.natRemote,
+		Established: sa.established, RekeyAt: sa.rekeyAt, ExpireAt: sa.expireAt,
+		LastReceived: sa.lastRecv, LastDPD: sa.lastDPD,
+	}
+	if t, ok := sa.prop.Get(msg.TransformENCR); ok {
+		st.Encr = t.String()
+	}
+	if t, ok := sa.prop.Get(msg.TransformPRF); ok {
+		st.PRF = msg.PRFID(t.ID).String()
+	}
+	st.DH = sa.prop.DHGroup().String()
+	for _, ch := range sa.children {
+		st.Children = append(st.Children, ch.status(ctx, sa))
+	}
+	return st
+}
+
+func (sa *ikeSA) kernel() xfrm.Kernel { return sa.e.kernel }
