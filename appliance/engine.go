@@ -36,6 +36,7 @@ type engineService struct {
 	emit    func(sev events.Severity, kind, msg string, fields map[string]string)
 
 	mu      sync.Mutex
+	waiting bool // for the data vault, after ready
 	eng     *local.Engine
 	addr    string // the listener's address
 	serving chan struct{}
@@ -60,9 +61,19 @@ func (s *engineService) engine() (*local.Engine, error) {
 func (s *engineService) Run(ctx context.Context, ready func()) error {
 	dir := s.dir
 	if s.onVault {
+		if st := s.a.vaultStatus(); st == nil || st.State != vault.StateMounted {
+			// Storage settled without a mounted vault (refused, failed,
+			// waiting for disks): the box is not ready, and storage says
+			// why. The engine counts as up (waiting is all it can do),
+			// so the boot ends with that reason instead of waiting for
+			// the engine, and opens the store once the vault is mounted.
+			s.setWaiting(true)
+			ready()
+		}
 		if err := s.waitMounted(ctx); err != nil {
 			return nil // stopping
 		}
+		s.setWaiting(false)
 		dir = s.cfg.Dir
 		if !filepath.IsAbs(dir) {
 			dir = filepath.Join(s.mountPoint, dir)
@@ -133,11 +144,17 @@ func (s *engineService) Run(ctx context.Context, ready func()) error {
 	}
 }
 
-// Health: the agent server still runs and the repository answers.
+// Health: the agent server still runs and the repository answers. While
+// it waits for the data vault the engine is healthy: there is nothing
+// wrong with it, and the BMC watchdog must not reset a box whose vault an
+// operator has to see to.
 func (s *engineService) Health(ctx context.Context) error {
 	s.mu.Lock()
-	eng, serving := s.eng, s.serving
+	eng, serving, waiting := s.eng, s.serving, s.waiting
 	s.mu.Unlock()
+	if waiting {
+		return nil
+	}
 	if eng == nil {
 		return errNoEngine
 	}
@@ -223,4 +240,10 @@ func (s *engineService) watchMounted(ctx context.Context) error {
 			return fmt.Errorf("the data vault is %s: the engine stopped (its data is there)", state)
 		}
 	}
+}
+
+func (s *engineService) setWaiting(w bool) {
+	s.mu.Lock()
+	s.waiting = w
+	s.mu.Unlock()
 }

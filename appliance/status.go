@@ -226,10 +226,11 @@ func (a *Appliance) keepaliveDeserved(withhold bool) func() error {
 			}
 			if !s.Ready {
 				if s.Name == "engine" {
-					// Waiting for the vault or failing to open: the box
-					// says so in its status; a reset would not help.
-					// A running engine that stops answering does
-					// withhold the keepalive (its health below).
+					// Failing to open (a wrong passphrase, a damaged
+					// key file): the box says so in its status; a
+					// reset would not help. A running engine that
+					// stops answering does withhold the keepalive
+					// (its health below).
 					continue
 				}
 				return fmt.Errorf("service %s is %s", s.Name, s.State)
