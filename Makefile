@@ -19,7 +19,7 @@ GOTEST    := $(GO) test
 QEMU_ENV  := KEEP_KERNEL=$(abspath $(VMLINUX)) KEEP_INITRD=$(abspath $(IMAGE)) KEEP_TEST_INITRD=$(abspath $(TESTIMAGE)) KEEP_CTL=$(abspath $(KEEP))
 API_PORT  ?= 8080
 
-.PHONY: all deps build image run test test-short test-unit test-qemu check-static check-repro bench bench-boot fuzz clean
+.PHONY: all deps build image run test test-short test-unit test-qemu check-static check-repro bench bench-boot bench-engine bench-engine-quick fuzz clean
 
 all: image
 
@@ -72,6 +72,13 @@ check-repro: build
 bench: image
 	$(GOTEST) -run '^$$' -bench . -benchmem ./...
 	$(MAKE) bench-boot
+
+# The engine against restic and borg (kopia with KOPIA=path) on the
+# deterministic corpora: backup, incremental, restore; see bench/README.md.
+bench-engine:
+	bench/run.sh $(BENCH_ARGS)
+bench-engine-quick:
+	bench/run.sh -quick $(BENCH_ARGS)
 
 # Boot-to-ready seconds under TCG and the image size.
 bench-boot: deps image
