@@ -19,8 +19,16 @@ import (
 // and the size set last, so holes stay holes. On a read error the file is
 // removed.
 func (r *restorer) file(ctx context.Context, n *tree.Node, dst string) error {
-	_ = os.Remove(dst) // never write through an existing hard link
+	// Created anew, never written through an existing file (a hard
+	// link into another file): O_EXCL, and only if something is in the
+	// way is it removed first. Into a fresh target the unlink would be a
+	// wasted directory lookup per file (measured: a third of a 65k-file
+	// restore's system time).
 	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		_ = os.Remove(dst)
+		f, err = os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	}
 	if err != nil {
 		return err
 	}
@@ -63,7 +71,8 @@ func (r *restorer) content(ctx context.Context, f *os.File, es []tree.Extent) er
 	)
 	work := func() {
 		defer wg.Done()
-		var buf []byte
+		buf := r.getBuf()
+		defer func() { r.putBuf(buf) }()
 		for {
 			i := int(next.Add(1) - 1)
 			if i >= len(pieces) || ctx.Err() != nil {
@@ -134,3 +143,31 @@ func (r *restorer) meta(n *tree.Node, dst string) {
 		r.fail(dst, fmt.Errorf("times: %w", err))
 	}
 }
+
+// getBuf and putBuf recycle chunk buffers across files: a new buffer per
+// file cost a large allocation and its zeroing for every small file
+// (18 % of a 65k-file restore's CPU). A bounded free list, not a
+// sync.Pool, which the garbage collector empties at the rate such
+// allocations make it run.
+func (r *restorer) getBuf() []byte {
+	select {
+	case b := <-r.bufs:
+		return b[:0]
+	default:
+		return nil
+	}
+}
+
+func (r *restorer) putBuf(b []byte) {
+	if cap(b) == 0 || cap(b) > maxPooledBuf {
+		return
+	}
+	select {
+	case r.bufs <- b[:0]:
+	default:
+	}
+}
+
+// maxPooledBuf bounds the buffers kept for reuse (a file chunk is at most
+// the chunker's Max, 4 MiB by default).
+const maxPooledBuf = 8 << 20

@@ -108,6 +108,7 @@ type restorer struct {
 	workers            int
 	sem                chan struct{}          // one token per file being written
 	links              map[string]*linkTarget // by snapshot path; the walker's alone
+	bufs               chan []byte            // free chunk buffers (getBuf)
 	files, dirs, bytes atomic.Int64
 	mu                 sync.Mutex
 	res                Result
@@ -126,6 +127,7 @@ func newRestorer(g tree.Getter, opts Options) *restorer {
 		r.workers = runtime.GOMAXPROCS(0)
 	}
 	r.sem = make(chan struct{}, r.workers)
+	r.bufs = make(chan []byte, 2*r.workers)
 	return r
 }
 

@@ -27,12 +27,21 @@ func (s *Sealer) decompress(dst, comp []byte, limit int) ([]byte, error) {
 		bound = int(h.FrameContentSize)
 	}
 	n := len(dst)
-	out := dst
-	if cap(out)-n < bound {
-		out = make([]byte, n, n+bound)
-		copy(out, dst)
+	// Without a declared size (the encoder leaves it out of frames under
+	// 256 bytes) first try a small capacity: allocating (and zeroing) the
+	// whole limit for every tiny blob dominated restores of small files.
+	// Only a frame that needs more is decoded again with the limit.
+	try := bound
+	if !h.HasFCS {
+		try = min(bound, max(smallFrameCap, 8*len(comp)))
 	}
-	out, err := s.dec.DecodeAll(comp, out[:n:n+bound])
+	out, err := s.decodeInto(dst, comp, n, try)
+	if err != nil && try < bound {
+		// Too small a capacity shows as ErrDecoderSizeExceeded or, below
+		// one block, as an oversized block: decode again with the limit
+		// (a damaged frame then fails again, as it should).
+		out, err = s.decodeInto(dst, comp, n, bound)
+	}
 	switch {
 	case errors.Is(err, zstd.ErrDecoderSizeExceeded):
 		return dst, fmt.Errorf("%w: more than %d bytes after decompression", ErrTooLarge, bound)
@@ -40,4 +49,18 @@ func (s *Sealer) decompress(dst, comp []byte, limit int) ([]byte, error) {
 		return dst, fmt.Errorf("%w: zstd: %v", ErrCorrupt, err)
 	}
 	return out, nil
+}
+
+// smallFrameCap is the first capacity tried for a frame that does not
+// declare its size.
+const smallFrameCap = 4 << 10
+
+// decodeInto decodes comp after dst[:n] into at most c more bytes.
+func (s *Sealer) decodeInto(dst, comp []byte, n, c int) ([]byte, error) {
+	out := dst
+	if cap(out)-n < c {
+		out = make([]byte, n, n+c)
+		copy(out, dst)
+	}
+	return s.dec.DecodeAll(comp, out[:n:n+c])
 }
