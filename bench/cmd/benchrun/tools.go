@@ -79,10 +79,20 @@ func keepTool(bin string) tool {
 			if gen == 2 {
 				a = append(a, "-parent", "latest")
 			}
+			if j.corpus == "vm" {
+				// A disk image is backed up as one (keep-agent
+				// backup --image): fixed blocks, zero blocks as holes.
+				a = append(a, "-images")
+			}
 			return cmdline{argv: append(a, j.src())}
 		},
 		restore: func(j *job) cmdline {
-			return cmdline{argv: []string{bin, "restore", "-repo", j.repo, "-snapshot", "latest", "-target", j.target}}
+			target := j.target
+			if j.corpus == "vm" {
+				// Image nodes are at the snapshot's root.
+				target = filepath.Join(j.target, j.corpus)
+			}
+			return cmdline{argv: []string{bin, "restore", "-repo", j.repo, "-snapshot", "latest", "-target", target}}
 		},
 		restored: func(j *job) string { return filepath.Join(j.target, j.corpus) },
 	}

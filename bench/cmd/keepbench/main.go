@@ -35,6 +35,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -74,6 +75,13 @@ func main() {
 		usage()
 	}
 	ctx := context.Background()
+	if p := os.Getenv("KEEP_CPUPROFILE"); p != "" {
+		// An investigation knob: a CPU profile of the command.
+		if f, err := os.Create(p); err == nil {
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	var err error
 	switch os.Args[1] {
 	case "init":
@@ -87,6 +95,7 @@ func main() {
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "keepbench %s: %v\n", os.Args[1], err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
@@ -188,6 +197,7 @@ func cmdBackup(ctx context.Context, args []string) error {
 	dir := fs.String("repo", "", "directory made by init")
 	parent := fs.String("parent", "", `parent snapshot: "latest" (same host and paths) or an ID; empty: full backup`)
 	host := fs.String("host", "", "hostname recorded (default: os.Hostname)")
+	images := fs.Bool("images", false, "back up the regular files directly in each PATH as disk images (fixed blocks, zero blocks as holes), as keep-agent backup --image does")
 	fs.Parse(args)
 	if *dir == "" || fs.NArg() == 0 {
 		return errors.New("-repo and at least one PATH are required")
@@ -210,6 +220,20 @@ func cmdBackup(ctx context.Context, args []string) error {
 	}
 	defer r.Close(ctx)
 	opts := backup.Options{Hostname: *host} // Workers zero: GOMAXPROCS
+	if *images {
+		for _, p := range paths {
+			ents, err := os.ReadDir(p)
+			if err != nil {
+				return err
+			}
+			for _, e := range ents {
+				if e.Type().IsRegular() {
+					opts.Images = append(opts.Images, filepath.Join(p, e.Name()))
+				}
+			}
+		}
+		paths = nil
+	}
 	if *parent != "" {
 		p, err := findSnapshot(ctx, r, *parent, *host, paths)
 		if err != nil {
@@ -264,7 +288,11 @@ func cmdRestore(ctx context.Context, args []string) error {
 		return err
 	}
 	t := time.Now()
-	res, err := restore.Restore(ctx, r, snap, "", *target, restore.Options{})
+	var ropts restore.Options
+	if w, err := strconv.Atoi(os.Getenv("KEEP_RESTORE_WORKERS")); err == nil {
+		ropts.Workers = w // an experiment knob; the default is the engine's
+	}
+	res, err := restore.Restore(ctx, r, snap, "", *target, ropts)
 	if err != nil {
 		return err
 	}
