@@ -128,6 +128,8 @@ type Appliance struct {
 	traffic traffic.Meter
 	// engine is the media-agent engine service (nil when disabled).
 	engine *engineService
+	// tunnel is the NOC tunnel service (PID 1 with tunnel.enabled only).
+	tunnel *tunnelService
 	// network is the network service (PID 1 only).
 	network *networkService
 	// reaper runs external programs under PID 1 (nil otherwise).

@@ -53,6 +53,14 @@ func (a *Appliance) services(cfg config.Config) ([]service.Spec, map[string]bool
 			specs = append(specs, service.Spec{Service: a.engine, Deps: []string{"storage"}, HealthInterval: healthInterval, StopTimeout: 30 * time.Second})
 			required["engine"] = true
 		}
+		if cfg.Tunnel.Enabled {
+			// Not required: a tunnel that cannot start (a missing
+			// secret, an old kernel) shows as degraded in the status,
+			// and must not keep the box from being ready or have the
+			// watchdog reset it; the NOC networks stay blocked either way.
+			a.tunnel = newTunnelService(cfg.Tunnel, a.log.Named("tunnel"), a.emitter("tunnel"))
+			specs = append(specs, service.Spec{Service: a.tunnel, Deps: []string{"network"}, HealthInterval: healthInterval})
+		}
 		specs = append(specs, service.Spec{Service: &linkMonitorService{log: a.log.Named("links"), emit: a.emitter("network")}})
 		specs = append(specs, service.Spec{Service: &kernelLogService{path: filepath.Join(a.opts.DevRoot, "kmsg"), log: a.kernelLogger()}})
 	}

@@ -92,6 +92,7 @@ func Handler(b Backend) http.Handler {
 	bmcHandlers(mux, b)
 	networkHandlers(mux, b)
 	engineHandlers(mux, b)
+	tunnelHandlers(mux, b)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, b.Status())
 	})

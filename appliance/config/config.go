@@ -23,6 +23,7 @@ type Config struct {
 	BMC       BMC           `yaml:"bmc" json:"bmc"`
 	Storage   Storage       `yaml:"storage" json:"storage"`
 	Engine    Engine        `yaml:"engine" json:"engine"`
+	Tunnel    Tunnel        `yaml:"tunnel" json:"tunnel"`
 	// Testing holds fault injection for the QEMU scenarios. It is never
 	// set in a production configuration; Validate accepts it anywhere so
 	// a test can inject faults through the kernel command line.
@@ -120,6 +121,49 @@ type Engine struct {
 	ServerNames []string `yaml:"server_names,omitempty" json:"server_names,omitempty"`
 }
 
+// Tunnel configures the IKEv2/IPsec tunnel to the provider's NOC (DESIGN
+// §3 step 6). Secrets are never in the configuration: the PSK and the
+// private key are read from files when the tunnel service starts.
+type Tunnel struct {
+	// Enabled runs the tunnel service (on the appliance only).
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// NOCAddress is the NOC gateway's outer address: an IP, or IP:port
+	// when IKE does not listen on 500.
+	NOCAddress string `yaml:"noc_address" json:"noc_address"`
+	// LocalAddress is our outer (WAN) address the IKE sockets bind to;
+	// empty: the source address the kernel picks for NOCAddress at the
+	// service's start.
+	LocalAddress string `yaml:"local_address,omitempty" json:"local_address,omitempty"`
+	// NOCID and LocalID are the IKE identities: an IP address, an e-mail
+	// address or an FQDN.
+	NOCID   string `yaml:"noc_id" json:"noc_id"`
+	LocalID string `yaml:"local_id" json:"local_id"`
+	// PSKFile holds the pre-shared key (trailing newline ignored). Set
+	// it, or CertFile, KeyFile and CAFile (PEM: our certificate chain,
+	// leaf first; its private key; the CAs the NOC's chain must verify
+	// to).
+	PSKFile  string `yaml:"psk_file,omitempty" json:"psk_file,omitempty"`
+	CertFile string `yaml:"cert_file,omitempty" json:"cert_file,omitempty"`
+	KeyFile  string `yaml:"key_file,omitempty" json:"key_file,omitempty"`
+	CAFile   string `yaml:"ca_file,omitempty" json:"ca_file,omitempty"`
+	// LocalTS are the appliance's management networks, RemoteTS the
+	// NOC's. Traffic to RemoteTS is blocked whenever the tunnel is down
+	// (fail closed), so neither may be a default route (/0).
+	LocalTS  []string `yaml:"local_ts" json:"local_ts"`
+	RemoteTS []string `yaml:"remote_ts" json:"remote_ts"`
+	// IKELifetime and ChildLifetime are the SAs' hard lifetimes; they
+	// are rekeyed 10-15% before.
+	IKELifetime   Duration `yaml:"ike_lifetime" json:"ike_lifetime"`
+	ChildLifetime Duration `yaml:"child_lifetime" json:"child_lifetime"`
+	// DPDInterval: a liveness check goes out when nothing came from the
+	// NOC for this long; 0s disables it.
+	DPDInterval Duration `yaml:"dpd_interval" json:"dpd_interval"`
+	// IKEProposals and ESPProposals in strongSwan syntax; empty: the ike
+	// package's NOC profile (AES-256-GCM-16, curve25519/ECP/MODP 2048).
+	IKEProposals string `yaml:"ike_proposals,omitempty" json:"ike_proposals,omitempty"`
+	ESPProposals string `yaml:"esp_proposals,omitempty" json:"esp_proposals,omitempty"`
+}
+
 // Log configures logging.
 type Log struct {
 	// Level is trace, debug, info, warn or error.
@@ -191,6 +235,7 @@ func Defaults() Config {
 			SMARTEvery: Duration(time.Hour),
 		},
 		Engine: Engine{Enabled: true, Listen: ":7443", Dir: "engine"},
+		Tunnel: Tunnel{IKELifetime: Duration(4 * time.Hour), ChildLifetime: Duration(time.Hour), DPDInterval: Duration(30 * time.Second)},
 	}
 }
 
@@ -235,6 +280,8 @@ func (c Config) clone() Config {
 	out.Storage.Exclude = slices.Clone(c.Storage.Exclude)
 	out.Storage.DBDisk = slices.Clone(c.Storage.DBDisk)
 	out.Storage.SpaceWarn = slices.Clone(c.Storage.SpaceWarn)
+	out.Tunnel.LocalTS = slices.Clone(c.Tunnel.LocalTS)
+	out.Tunnel.RemoteTS = slices.Clone(c.Tunnel.RemoteTS)
 	if c.BMC.LAN != nil {
 		lan := *c.BMC.LAN
 		out.BMC.LAN = &lan

@@ -99,6 +99,7 @@ func (c Config) Validate() error {
 	c.BMC.LAN.validate(bad)
 	c.Storage.validate(bad)
 	c.Engine.validate(bad)
+	c.Tunnel.validate(bad)
 	if c.Testing.DHCPRenewEvery < 0 {
 		bad("testing.dhcp_renew_every", "must not be negative")
 	}
@@ -197,5 +198,104 @@ func (l *BMCLAN) validate(bad func(field, format string, args ...any)) {
 		}
 	default:
 		bad("bmc.lan.source", "%q is neither static nor dhcp", l.Source)
+	}
+}
+
+// identityRE is what an IKE identity may look like here: an IP address,
+// user@fqdn or an FQDN (printable, no spaces).
+var identityRE = regexp.MustCompile(`^[A-Za-z0-9.:@_-]{1,253}$`)
+
+// proposalRE is strongSwan's proposal syntax: algorithms joined by '-',
+// proposals by ','.
+var proposalRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*(,[a-z0-9]+(-[a-z0-9]+)*)*$`)
+
+func (t Tunnel) validate(bad func(path, format string, args ...any)) {
+	if il := time.Duration(t.IKELifetime); il < 10*time.Minute || il > 7*24*time.Hour {
+		bad("tunnel.ike_lifetime", "%s is outside 10m-168h", il)
+	}
+	cl := time.Duration(t.ChildLifetime)
+	if cl < 5*time.Minute || cl > 24*time.Hour {
+		bad("tunnel.child_lifetime", "%s is outside 5m-24h", cl)
+	}
+	if d := time.Duration(t.DPDInterval); d != 0 && (d < 5*time.Second || d > time.Hour) {
+		bad("tunnel.dpd_interval", "%s: use 0s (off) or 5s-1h", d)
+	}
+	for _, f := range []struct{ name, v string }{{"ike_proposals", t.IKEProposals}, {"esp_proposals", t.ESPProposals}} {
+		if f.v != "" && !proposalRE.MatchString(f.v) {
+			bad("tunnel."+f.name, "%q is not strongSwan proposal syntax (like aes256gcm16-prfsha384-curve25519)", f.v)
+		}
+	}
+	for _, f := range []struct{ name, v string }{{"psk_file", t.PSKFile}, {"cert_file", t.CertFile}, {"key_file", t.KeyFile}, {"ca_file", t.CAFile}} {
+		if f.v != "" && !strings.HasPrefix(f.v, "/") {
+			bad("tunnel."+f.name, "%q is not an absolute path", f.v)
+		}
+	}
+	if t.LocalAddress != "" {
+		if _, err := netip.ParseAddr(t.LocalAddress); err != nil {
+			bad("tunnel.local_address", "%q is not an IP address", t.LocalAddress)
+		}
+	}
+	prefixes := func(field string, list []string) {
+		for i, s := range list {
+			p := fmt.Sprintf("tunnel.%s[%d]", field, i)
+			pf, err := netip.ParsePrefix(s)
+			switch {
+			case err != nil:
+				bad(p, "%q is not a network prefix like 10.20.0.0/16", s)
+			case pf.Masked() != pf:
+				bad(p, "%q has host bits set; write %s", s, pf.Masked())
+			case pf.Bits() == 0:
+				bad(p, "%q is a default route: the tunnel carries management networks only, and fail-closed blocking must not cut everything", s)
+			}
+		}
+	}
+	prefixes("local_ts", t.LocalTS)
+	prefixes("remote_ts", t.RemoteTS)
+	if !t.Enabled {
+		return
+	}
+	if t.NOCAddress == "" {
+		bad("tunnel.noc_address", "required: the NOC gateway's IP (or IP:port)")
+	} else if _, err := netip.ParseAddr(t.NOCAddress); err != nil {
+		if ap, err := netip.ParseAddrPort(t.NOCAddress); err != nil || ap.Port() == 0 {
+			bad("tunnel.noc_address", "%q is not an IP address or IP:port", t.NOCAddress)
+		}
+	}
+	if t.LocalAddress == "" {
+		noc, err := netip.ParseAddr(t.NOCAddress)
+		if err != nil {
+			ap, _ := netip.ParseAddrPort(t.NOCAddress)
+			noc = ap.Addr()
+		}
+		for _, s := range t.RemoteTS {
+			if p, err := netip.ParsePrefix(s); err == nil && noc.IsValid() && p.Contains(noc) {
+				bad("tunnel.local_address", "required: the NOC address %s lies in remote_ts %s, which is blocked while the tunnel is down, so the local address cannot be found by route lookup", noc, s)
+				break
+			}
+		}
+	}
+	for _, f := range []struct{ name, v string }{{"noc_id", t.NOCID}, {"local_id", t.LocalID}} {
+		if !identityRE.MatchString(f.v) {
+			bad("tunnel."+f.name, "%q is not an IKE identity (an IP address, user@fqdn or an FQDN)", f.v)
+		}
+	}
+	certs := t.CertFile != "" || t.KeyFile != "" || t.CAFile != ""
+	switch {
+	case t.PSKFile != "" && certs:
+		bad("tunnel.psk_file", "set psk_file or cert_file/key_file/ca_file, not both")
+	case t.PSKFile == "" && !certs:
+		bad("tunnel.psk_file", "required: psk_file, or cert_file, key_file and ca_file")
+	case certs:
+		for _, f := range []struct{ name, v string }{{"cert_file", t.CertFile}, {"key_file", t.KeyFile}, {"ca_file", t.CAFile}} {
+			if f.v == "" {
+				bad("tunnel."+f.name, "required with certificate authentication (cert_file, key_file and ca_file)")
+			}
+		}
+	}
+	if len(t.LocalTS) == 0 {
+		bad("tunnel.local_ts", "required: the appliance's management networks")
+	}
+	if len(t.RemoteTS) == 0 {
+		bad("tunnel.remote_ts", "required: the NOC networks (blocked while the tunnel is down)")
 	}
 }

@@ -34,6 +34,9 @@ commands:
   raid scrub [--repair]       start a check (or repair) of the whole array
   raid replace DISK           copy a member onto a spare, then fail it out
   bmc [--all | -n N]          BMC: watchdog, last reset cause, sensors, SEL (newest 20), FRU, LAN
+  tunnel [initiate | terminate]
+                              the NOC tunnel: state, fail-closed networks, IKE and CHILD SAs
+                              (SPIs, algorithms, lifetimes, byte counters, last DPD)
   engine                      the backup engine: key, store size, clients, running jobs
   engine recovery-key [--forget]
                               show the recovery key made at creation (then --forget it on the box)
@@ -168,6 +171,8 @@ func runCtl(ctx context.Context, c *api.Client, out *ctlOut, cmd string, args []
 		return ctlStorage(ctx, c, out, cmd, args)
 	case "bmc":
 		return ctlBMC(ctx, c, out, args)
+	case "tunnel":
+		return ctlTunnel(ctx, c, out, args)
 	case "engine", "jobs", "snapshots", "clients", "enrol", "revoke", "verify", "grant-restore", "synthetic-full":
 		return ctlEngine(ctx, c, out, cmd, args)
 	case "test-exec":

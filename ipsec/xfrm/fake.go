@@ -336,7 +336,13 @@ func (f *Fake) Policies(ctx context.Context) ([]Policy, error) {
 	if err := f.begin(ctx, OpPolicies); err != nil {
 		return nil, f.end(OpPolicies, "", err)
 	}
-	out := f.policyList()
+	// Like the kernel adapter: only the policies Keep owns.
+	var out []Policy
+	for _, p := range f.policyList() {
+		if f.owner.OwnsPolicy(p) {
+			out = append(out, p)
+		}
+	}
 	return out, f.end(OpPolicies, "", nil)
 }
 
