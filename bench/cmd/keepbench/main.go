@@ -235,7 +235,11 @@ func cmdBackup(ctx context.Context, args []string) error {
 		paths = nil
 	}
 	if *parent != "" {
-		p, err := findSnapshot(ctx, r, *parent, *host, paths)
+		match := paths
+		if *images {
+			match = opts.Images // what an image snapshot records
+		}
+		p, err := findSnapshot(ctx, r, *parent, *host, match)
 		if err != nil {
 			return fmt.Errorf("parent: %w", err)
 		}
