@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"keep/internal/durable"
 	"net"
 	"os"
 	"path/filepath"
@@ -252,36 +253,15 @@ func (e *Engine) Close(ctx context.Context) error {
 
 // writeDurable writes a 0600 file atomically and durably.
 func writeDurable(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("engine: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
+	if err := durable.WriteFile(filepath.Dir(path), filepath.Base(path), data, 0o600); err != nil {
 		return fmt.Errorf("engine: write %s: %w", path, err)
 	}
-	return syncDir(filepath.Dir(path))
+	return nil
 }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return fmt.Errorf("engine: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("engine: sync %s: %w", dir, err)
 	}
 	return nil
 }
