@@ -2,6 +2,7 @@ package enrol
 
 import (
 	"fmt"
+
 	"keep/internal/durable"
 )
 

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"keep/internal/durable"
 	"net"
 	"os"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 	"keep/engine/keys"
 	"keep/engine/repo"
 	"keep/engine/server"
+	"keep/internal/durable"
 )
 
 // ErrWrongPassphrase: the passphrase does not open the key file.

@@ -7,9 +7,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"keep/internal/durable"
 	"os"
 	"path/filepath"
+
+	"keep/internal/durable"
 )
 
 // Files of saved credentials.
