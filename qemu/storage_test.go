@@ -670,11 +670,16 @@ func TestScenarioUncleanPowerOff(t *testing.T) {
 		}
 	}
 	t.Logf("resync after the power cut: %v (full initial sync %v; %s)", bitmap.Round(time.Millisecond), full.Round(time.Millisecond), bm)
-	// The resync covers the dirty regions only: its time is their share
-	// of a full sync, with a margin for the noise of a shared machine.
+	// The resync covers the dirty regions only: its time is about their
+	// share of a full sync. The margin is wide (a resync has a fixed cost,
+	// and the post-crash boot replays the log and opens the engine
+	// meanwhile on a shared machine) yet well below a full resync's 100 %.
 	var bits, dirty int
 	fmt.Sscanf(bm, "%d bits (chunks), %d dirty", &bits, &dirty)
-	if limit := time.Duration(float64(full) * (float64(dirty)/float64(bits) + 0.15)); bitmap > limit {
+	if dirty == bits {
+		t.Fatalf("every bitmap region is dirty (%s): the test cannot tell a bitmap resync from a full one", bm)
+	}
+	if limit := time.Duration(float64(full) * min(0.75, float64(dirty)/float64(bits)+0.4)); bitmap > limit {
 		t.Errorf("the post-crash resync took %v; with %d of %d regions dirty it should take at most %v of a full sync's %v: the bitmap was not used",
 			bitmap, dirty, bits, limit, full)
 	}
