@@ -177,6 +177,7 @@ func layout(keep, config []byte, mods moduleSet, tools []toolFile, test bool) (*
 	}
 	if test {
 		steps = append(steps, t.file(TestImageMarker, 0o644, []byte("QEMU test image: oracle tools and the test API; never ship it\n")))
+		steps = append(steps, t.file(TestPSKPath, 0o600, []byte(TestPSK+"\n")))
 	}
 	for name, data := range mods.index {
 		steps = append(steps, t.file(modDir+"/"+name, 0o644, data))

@@ -41,6 +41,10 @@ var DefaultModules = []string{
 	"seqiv", "echainiv", "drbg",
 	// runtime: jitterentropy_rng's init fails with ENOENT without sha3-256.
 	"sha3_generic", "jitterentropy_rng",
+	// runtime: drbg's default stdrng is hmac(sha512), which no
+	// modules.dep names: without sha512 every AES SA fails with ENOENT
+	// (found by the NOC guest, package keep/qemu/noc).
+	"sha512_generic",
 	// runtime: the gcm template builds gcm_base(ctr(aes),ghash) through
 	// request_module ("crypto-ctr", "crypto-ghash").
 	"ctr", "ghash_generic",
@@ -63,6 +67,9 @@ var DefaultBootModules = []string{
 	"md_mod",
 	"ipmi_si", "ipmi_devintf",
 	"button", "evdev",
+	// The NOC tunnel's ESP crypto is not here: the tunnel service loads
+	// it in-process when it starts (appliance/tunnel.go tunnelModules),
+	// so only boxes with a tunnel pay for it.
 }
 
 // moduleSet is what the image carries of a module tree.

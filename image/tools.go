@@ -26,6 +26,13 @@ var OracleTools = []string{"/usr/sbin/mdadm", "/usr/sbin/smartctl", "/usr/bin/ip
 // test-only API (running the oracle tools) when it is present.
 const TestImageMarker = "etc/keep/test-image"
 
+// TestPSKPath is a fixed pre-shared key in test images only (TestPSK),
+// for the QEMU tunnel scenario's tunnel.psk_file. Never shipped.
+const TestPSKPath = "etc/keep/test-psk"
+
+// TestPSK is the contents of TestPSKPath (without the trailing newline).
+const TestPSK = "keep-test-image-psk: not a secret, 32+ bytes long"
+
 // libDirs is where the dynamic loader of a Debian amd64 system looks,
 // in its order (ld.so.conf.d/x86_64-linux-gnu.conf, then the defaults).
 var libDirs = []string{"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/lib", "/usr/lib"}

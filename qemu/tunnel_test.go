@@ -1,0 +1,447 @@
+package qemu_test
+
+// This file is an external test package (qemu_test): package noc imports
+// package qemu, so the scenario cannot live in package qemu's own tests.
+// It repeats the few helpers it needs from scenario_test.go.
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"keep/appliance/api"
+	"keep/appliance/events"
+	"keep/image"
+	"keep/qemu"
+	"keep/qemu/noc"
+)
+
+var (
+	tunNOCWAN   = netip.MustParsePrefix("203.0.113.1/24")
+	tunKeepWAN  = netip.MustParsePrefix("203.0.113.2/24")
+	tunNOCLAN   = netip.MustParsePrefix("10.1.0.0/24") // the NOC's networks (tunnel.remote_ts)
+	tunKeepLAN  = netip.MustParsePrefix("10.2.0.0/24") // the appliance's (tunnel.local_ts)
+	tunKeepAddr = netip.MustParseAddr("10.2.0.1")      // the appliance's address inside local_ts
+	tunNOCHost  = netip.MustParseAddr("10.1.0.10")     // a host on the NOC's LAN
+	tunWANMAC   = "52:54:00:4b:45:02"                  // the appliance's WAN NIC
+	tunReadyRE  = regexp.MustCompile(`keep: READY in ([0-9.]+)s`)
+	tunTimeout  = 90 * time.Second
+	// The issue's target is tunnel up ≤ 5 s after the NOC is reachable
+	// (measured here 2.5-3 s and logged); the test fails only past a
+	// guard three times that, so a loaded CI host does not fail it while
+	// a tunnel that waits on retransmissions or module loads still does.
+	tunSetupTarget = 5 * time.Second
+	tunSetupMax    = 3 * tunSetupTarget
+)
+
+// tunnelDeps returns the kernel and the test image, failing (not
+// skipping) when they or QEMU are missing, unless -short.
+func tunnelDeps(t *testing.T) (kernel, initrd string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("boots the appliance and a NOC guest in QEMU: skipped under -short only")
+	}
+	kernel = os.Getenv("KEEP_KERNEL")
+	if kernel == "" {
+		kernel = "../build/vmlinux"
+	}
+	initrd = os.Getenv("KEEP_TEST_INITRD")
+	if initrd == "" {
+		t.Fatal("KEEP_TEST_INITRD must name the test image: run `make image` and set it (and KEEP_KERNEL)")
+	}
+	for _, f := range []string{kernel, initrd} {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatalf("%v: run `make deps image`", err)
+		}
+	}
+	if _, err := exec.LookPath(qemu.DefaultQEMU); err != nil {
+		t.Fatalf("%s not found: run `make deps`", qemu.DefaultQEMU)
+	}
+	return kernel, initrd
+}
+
+// nocSiteScript addresses the NOC's WAN (eth0) and builds its LAN: a
+// netns "lan" behind a veth, a host at .10 routed through the NOC at .1.
+// IPv6 is off so the WAN carries no ND/MLD noise.
+func nocSiteScript(wan, lan netip.Prefix, host netip.Addr) string {
+	gw := lan.Addr().Next()
+	return fmt.Sprintf(`set -e
+sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 net.ipv4.ip_forward=1
+ip link set eth0 up
+ip addr add %[1]s dev eth0
+ip netns add lan
+ip link add lan0 type veth peer name lan1
+ip link set lan1 netns lan
+ip addr add %[2]s/%[4]d dev lan0
+ip link set lan0 up
+ip -n lan link set lo up
+ip -n lan addr add %[3]s/%[4]d dev lan1
+ip -n lan link set lan1 up
+ip -n lan route add default via %[2]s
+`, wan, gw, host, lan.Bits())
+}
+
+// tunnelConfig is the appliance's keep.config: the WAN NIC (matched by
+// MAC, renamed wan) with the outer address and the appliance's address
+// inside local_ts, and the tunnel to the NOC with the test image's PSK.
+func tunnelConfig() string {
+	return fmt.Sprintf(`network:
+  ethernets:
+    wan:
+      match: {macaddress: "%s"}
+      addresses: [%s, %s/32]
+tunnel:
+  enabled: true
+  noc_address: %s
+  local_address: %s
+  noc_id: noc.example.net
+  local_id: keep-01.example.net
+  psk_file: /%s
+  local_ts: [%s]
+  remote_ts: [%s]
+  dpd_interval: 5s
+  ike_proposals: %s
+  esp_proposals: %s
+`, tunWANMAC, tunKeepWAN, tunKeepAddr, tunNOCWAN.Addr(), tunKeepWAN.Addr(), image.TestPSKPath,
+		tunKeepLAN, tunNOCLAN, noc.DefaultProposals, noc.DefaultESPProposals)
+}
+
+// tunnelEvents returns the appliance's tunnel events.
+func tunnelEvents(ctx context.Context, c *api.Client) ([]events.Event, error) {
+	return c.Events(ctx, api.EventQuery{Source: "tunnel"})
+}
+
+func findEvent(evs []events.Event, kind string) (events.Event, bool) {
+	for _, e := range evs {
+		if e.Kind == kind {
+			return e, true
+		}
+	}
+	return events.Event{}, false
+}
+
+// TestScenarioTunnel is the first whole-system proof of the NOC tunnel:
+// the appliance (test image, Keep's own IKEv2 daemon as the tunnel
+// service, real kernel ESP) brings up a PSK tunnel with
+// aes256gcm16-prfsha384-ecp384 to a NOC guest running strongSwan
+// (kernel-netlink) over a QEMU stream link. The NOC is up and its charon
+// loaded before the appliance boots, so the appliance's first IKE
+// datagram finds it: the time from the tunnel service's start (its
+// tunnel.fail_closed event, once the network is configured) to tunnel.up
+// is the setup time after the NOC is reachable. Both sides agree on the
+// SAs; a ping from the NOC's LAN to the appliance's address inside
+// local_ts crosses the tunnel; a host-side capture of the link shows only
+// IKE, ESP and ARP from the appliance's first frame on. Then charon is
+// killed: the appliance reports tunnel.peer_dead after DPD, and while the
+// NOC pings it in clear, the appliance sends nothing but IKE and ARP.
+// Takes about 3.5 minutes, most of it the default DPD retransmissions.
+func TestScenarioTunnel(t *testing.T) {
+	t.Parallel()
+	kernel, initrd := tunnelDeps(t)
+	psk := []byte(image.TestPSK)
+	site := noc.PSKSite{Conn: "keep-psk", Child: "keep-lan", Local: tunNOCWAN.Addr(), Remote: tunKeepWAN.Addr(),
+		LocalID: "noc.example.net", RemoteID: "keep-01.example.net", LocalTS: tunNOCLAN, RemoteTS: tunKeepLAN, PSK: psk,
+		Extra: []string{"dpd_delay = 5s"}}
+
+	nocDir, err := os.MkdirTemp("", "keep-noc-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(nocDir) })
+	wanSock := filepath.Join(nocDir, "wan.sock")
+	nocVM := noc.Boot(t, noc.Options{
+		Name:    "noc",
+		Dir:     nocDir,
+		Kernel:  kernel,
+		Capture: []string{"wan"},
+		NICs:    []qemu.NIC{{ID: "wan", Kind: qemu.NICStream, Listen: wanSock}},
+		Files:   []noc.File{{Path: "/etc/swanctl/conf.d/keep.conf", Data: []byte(site.SwanctlConf()), Mode: 0o600}},
+		Script:  nocSiteScript(tunNOCWAN, tunNOCLAN, tunNOCHost),
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	out, err := nocVM.StartCharon(ctx)
+	if err != nil {
+		t.Fatalf("noc: %v", err)
+	}
+	t.Logf("noc: booted in %v (guest uptime %v); %s", nocVM.BootTime.Round(time.Millisecond), nocVM.GuestUptime.Round(time.Millisecond), strings.TrimSpace(out))
+
+	// The appliance: the test image on the default hardware, plus the
+	// WAN NIC on the NOC's link. IPv6 is off so its WAN sends no ND/MLD.
+	dir, err := os.MkdirTemp("", "keep-vm-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	m := qemu.Appliance(qemu.ApplianceSpec{Kernel: kernel, Initrd: initrd, Dir: dir, Disks: 6, DiskBytes: 128 << 20, BMC: true,
+		Append: []string{"ipv6.disable=1", "keep.config=b64:" + base64.StdEncoding.EncodeToString([]byte(tunnelConfig()))}})
+	m.NICs = append(m.NICs, qemu.NIC{ID: "wan", Kind: qemu.NICStream, MAC: tunWANMAC, Connect: wanSock})
+	bootCtx, bootCancel := context.WithTimeout(ctx, tunTimeout)
+	defer bootCancel()
+	start := time.Now()
+	vm, err := m.Start(bootCtx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("appliance console tail:\n%s", vm.Console().Tail(60))
+		}
+		if err := vm.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	match, err := vm.Console().Expect(bootCtx, tunReadyRE)
+	if err != nil {
+		t.Fatalf("waiting for the ready line: %v", err)
+	}
+	t.Logf("appliance ready at kernel uptime %ss, %v wall", match[1], time.Since(start).Round(time.Millisecond))
+	addr, err := vm.HostAddr(qemu.APINIC, qemu.APIGuestPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := api.NewTCPClient(addr)
+
+	// tunnel.up, by the appliance's journal.
+	var evs []events.Event
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if evs, err = tunnelEvents(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := findEvent(evs, "tunnel.up"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			st, _ := c.Tunnel(ctx)
+			nlog, _ := nocVM.CharonLogText(ctx)
+			t.Fatalf("no tunnel.up within 2 min of ready; tunnel events %+v\nstatus %+v\nNOC charon log:\n%s", evs, st, nlog)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	up, _ := findEvent(evs, "tunnel.up")
+	closed, ok := findEvent(evs, "tunnel.fail_closed")
+	if !ok || closed.Seq > up.Seq {
+		t.Errorf("tunnel.fail_closed missing or after tunnel.up: %+v", evs)
+	}
+	for _, e := range evs {
+		if e.Seq < up.Seq && (e.Kind == "tunnel.failed" || e.Kind == "tunnel.auth_failed" || e.Kind == "tunnel.start_failed") {
+			t.Errorf("before tunnel.up: %s %s %v", e.Kind, e.Message, e.Fields)
+		}
+	}
+	setup := up.Time.Sub(closed.Time)
+	ready, _ := c.Events(ctx, api.EventQuery{Kind: "boot.ready"})
+	readyToUp := "n/a"
+	if len(ready) > 0 {
+		readyToUp = up.Time.Sub(ready[0].Time).Round(time.Millisecond).String()
+	}
+	nlog, err := nocVM.CharonLogText(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("tunnel.up %v after the tunnel service started (tunnel.fail_closed; the NOC was already reachable); boot.ready → tunnel.up %s; NOC responder: %s",
+		setup.Round(time.Millisecond), readyToUp, nocResponderSpan(nlog))
+	if l, err := c.Logs(ctx, "modules", 0); err == nil && len(l.Lines) > 0 {
+		last := l.Lines[len(l.Lines)-1]
+		t.Logf("appliance boot modules: %s %v", last.Message, last.Fields)
+	}
+	if setup > tunSetupMax {
+		t.Errorf("tunnel setup took %v after the NOC was reachable (target ≤ %v, guard %v)", setup, tunSetupTarget, tunSetupMax)
+		// What the first SA waited for: the kernel's on-demand module
+		// loads (one keep-modprobe exec each) and the IKE daemon's steps.
+		for _, lg := range []string{"kernel", "tunnel"} {
+			l, _ := c.Logs(ctx, lg, 3000)
+			for _, ln := range l.Lines {
+				if lg == "tunnel" || strings.Contains(ln.Message, "keep-modprobe") {
+					t.Logf("%s %s %s %v", lg, ln.Time.Format("15:04:05.000"), ln.Message, ln.Fields)
+				}
+			}
+		}
+	}
+
+	// GET /v1/tunnel: one established IKE SA with Keep's suite and one
+	// installed CHILD SA with AES-GCM, raw ESP (no NAT here).
+	st, err := c.Tunnel(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("GET /v1/tunnel: %+v", st)
+	if st.State != "established" || len(st.IKE) != 1 {
+		t.Fatalf("tunnel state %q with %d IKE SAs, want established with 1: %+v", st.State, len(st.IKE), st)
+	}
+	ike := st.IKE[0]
+	if ike.State != "established" || ike.Role != "initiator" || !strings.Contains(ike.Encr, "GCM") || ike.NATLocal || ike.NATRemote || len(ike.Children) != 1 {
+		t.Errorf("IKE SA %+v", ike)
+	}
+	if len(ike.Children) == 1 {
+		ch := ike.Children[0]
+		if !strings.Contains(ch.Encr, "GCM") || ch.Installed.IsZero() || ch.Encap ||
+			fmt.Sprint(ch.LocalTS) != "["+tunKeepLAN.String()+"]" || fmt.Sprint(ch.RemoteTS) != "["+tunNOCLAN.String()+"]" {
+			t.Errorf("CHILD SA %+v", ch)
+		}
+	}
+	if len(st.FailClosed) != 1 || st.FailClosed[0].Network != tunNOCLAN.String() || !st.FailClosed[0].Installed {
+		t.Errorf("fail-closed policies %+v", st.FailClosed)
+	}
+
+	// strongSwan agrees.
+	raw, err := nocVM.Swanctl(ctx, "--list-sas", "--raw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"state=ESTABLISHED", "encr-alg=AES_GCM_16", "encr-keysize=256",
+		"prf-alg=PRF_HMAC_SHA2_384", "dh-group=ECP_384", "remote-id=keep-01.example.net", "name=" + site.Child + " ",
+		"state=INSTALLED", "mode=TUNNEL", "protocol=ESP"} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("NOC list-sas lacks %q:\n%s", want, raw)
+		}
+	}
+	if strings.Contains(raw, "encap=yes") {
+		t.Errorf("NOC CHILD_SA is UDP-encapsulated, want raw ESP:\n%s", raw)
+	}
+	if n := strings.Count(nocVM.MustRun(t, "ip xfrm state"), "aead rfc4106(gcm(aes))"); n != 2 {
+		t.Errorf("NOC kernel holds %d rfc4106 ESP states, want 2", n)
+	}
+
+	// Traffic: the NOC's LAN host pings the appliance's address inside
+	// local_ts, through the NOC's forwarding and the tunnel.
+	out = nocVM.MustRun(t, "ip netns exec lan ping -c 5 -i 0.2 -W 5 "+tunKeepAddr.String())
+	if !strings.Contains(out, "5 packets transmitted, 5 received") {
+		t.Errorf("NOC LAN → %s through the tunnel:\n%s", tunKeepAddr, out)
+	}
+	if st, err = c.Tunnel(ctx); err == nil && len(st.IKE) == 1 && len(st.IKE[0].Children) == 1 {
+		ch := st.IKE[0].Children[0]
+		t.Logf("appliance CHILD SA counters: in %d packets / %d bytes, out %d / %d", ch.PacketsIn, ch.BytesIn, ch.PacketsOut, ch.BytesOut)
+		if ch.PacketsIn < 5 || ch.PacketsOut < 5 {
+			t.Errorf("appliance CHILD SA counted %d in, %d out, want ≥ 5 each", ch.PacketsIn, ch.PacketsOut)
+		}
+	} else {
+		t.Errorf("tunnel status after the pings: %+v %v", st, err)
+	}
+
+	// The wire, from the appliance's first frame on: only IKE, ESP, ARP.
+	wire, err := os.ReadFile(nocVM.CapturePath("wan"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	capt, err := noc.ClassifyPcap(wire, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wire (QEMU filter-dump on the NOC's WAN): %d frames: %d IKE on udp/500, %d IKE on udp/4500, %d ESP-in-UDP, %d keepalives, %d raw ESP, %d ARP, other %v",
+		capt.Frames, capt.IKE, capt.NATTIKE, capt.NATTESP, capt.Keepalive, capt.ESP, capt.ARP, capt.Other)
+	if !capt.OnlyIPsec() {
+		t.Errorf("the link carried non-IPsec traffic: %v", capt.Other)
+	}
+	if capt.IKE < 2 || capt.IKE+capt.NATTIKE < 4 {
+		t.Errorf("IKE packets %d on 500 + %d on 4500, want at least 4 (IKE_SA_INIT, IKE_AUTH)", capt.IKE, capt.NATTIKE)
+	}
+	if capt.ESP < 10 || capt.NATTESP != 0 {
+		t.Errorf("raw ESP %d (want ≥ 10), ESP-in-UDP %d (want 0)", capt.ESP, capt.NATTESP)
+	}
+
+	// Fail closed: charon dies (kill -9: no Delete, its kernel state
+	// stays) and the NOC's kernel state is flushed, so the NOC's LAN
+	// host pings the appliance in clear from then on. The appliance
+	// notices by DPD (5 s idle, then the default retransmissions) and
+	// reports tunnel.peer_dead; throughout, nothing the appliance sends
+	// on the link may be anything but IKE, ESP or ARP: its answers to
+	// the NOC networks are blocked, never sent in clear.
+	skip, err := noc.PcapFrames(wire)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err = tunnelEvents(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastSeq := evs[len(evs)-1].Seq
+	nocVM.MustRun(t, `kill -9 $(cat /run/charon.pid)
+for i in $(seq 100); do kill -0 $(cat /run/charon.pid) 2>/dev/null || break; sleep 0.1; done
+ip xfrm state flush; ip xfrm policy flush
+ip netns exec lan ping -i 0.5 -c 1200 -W 1 `+tunKeepAddr.String()+` >/run/clear-ping.out 2>&1 &
+echo $! >/run/clear-ping.pid`)
+	killed := time.Now()
+	var dead events.Event
+	for found := false; !found; {
+		if evs, err = c.Events(ctx, api.EventQuery{Source: "tunnel", After: lastSeq}); err != nil {
+			t.Fatal(err)
+		}
+		dead, found = findEvent(evs, "tunnel.peer_dead")
+		if !found && time.Since(killed) > 5*time.Minute {
+			t.Fatalf("no tunnel.peer_dead within 5 min of killing charon; events since: %+v", evs)
+		}
+		if !found {
+			time.Sleep(time.Second)
+		}
+	}
+	t.Logf("tunnel.peer_dead %v after charon was killed (host clock; dpd_interval 5s, default retransmissions): %s",
+		time.Since(killed).Round(100*time.Millisecond), dead.Message)
+	// A few more seconds of clear pings against the appliance without SAs.
+	time.Sleep(5 * time.Second)
+	nocVM.MustRun(t, `kill -TERM $(cat /run/clear-ping.pid) 2>/dev/null; true`)
+	st, err = c.Tunnel(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State == "established" || len(st.FailClosed) != 1 || !st.FailClosed[0].Installed {
+		t.Errorf("after peer_dead: state %q, fail-closed %+v", st.State, st.FailClosed)
+	}
+	if wire, err = os.ReadFile(nocVM.CapturePath("wan")); err != nil {
+		t.Fatal(err)
+	}
+	if capt, err = noc.ClassifyPcap(wire, skip); err != nil {
+		t.Fatal(err)
+	}
+	var leaks, clear []string
+	for _, o := range capt.Other {
+		if strings.Contains(o, " "+tunKeepWAN.Addr().String()+" >") || strings.Contains(o, " "+tunKeepAddr.String()+" >") ||
+			strings.Contains(o, " "+tunKeepWAN.Addr().String()+":") && strings.Index(o, tunKeepWAN.Addr().String()) < strings.Index(o, ">") {
+			leaks = append(leaks, o)
+		} else {
+			clear = append(clear, o)
+		}
+	}
+	t.Logf("wire after the kill: %d frames: %d IKE on udp/500, %d IKE on udp/4500, %d raw ESP, %d ARP, %d other from the NOC (its clear pings, port unreachables), %d from the appliance",
+		capt.Frames, capt.IKE, capt.NATTIKE, capt.ESP, capt.ARP, len(clear), len(leaks))
+	if len(leaks) != 0 {
+		t.Errorf("the appliance sent non-IPsec traffic on the link after the NOC died: %v", leaks)
+	}
+	if len(clear) == 0 {
+		t.Errorf("no clear-text packets from the NOC on the wire: the fail-closed check proved nothing")
+	}
+
+	if err := nocVM.Stop(ctx); err != nil {
+		t.Errorf("noc: stop: %v", err)
+	}
+}
+
+// nocResponderSpan describes the NOC's time from its first received IKE
+// packet to its CHILD_SA being established.
+func nocResponderSpan(log string) string {
+	var first, done time.Time
+	for _, line := range strings.Split(log, "\n") {
+		ts, ok := noc.LogStamp(line)
+		if !ok {
+			continue
+		}
+		if first.IsZero() && strings.Contains(line, "received packet") {
+			first = ts
+		}
+		if done.IsZero() && strings.Contains(line, "CHILD_SA") && strings.Contains(line, "established") {
+			done = ts
+		}
+	}
+	if first.IsZero() || done.IsZero() {
+		return "n/a"
+	}
+	return fmt.Sprintf("first IKE packet → CHILD_SA established %v", done.Sub(first))
+}
