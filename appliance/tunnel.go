@@ -325,6 +325,7 @@ func tunnelConfig(t config.Tunnel, readFile func(string) ([]byte, error)) (ike.C
 		IKEProposals: t.IKEProposals, ESPProposals: t.ESPProposals,
 		IKELifetime: time.Duration(t.IKELifetime), ChildLifetime: time.Duration(t.ChildLifetime),
 		DPDInterval: time.Duration(t.DPDInterval),
+		Retransmit:  ike.Retransmit{Timeout: time.Duration(t.RetransmitTimeout), Base: 1.8, Tries: t.RetransmitTries},
 	}
 	if c.DPDInterval == 0 {
 		c.DPDInterval = -1 // 0s in the configuration: off

@@ -158,6 +158,12 @@ type Tunnel struct {
 	// DPDInterval: a liveness check goes out when nothing came from the
 	// NOC for this long; 0s disables it.
 	DPDInterval Duration `yaml:"dpd_interval" json:"dpd_interval"`
+	// RetransmitTimeout and RetransmitTries are the IKE retransmission
+	// schedule (timeout·1.8ⁿ between tries); with DPDInterval they decide
+	// how soon a dead NOC is noticed: the defaults (4s, 5 tries, as
+	// strongSwan's) take about 165 s, 1s and 3 tries about 12 s.
+	RetransmitTimeout Duration `yaml:"retransmit_timeout" json:"retransmit_timeout"`
+	RetransmitTries   int      `yaml:"retransmit_tries" json:"retransmit_tries"`
 	// IKEProposals and ESPProposals in strongSwan syntax; empty: the ike
 	// package's NOC profile (AES-256-GCM-16, curve25519/ECP/MODP 2048).
 	IKEProposals string `yaml:"ike_proposals,omitempty" json:"ike_proposals,omitempty"`
@@ -235,7 +241,8 @@ func Defaults() Config {
 			SMARTEvery: Duration(time.Hour),
 		},
 		Engine: Engine{Enabled: true, Listen: ":7443", Dir: "engine"},
-		Tunnel: Tunnel{IKELifetime: Duration(4 * time.Hour), ChildLifetime: Duration(time.Hour), DPDInterval: Duration(30 * time.Second)},
+		Tunnel: Tunnel{IKELifetime: Duration(4 * time.Hour), ChildLifetime: Duration(time.Hour), DPDInterval: Duration(30 * time.Second),
+			RetransmitTimeout: Duration(4 * time.Second), RetransmitTries: 5},
 	}
 }
 

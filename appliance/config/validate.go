@@ -217,6 +217,12 @@ func (t Tunnel) validate(bad func(path, format string, args ...any)) {
 	if cl < 5*time.Minute || cl > 24*time.Hour {
 		bad("tunnel.child_lifetime", "%s is outside 5m-24h", cl)
 	}
+	if d := time.Duration(t.RetransmitTimeout); d < 500*time.Millisecond || d > time.Minute {
+		bad("tunnel.retransmit_timeout", "%s is outside 500ms-1m", d)
+	}
+	if t.RetransmitTries < 1 || t.RetransmitTries > 10 {
+		bad("tunnel.retransmit_tries", "%d is outside 1-10", t.RetransmitTries)
+	}
 	if d := time.Duration(t.DPDInterval); d != 0 && (d < 5*time.Second || d > time.Hour) {
 		bad("tunnel.dpd_interval", "%s: use 0s (off) or 5s-1h", d)
 	}
