@@ -24,23 +24,33 @@ import (
 
 var passphrase = []byte("crash test")
 
-// TestCrashHelper is the process TestCrashBeforeCommit kills: it backs up
-// $KEEP_CRASH_SRC into $KEEP_CRASH_REPO and SIGKILLs itself after the
-// $KEEP_CRASH_AT-th stored chunk, or just before the commit if that is 0.
-func TestCrashHelper(t *testing.T) {
-	dir := os.Getenv("KEEP_CRASH_REPO")
-	if dir == "" {
-		t.Skip("helper process only")
+// crashHelper is the process TestCrashBeforeCommit kills (TestMain runs
+// it when KEEP_CRASH_REPO is set): it backs up $KEEP_CRASH_SRC into
+// $KEEP_CRASH_REPO and SIGKILLs itself after the $KEEP_CRASH_AT-th stored
+// chunk, or just before the commit if that is 0. Surviving is a failure
+// (exit status 1), which the parent reports.
+func crashHelper(dir string) {
+	fail := func(err error) {
+		fmt.Fprintln(os.Stderr, "crash helper:", err)
+		os.Exit(1)
 	}
 	kb, err := os.ReadFile(filepath.Join(dir, "..", "key"))
-	must(t, err)
+	if err != nil {
+		fail(err)
+	}
 	kf, err := keys.Decode(kb)
-	must(t, err)
+	if err != nil {
+		fail(err)
+	}
 	m, err := kf.Unlock(passphrase)
-	must(t, err)
+	if err != nil {
+		fail(err)
+	}
 	ctx := context.Background()
 	r, err := repo.Open(ctx, repo.DirFS(dir), m, repo.Options{PackSize: 64 << 10})
-	must(t, err)
+	if err != nil {
+		fail(err)
+	}
 	at, _ := strconv.Atoi(os.Getenv("KEEP_CRASH_AT"))
 	kill := func() error { return syscall.Kill(os.Getpid(), syscall.SIGKILL) }
 	var stored atomic.Int64
@@ -50,7 +60,7 @@ func TestCrashHelper(t *testing.T) {
 		}
 	}}
 	_, err = Run(ctx, r, []string{os.Getenv("KEEP_CRASH_SRC")}, opts)
-	t.Fatalf("survived: %v", err)
+	fail(fmt.Errorf("survived: %v", err))
 }
 
 func TestCrashBeforeCommit(t *testing.T) {
@@ -72,7 +82,7 @@ func TestCrashBeforeCommit(t *testing.T) {
 	// the commit; each time the repository checks clean and holds no
 	// snapshot.
 	for _, at := range []int{5, 30, 0} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelper$", "-test.count=1")
+		cmd := exec.Command(os.Args[0])
 		cmd.Env = append(os.Environ(), "KEEP_CRASH_REPO="+dir, "KEEP_CRASH_SRC="+src, "KEEP_CRASH_AT="+strconv.Itoa(at))
 		out, err := cmd.CombinedOutput()
 		var ee *exec.ExitError
