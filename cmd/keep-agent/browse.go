@@ -72,6 +72,24 @@ func resolve(snaps []*snapshot.Snapshot, spec string) (*snapshot.Snapshot, error
 	return found, nil
 }
 
+// connectTo connects to the vault and resolves spec (an ID prefix or
+// "latest") among the snapshots this client may read.
+func connectTo(ctx context.Context, dir, spec string) (*remote.Client, *snapshot.Snapshot, error) {
+	c, err := connect(ctx, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	snaps, err := listSnaps(ctx, c)
+	if err == nil {
+		var s *snapshot.Snapshot
+		if s, err = resolve(snaps, spec); err == nil {
+			return c, s, nil
+		}
+	}
+	c.Close()
+	return nil, nil, err
+}
+
 func listSnaps(ctx context.Context, c *remote.Client) ([]*snapshot.Snapshot, error) {
 	snaps, err := c.ListSnapshots(ctx)
 	if err != nil {
@@ -285,19 +303,11 @@ func runLs(ctx context.Context, e *env, args []string) error {
 	if len(pos) < 1 || len(pos) > 2 {
 		return usagef("expected SNAPSHOT [PATH]")
 	}
-	c, err := connect(ctx, *dir)
+	c, s, err := connectTo(ctx, *dir, pos[0])
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	snaps, err := listSnaps(ctx, c)
-	if err != nil {
-		return err
-	}
-	s, err := resolve(snaps, pos[0])
-	if err != nil {
-		return err
-	}
 	snap, err := c.OpenSnapshot(ctx, s.ID)
 	if err != nil {
 		return err
@@ -433,19 +443,11 @@ func runCat(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 2 {
 		return usagef("expected SNAPSHOT PATH")
 	}
-	c, err := connect(ctx, *dir)
+	c, s, err := connectTo(ctx, *dir, pos[0])
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	snaps, err := listSnaps(ctx, c)
-	if err != nil {
-		return err
-	}
-	s, err := resolve(snaps, pos[0])
-	if err != nil {
-		return err
-	}
 	rd, err := c.OpenRestore(ctx, s.ID, "", hostname())
 	if err != nil {
 		return err

@@ -80,19 +80,11 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 		return usagef("--overwrite %q: give never, always or if-newer", *policy)
 	}
 
-	c, err := connect(ctx, *dir)
+	c, s, err := connectTo(ctx, *dir, pos[0])
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	snaps, err := listSnaps(ctx, c)
-	if err != nil {
-		return err
-	}
-	s, err := resolve(snaps, pos[0])
-	if err != nil {
-		return err
-	}
 	rd, err := c.OpenRestore(ctx, s.ID, "", hostname())
 	if err != nil {
 		return err
