@@ -14,6 +14,7 @@ import (
 
 	"keep/appliance/config"
 	"keep/appliance/events"
+	"keep/engine/jobs"
 	"keep/engine/local"
 	"keep/engine/server"
 	"keep/netcfg/traffic"
@@ -189,9 +190,9 @@ func (s *engineService) sessionDone(eng *local.Engine) func(server.SessionInfo) 
 		}
 		sev := events.Info
 		switch j.State {
-		case "partial":
+		case jobs.Partial:
 			sev = events.Warning
-		case "failed":
+		case jobs.Failed:
 			sev = events.Error
 		}
 		msg := fmt.Sprintf("%s backup of %s %s: %d files, %d bytes seen, %d new", j.Kind, j.Client, j.State, j.Counts.Files, j.Counts.BytesSeen, j.Counts.BytesNew)
