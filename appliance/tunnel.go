@@ -540,6 +540,26 @@ func (s *tunnelService) control(ctx context.Context, up bool) error {
 	return d.Terminate(ctx, tunnelConn)
 }
 
+// rekey starts a rekey of the CHILD SA, or of the IKE SA when ike is set.
+func (s *tunnelService) rekey(ctx context.Context, ike bool) error {
+	s.mu.Lock()
+	d := s.daemon
+	s.mu.Unlock()
+	if d == nil {
+		return fmt.Errorf("%w: keep ctl services says why", api.ErrNoTunnel)
+	}
+	var err error
+	if ike {
+		err = d.RekeyIKE(ctx, tunnelConn)
+	} else {
+		err = d.RekeyChild(ctx, tunnelConn)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot rekey: %w (keep ctl tunnel shows the state; keep ctl tunnel initiate brings it up)", err)
+	}
+	return nil
+}
+
 // tunnelModules are the ESP data plane's kernel modules. The kernel would
 // load them on demand at the first SA, one request_module (one
 // keep-as-modprobe exec) at a time, and about half of its requests name

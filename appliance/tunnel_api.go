@@ -49,3 +49,12 @@ func (a *Appliance) TunnelTerminate(ctx context.Context) error {
 	a.emitter("tunnel")(events.Notice, "tunnel.terminated", "tunnel terminated through the API; traffic to the NOC networks stays blocked until it is initiated again", nil)
 	return nil
 }
+
+// TunnelRekey implements api.TunnelBackend.
+func (a *Appliance) TunnelRekey(ctx context.Context, ike bool) error {
+	t, err := a.tunnelSvc()
+	if err != nil {
+		return err
+	}
+	return t.rekey(ctx, ike)
+}

@@ -245,6 +245,9 @@ func TestTunnelFailsClosedBeforeIKE(t *testing.T) {
 	if len(st.IKE) != 1 || st.IKE[0].Role != "initiator" || st.IKE[0].SPIi == strings.Repeat("0", 16) {
 		t.Errorf("IKE SAs %+v", st.IKE)
 	}
+	if _, err := c.TunnelRekey(context.Background(), false); err == nil || !strings.Contains(err.Error(), "not established") {
+		t.Errorf("rekey while connecting: %v, want a not-established error", err)
+	}
 	if _, err := c.TunnelTerminate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -443,6 +446,36 @@ func TestTunnelUpWithLoopbackNOC(t *testing.T) {
 	}
 	if tunnelOut != 2 || !hasBlock(pols, "10.200.0.0/16") {
 		t.Errorf("policies %v", pols)
+	}
+
+	// Rekeys on demand through the API: a new CHILD SA replaces the old
+	// one (new SPIs), then the IKE SA is replaced and keeps the child.
+	a := &Appliance{tunnel: h.svc, journal: events.NewJournal(events.Options{})}
+	srv := httptest.NewServer(api.Handler(a))
+	defer srv.Close()
+	c := api.NewTCPClient(srv.Listener.Addr().String())
+	if _, err := c.TunnelRekey(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	if e := h.waitEvent("tunnel.rekeyed"); e.Fields["sa"] != "child" || e.Fields["spi_in"] == ch.SPIIn {
+		t.Errorf("child rekey event %+v (old inbound SPI %s)", e, ch.SPIIn)
+	}
+	if _, err := c.TunnelRekey(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	if e := h.waitEvent("tunnel.rekeyed"); e.Fields["sa"] != "ike" {
+		t.Errorf("IKE rekey event %+v", e)
+	}
+	// The old IKE SA is deleting until the NOC answers the Delete.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		st, err = c.Tunnel(context.Background())
+		if err == nil && st.State == "established" && len(st.IKE) == 1 &&
+			st.IKE[0].SPIi != sa.SPIi && len(st.IKE[0].Children) == 1 && st.IKE[0].Children[0].SPIIn != ch.SPIIn {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the rekeys: %+v %v (before: IKE %s, child %s)", st, err, sa.SPIi, ch.SPIIn)
+		}
 	}
 
 	// Orderly stop: the tunnel goes, the block stays.

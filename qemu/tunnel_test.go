@@ -351,6 +351,9 @@ func TestScenarioTunnel(t *testing.T) {
 		t.Errorf("raw ESP %d (want ≥ 10), ESP-in-UDP %d (want 0)", capt.ESP, capt.NATTESP)
 	}
 
+	tunnelRekeysUnderTraffic(ctx, t, nocVM, c, site)
+	tunnelCharonRestart(ctx, t, nocVM, c)
+
 	// Fail closed: charon dies (kill -9: no Delete, its kernel state
 	// stays) and the NOC's kernel state is flushed, so the NOC's LAN
 	// host pings the appliance in clear from then on. The appliance
@@ -447,4 +450,146 @@ func nocResponderSpan(log string) string {
 		return "n/a"
 	}
 	return fmt.Sprintf("first IKE packet → CHILD_SA established %v", done.Sub(first))
+}
+
+// tunnelRekeysUnderTraffic rekeys the tunnel six times, from both ends,
+// while the NOC's LAN host pings the appliance every 50 ms: CHILD SA
+// rekeys by Keep (keep ctl tunnel rekey through the API) and by charon
+// (swanctl --rekey), an IKE SA rekey by each, and CHILD rekeys after each
+// IKE rekey (the CHILD SA moved to the new IKE SA). Not one echo may be
+// lost, and afterwards both kernels hold exactly one pair of ESP SAs:
+// every replaced SA was deleted on both sides.
+func tunnelRekeysUnderTraffic(ctx context.Context, t *testing.T, nocVM *noc.VM, c *api.Client, site noc.PSKSite) {
+	t.Helper()
+	const pings = 500 // 25 s at 50 ms
+	nocVM.MustRun(t, fmt.Sprintf(`ip netns exec lan ping -c %d -i 0.05 -W 3 %s >/run/rekey-ping.out 2>&1 &
+echo $! >/run/rekey-ping.pid`, pings, tunKeepAddr))
+	evs, err := tunnelEvents(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := evs[len(evs)-1].Seq
+	steps := []struct{ by, sa string }{
+		{"keep", "child"}, {"noc", "child"}, {"keep", "ike"}, {"keep", "child"}, {"noc", "ike"}, {"keep", "child"},
+	}
+	start := time.Now()
+	for i, st := range steps {
+		time.Sleep(time.Second) // a second of traffic on each generation of SAs
+		switch {
+		case st.by == "keep":
+			if _, err := c.TunnelRekey(ctx, st.sa == "ike"); err != nil {
+				t.Fatalf("rekey #%d (%s %s): %v", i+1, st.by, st.sa, err)
+			}
+		case st.sa == "child":
+			if _, err := nocVM.Swanctl(ctx, "--rekey", "--child", site.Child); err != nil {
+				t.Fatalf("rekey #%d: %v", i+1, err)
+			}
+		default:
+			if _, err := nocVM.Swanctl(ctx, "--rekey", "--ike", site.Conn); err != nil {
+				t.Fatalf("rekey #%d: %v", i+1, err)
+			}
+		}
+		var got events.Event
+		for found := false; !found; {
+			if evs, err = c.Events(ctx, api.EventQuery{Source: "tunnel", After: last}); err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range evs {
+				last = e.Seq
+				switch {
+				case e.Kind == "tunnel.rekeyed" && e.Fields["sa"] == st.sa:
+					got, found = e, true
+				case e.Kind == "tunnel.rekeyed":
+				default:
+					t.Errorf("during rekey #%d (%s %s): %s %s %v", i+1, st.by, st.sa, e.Kind, e.Message, e.Fields)
+				}
+			}
+			if !found && time.Since(start) > 2*time.Minute {
+				t.Fatalf("rekey #%d (%s %s): no tunnel.rekeyed event", i+1, st.by, st.sa)
+			}
+			if !found {
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		t.Logf("rekey #%d by %s of the %s SA: done %v after the start %v", i+1, st.by, st.sa, got.Fields, time.Since(start).Round(time.Millisecond))
+	}
+	if r := nocVM.MustRun(t, `kill -0 $(cat /run/rekey-ping.pid) 2>/dev/null && echo running || echo ended`); !strings.Contains(r, "running") {
+		t.Errorf("the ping ended before the last rekey (%v): the traffic did not cover the rekeys; raise the count", time.Since(start))
+	}
+	out := nocVM.MustRun(t, `for i in $(seq 600); do kill -0 $(cat /run/rekey-ping.pid) 2>/dev/null || break; sleep 0.1; done; cat /run/rekey-ping.out`)
+	want := fmt.Sprintf("%d packets transmitted, %d received", pings, pings)
+	if !strings.Contains(out, want) {
+		t.Errorf("pings across the rekeys: want %q:\n%s", want, out)
+	} else {
+		t.Logf("%d pings at 50 ms across %d rekeys (CHILD by both ends, IKE by both ends): none lost", pings, len(steps))
+	}
+
+	// The replaced SAs are gone on both ends.
+	var st api.TunnelStatus
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		st, err = c.Tunnel(ctx)
+		nocESP := strings.Count(nocVM.MustRun(t, "ip xfrm state"), "aead rfc4106(gcm(aes))")
+		if err == nil && st.State == "established" && len(st.IKE) == 1 && len(st.IKE[0].Children) == 1 && nocESP == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("30 s after the rekeys: appliance %+v (%v); NOC kernel holds %d ESP SAs, want 2:\n%s",
+				st, err, nocESP, nocVM.MustRun(t, "ip xfrm state; swanctl --list-sas"))
+		}
+	}
+}
+
+// tunnelCharonRestart crashes the NOC's charon (kill -9, as a crash or
+// a power cut: no Delete) and restarts it at once with its kernel state
+// flushed, as after a reboot. The appliance's DPD finds the NOC no longer
+// knows the IKE SA, reports the peer dead and brings the tunnel up again:
+// the time from the crash to tunnel.up is the recovery time, bounded by
+// dpd_interval + the retransmissions + the re-initiation back-off + setup.
+func tunnelCharonRestart(ctx context.Context, t *testing.T, nocVM *noc.VM, c *api.Client) {
+	t.Helper()
+	evs, err := tunnelEvents(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := evs[len(evs)-1].Seq
+	nocVM.MustRun(t, `kill -9 $(cat /run/charon.pid)
+for i in $(seq 100); do kill -0 $(cat /run/charon.pid) 2>/dev/null || break; sleep 0.1; done
+ip xfrm state flush; ip xfrm policy flush
+rm -f `+noc.CharonVici) // a crash leaves the socket behind
+	crashed := time.Now()
+	if _, err := nocVM.StartCharon(ctx); err != nil {
+		t.Fatalf("restart charon: %v", err)
+	}
+	restarted := time.Since(crashed)
+	// Times by the host's clock when the events are seen (polled every
+	// 200 ms), and by the appliance's between the two events.
+	var dead, up events.Event
+	var deadOK, upOK bool
+	var deadSeen, upSeen time.Duration
+	for !upOK {
+		if evs, err = c.Events(ctx, api.EventQuery{Source: "tunnel", After: last}); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			switch {
+			case e.Kind == "tunnel.peer_dead" && !deadOK:
+				dead, deadOK, deadSeen = e, true, time.Since(crashed)
+			case e.Kind == "tunnel.up" && deadOK:
+				up, upOK, upSeen = e, true, time.Since(crashed)
+			}
+		}
+		if !upOK && time.Since(crashed) > 3*time.Minute {
+			t.Fatalf("no tunnel.peer_dead then tunnel.up within 3 min of restarting charon; events %+v", evs)
+		}
+		if !upOK {
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	t.Logf("charon crashed and restarted (%v to restart): peer_dead after %v, tunnel.up again %v after the crash (appliance clock: %v from peer_dead to up); dpd_interval 5s, retransmissions 1s×1.8ⁿ, 3 tries",
+		restarted.Round(time.Millisecond), deadSeen.Round(100*time.Millisecond), upSeen.Round(100*time.Millisecond),
+		up.Time.Sub(dead.Time).Round(time.Millisecond))
+	out := nocVM.MustRun(t, "ip netns exec lan ping -c 5 -i 0.2 -W 5 "+tunKeepAddr.String())
+	if !strings.Contains(out, "5 packets transmitted, 5 received") {
+		t.Errorf("NOC LAN → %s after the re-establishment:\n%s", tunKeepAddr, out)
+	}
 }

@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"time"
 )
@@ -17,6 +19,17 @@ type TunnelBackend interface {
 	// Traffic to the NOC networks stays blocked while it is down.
 	TunnelInitiate(ctx context.Context) error
 	TunnelTerminate(ctx context.Context) error
+	// TunnelRekey rekeys the established tunnel now: the CHILD SA, or the
+	// IKE SA when ike is true. The old SAs carry traffic until the new
+	// ones are installed, so nothing is lost. It fails when the tunnel is
+	// not established.
+	TunnelRekey(ctx context.Context, ike bool) error
+}
+
+// TunnelRekeyRequest is the body of POST /v1/tunnel/rekey.
+type TunnelRekeyRequest struct {
+	// IKE rekeys the IKE SA; false rekeys the CHILD SA.
+	IKE bool `json:"ike"`
 }
 
 // ErrNoTunnel: the tunnel service is disabled, starting or stopped.
@@ -105,7 +118,7 @@ type TunnelChildSA struct {
 }
 
 // tunnelHandlers registers GET /v1/tunnel and POST /v1/tunnel/initiate,
-// /v1/tunnel/terminate when b is a TunnelBackend.
+// /v1/tunnel/terminate and /v1/tunnel/rekey when b is a TunnelBackend.
 func tunnelHandlers(mux *http.ServeMux, b Backend) {
 	tb, ok := b.(TunnelBackend)
 	if !ok {
@@ -145,6 +158,24 @@ func tunnelHandlers(mux *http.ServeMux, b Backend) {
 			writeJSON(w, http.StatusAccepted, Accepted{Message: msg})
 		})
 	}
+	mux.HandleFunc("POST /v1/tunnel/rekey", func(w http.ResponseWriter, r *http.Request) {
+		var req TunnelRekeyRequest
+		dec := json.NewDecoder(io.LimitReader(r.Body, 1024))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+			writeError(w, http.StatusBadRequest, CodeBadRequest, "request body: %v", err)
+			return
+		}
+		if err := tb.TunnelRekey(r.Context(), req.IKE); err != nil {
+			fail(w, err)
+			return
+		}
+		what := "CHILD SA"
+		if req.IKE {
+			what = "IKE SA"
+		}
+		writeJSON(w, http.StatusAccepted, Accepted{Message: "rekeying the " + what + "; the old one carries traffic until the new one is installed (keep ctl tunnel shows it)"})
+	})
 }
 
 // Tunnel reads GET /v1/tunnel.
@@ -163,4 +194,10 @@ func (c *Client) TunnelInitiate(ctx context.Context) (Accepted, error) {
 func (c *Client) TunnelTerminate(ctx context.Context) (Accepted, error) {
 	var a Accepted
 	return a, c.do(ctx, http.MethodPost, "/v1/tunnel/terminate", nil, &a)
+}
+
+// TunnelRekey is POST /v1/tunnel/rekey.
+func (c *Client) TunnelRekey(ctx context.Context, ike bool) (Accepted, error) {
+	var a Accepted
+	return a, c.send(ctx, http.MethodPost, "/v1/tunnel/rekey", nil, TunnelRekeyRequest{IKE: ike}, &a)
 }

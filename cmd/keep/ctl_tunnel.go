@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -11,12 +12,14 @@ import (
 	"keep/appliance/api"
 )
 
-// ctlTunnel is `keep ctl tunnel [initiate | terminate]`.
+const tunnelUsage = "usage: keep ctl tunnel [initiate | terminate | rekey [--ike]]"
+
+// ctlTunnel is `keep ctl tunnel [initiate | terminate | rekey [--ike]]`.
 func ctlTunnel(ctx context.Context, c *api.Client, out *ctlOut, args []string) error {
-	if len(args) > 1 {
-		return fmt.Errorf("usage: keep ctl tunnel [initiate | terminate]")
+	if len(args) > 2 || len(args) == 2 && (args[0] != "rekey" || args[1] != "--ike") {
+		return errors.New(tunnelUsage)
 	}
-	if len(args) == 1 {
+	if len(args) > 0 {
 		var a api.Accepted
 		var err error
 		switch args[0] {
@@ -24,8 +27,10 @@ func ctlTunnel(ctx context.Context, c *api.Client, out *ctlOut, args []string) e
 			a, err = c.TunnelInitiate(ctx)
 		case "terminate":
 			a, err = c.TunnelTerminate(ctx)
+		case "rekey":
+			a, err = c.TunnelRekey(ctx, len(args) == 2)
 		default:
-			return fmt.Errorf("usage: keep ctl tunnel [initiate | terminate]")
+			return errors.New(tunnelUsage)
 		}
 		if err != nil {
 			return err

@@ -294,7 +294,7 @@ func (sa *ikeSA) handleAuthRequest(p Packet, h msg.Header, inner []msg.Payload) 
 	sa.setIKETimers()
 	e.log.Info("IKE SA established", "conn", c.Name, "spi_i", fmt.Sprintf("%016x", sa.spiI), "spi_r", fmt.Sprintf("%016x", sa.spiR))
 
-	ch, childPayloads, nerr, reason := sa.respondChild(inner, msg.StripDH(c.espProps), sa.ni, sa.nr)
+	ch, childPayloads, nerr, reason := sa.respondChild(inner, msg.StripDH(c.espProps), sa.ni, sa.nr, false)
 	if nerr != nil {
 		out = append(out, nerr)
 		reply(out...)

@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -52,7 +53,20 @@ type childSA struct {
 	rekey     *childRekey // our outstanding rekey of this SA
 	peerNew   *childSA    // what the peer created rekeying this SA during ours
 	successor *childSA    // what replaced it
+
+	// pendingOut is the outbound SA of a CHILD SA we created answering
+	// the peer's rekey, held back until the peer deletes the SA it
+	// replaces (or outDue passes): until the peer has our response, it
+	// has no inbound SA for it, and the kernel sends on the newest
+	// outbound SA of a reqid, so installing it at once would drop what
+	// we send in between (strongSwan's responders wait the same way).
+	pendingOut *xfrm.SA
+	outDue     time.Time
 }
+
+// pendingOutLimit is how long a rekey responder waits for the peer to
+// delete the replaced CHILD SA before it sends on the new one anyway.
+const pendingOutLimit = 10 * time.Second
 
 type childRekey struct {
 	old     *childSA
@@ -175,14 +189,16 @@ func (sa *ikeSA) completeChildInitiator(ch *childSA, offered []msg.Proposal, saR
 		return err
 	}
 	defer keys.Wipe()
-	return sa.installChild(ch, keys.EncrR, keys.EncrI)
+	return sa.installChild(ch, keys.EncrR, keys.EncrI, false)
 }
 
 // respondChild handles the CHILD SA part of an IKE_AUTH or
 // CREATE_CHILD_SA request as responder. It returns the installed CHILD
 // SA and the payloads for the response (without Nr), or the error
 // notify to answer with.
-func (sa *ikeSA) respondChild(inner []msg.Payload, props []msg.Proposal, ni, nr []byte) (*childSA, []msg.Payload, *msg.Notify, string) {
+// respondChild answers a request for a CHILD SA; rekey: it replaces one
+// (the outbound SA is held back, see childSA.pendingOut).
+func (sa *ikeSA) respondChild(inner []msg.Payload, props []msg.Proposal, ni, nr []byte, rekey bool) (*childSA, []msg.Payload, *msg.Notify, string) {
 	e, c := sa.e, sa.cfg
 	saI, _ := msg.First[*msg.SA](inner)
 	tsi, _ := msg.Find(inner, msg.PayloadTSi).(*msg.TS)
@@ -233,7 +249,7 @@ func (sa *ikeSA) respondChild(inner []msg.Payload, props []msg.Proposal, ni, nr 
 		return nil, nil, msg.NewNotify(msg.TEMPORARY_FAILURE, nil), err.Error()
 	}
 	defer keys.Wipe()
-	if err := sa.installChild(ch, keys.EncrI, keys.EncrR); err != nil {
+	if err := sa.installChild(ch, keys.EncrI, keys.EncrR, rekey); err != nil {
 		return nil, nil, msg.NewNotify(msg.TEMPORARY_FAILURE, nil), "installing CHILD SA: " + err.Error()
 	}
 	reply := prop
@@ -248,7 +264,9 @@ func (sa *ikeSA) respondChild(inner []msg.Payload, props []msg.Proposal, ni, nr 
 
 // installChild puts both directions into the kernel and the tunnel
 // policies if the connection has none yet. keyIn/keyOut are 36 octets.
-func (sa *ikeSA) installChild(ch *childSA, keyIn, keyOut ikecrypto.Secret) error {
+// With deferOut (a rekey's responder) the outbound SA waits in
+// ch.pendingOut for installPendingOut.
+func (sa *ikeSA) installChild(ch *childSA, keyIn, keyOut ikecrypto.Secret, deferOut bool) error {
 	e, c := sa.e, sa.cfg
 	ch.encap = sa.natLocal || sa.natRemote
 	ch.installed = e.now
@@ -275,11 +293,15 @@ func (sa *ikeSA) installChild(ch *childSA, keyIn, keyOut ikecrypto.Secret) error
 		sa.releaseLarval(ch)
 		return err
 	}
-	if err := e.kernel.AddSA(e.ctx, out); err != nil {
+	if deferOut {
+		out.Key = bytes.Clone(out.Key)
+		ch.pendingOut, ch.outDue = &out, e.now.Add(pendingOutLimit)
+	} else if err := e.kernel.AddSA(e.ctx, out); err != nil {
 		_ = e.kernel.DeleteSA(e.ctx, ch.inID)
 		return err
 	}
 	if err := e.ensurePolicies(sa.conn, sa, ch); err != nil {
+		ch.dropPendingOut()
 		_ = e.kernel.DeleteSA(e.ctx, ch.inID)
 		_ = e.kernel.DeleteSA(e.ctx, ch.outID)
 		return err
@@ -354,11 +376,37 @@ func (sa *ikeSA) releaseLarval(ch *childSA) {
 	}
 }
 
+// installPendingOut installs ch's held-back outbound SA, if any.
+func (sa *ikeSA) installPendingOut(ch *childSA, why string) {
+	if ch == nil || ch.pendingOut == nil {
+		return
+	}
+	out := *ch.pendingOut
+	if err := sa.e.kernel.AddSA(sa.e.ctx, out); err != nil {
+		sa.e.log.Warn("installing the outbound SA of a rekeyed CHILD SA", "spi_out", fmt.Sprintf("%08x", ch.spiOut), "error", err)
+	} else {
+		sa.e.log.Debug("outbound SA installed", "conn", sa.cfg.Name, "spi_out", fmt.Sprintf("%08x", ch.spiOut), "why", why)
+	}
+	ch.dropPendingOut()
+}
+
+// dropPendingOut forgets the held-back outbound SA and wipes its key.
+func (ch *childSA) dropPendingOut() {
+	if ch.pendingOut != nil {
+		clear(ch.pendingOut.Key)
+		ch.pendingOut = nil
+	}
+}
+
 func (sa *ikeSA) removeChild(ch *childSA) {
 	i := slices.Index(sa.children, ch)
 	if i < 0 {
 		return
 	}
+	// Make before break: the successor's outbound SA goes in before
+	// this one's goes out.
+	sa.installPendingOut(ch.successor, "the replaced CHILD SA was deleted")
+	ch.dropPendingOut()
 	sa.children = slices.Delete(sa.children, i, i+1)
 	for _, id := range []xfrm.SAID{ch.inID, ch.outID} {
 		if err := sa.e.kernel.DeleteSA(sa.e.ctx, id); err != nil && !errors.Is(err, xfrm.ErrNotFound) {

@@ -61,7 +61,7 @@ func (sa *ikeSA) handleCreateChildRequest(p Packet, h msg.Header, inner []msg.Pa
 		return
 	}
 	nr := e.random(nonceLen)
-	ch, out, nerr, reason := sa.respondChild(inner, c.espProps, nonce.Data, nr)
+	ch, out, nerr, reason := sa.respondChild(inner, c.espProps, nonce.Data, nr, true)
 	if nerr != nil {
 		reply(nerr)
 		if nerr.NotifyType != msg.INVALID_KE_PAYLOAD {
@@ -90,6 +90,10 @@ func (sa *ikeSA) resolveCollisionLate(old, ours, theirs *childSA) {
 	if lowestNonce(ours.ni, ours.nr, theirs.ni, theirs.nr) < 2 {
 		sa.e.log.Info("CHILD rekey collision lost", "conn", sa.cfg.Name)
 		old.successor = theirs
+		if !slices.Contains(sa.children, old) {
+			// old is gone already (our Delete was answered).
+			sa.installPendingOut(theirs, "the replaced CHILD SA was deleted")
+		}
 		sa.deleteChild(ours)
 		sa.e.emit(Event{Kind: EventRekeyed, Conn: sa.cfg.Name, Child: true, SPIIn: theirs.spiIn, SPIOut: theirs.spiOut})
 		return

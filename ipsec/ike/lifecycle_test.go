@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"testing"
 	"time"
 
@@ -600,4 +601,76 @@ func TestFailClosedPoliciesCoexist(t *testing.T) {
 	if len(pols) != len(block) || pols[0].Action != xfrm.ActionBlock {
 		t.Fatalf("after close: %v", pols)
 	}
+}
+
+// The responder of a CHILD rekey holds its new outbound SA back until the
+// initiator deletes the SA it replaces: until the initiator has the
+// response it has no inbound SA for the new SPI, and the kernel would send
+// on the newest outbound SA at once (packets lost under traffic: the QEMU
+// tunnel scenario lost one ping per charon-initiated rekey before this).
+// Make before break: the new outbound SA is in before the old one goes.
+// If the Delete never comes, the new SA is used after pendingOutLimit.
+func TestChildRekeyResponderHoldsOutbound(t *testing.T) {
+	for _, deleteArrives := range []bool{true, false} {
+		t.Run(fmt.Sprintf("delete-arrives=%v", deleteArrives), func(t *testing.T) {
+			m := newMemnet(t)
+			vault, noc := m.pair(vaultConfig(), nocConfig())
+			m.initiate(vault, "noc")
+			before, _ := requireUp(t, vault, noc)
+			// The NOC rekeys; its Delete of the old SA is held back.
+			m.drop = func(from *node, p Packet) bool {
+				return from == noc && exchangeOf(p) == msg.INFORMATIONAL && !isResponse(p)
+			}
+			if err := noc.eng.RekeyChild(context.Background(), m.now, "vault"); err != nil {
+				t.Fatal(err)
+			}
+			m.run()
+			_, nocNew := requireNewChild(t, noc, before.SPIOut)
+			outTo := func(spi uint32) bool {
+				sas, _ := installed(vault)
+				for _, s := range sas {
+					if s.SA.Dst == nocAddr && s.SA.SPI == spi {
+						return true
+					}
+				}
+				return false
+			}
+			if !outTo(before.SPIOut) || outTo(nocNew.SPIIn) {
+				t.Fatalf("before the Delete the vault must send on the old SA %08x only (present: %v), not the new %08x (present: %v)",
+					before.SPIOut, outTo(before.SPIOut), nocNew.SPIIn, outTo(nocNew.SPIIn))
+			}
+			if deleteArrives {
+				m.drop = nil
+				m.advance(5 * time.Second) // the Delete's retransmission
+				if outTo(before.SPIOut) || !outTo(nocNew.SPIIn) {
+					t.Fatalf("after the Delete: old outbound SA present %v, new present %v", outTo(before.SPIOut), outTo(nocNew.SPIIn))
+				}
+				requireUp(t, vault, noc)
+				return
+			}
+			m.advance(pendingOutLimit - 2*time.Second)
+			if outTo(nocNew.SPIIn) {
+				t.Fatal("the new outbound SA went in before pendingOutLimit")
+			}
+			m.advance(3 * time.Second)
+			if !outTo(nocNew.SPIIn) || !outTo(before.SPIOut) {
+				t.Fatalf("after pendingOutLimit without a Delete: new outbound SA present %v (want true), old %v (want true: not deleted yet)",
+					outTo(nocNew.SPIIn), outTo(before.SPIOut))
+			}
+		})
+	}
+}
+
+// requireNewChild returns n's installed CHILD SA other than the one whose
+// inbound SPI is old.
+func requireNewChild(t *testing.T, n *node, old uint32) (ConnStatus, ChildStatus) {
+	t.Helper()
+	cs := n.eng.Status(context.Background()).Conns[0]
+	for _, ch := range currentChildren(cs) {
+		if ch.SPIIn != old {
+			return cs, ch
+		}
+	}
+	t.Fatalf("%s has no new CHILD SA: %+v", n.name, cs)
+	return ConnStatus{}, ChildStatus{}
 }

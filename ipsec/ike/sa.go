@@ -292,6 +292,9 @@ func (sa *ikeSA) tick() {
 		sa.rekeyIKE()
 	}
 	for _, ch := range sa.children {
+		if ch.pendingOut != nil && !now.Before(ch.outDue) {
+			sa.installPendingOut(ch, "the peer did not delete the replaced CHILD SA in time")
+		}
 		if ch.state == childInstalled && !ch.rekeyAt.IsZero() && !now.Before(ch.rekeyAt) {
 			sa.rekeyChild(ch)
 		}
