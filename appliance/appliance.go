@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -161,7 +163,7 @@ func (a *Appliance) run(ctx context.Context) (pid1.Action, error) {
 	a.cfg = config.Load(readFile, a.opts.ConfigPath, string(cmdline))
 	cfg := a.cfg.Config
 	if a.opts.APISocket != "" {
-		cfg.API.Socket, cfg.API.Listen = a.opts.APISocket, ""
+		cfg.API.Socket, cfg.API.Listen, cfg.API.NOC = a.opts.APISocket, "", nil
 	}
 
 	a.ring = logring.New(cfg.Log.Lines, hclog.LevelFromString(cfg.Log.Level), time.Now)
@@ -198,6 +200,11 @@ func (a *Appliance) run(ctx context.Context) (pid1.Action, error) {
 
 	a.setStage("services")
 	specs, required := a.services(cfg)
+	if cfg.API.NOC != nil {
+		// Optional: a bad file must not keep the box from booting, nor
+		// stop the other listeners.
+		specs = append(specs, service.Spec{Service: &nocAPIService{a: a, cfg: *cfg.API.NOC, log: a.log.Named("api"), emit: a.emitter("api")}})
+	}
 	tree, err := service.New(specs, service.Options{Logger: a.log.Named("supervisor"), Events: a.journal})
 	if err != nil {
 		// The specs are ours: this is a programming error, but PID 1
@@ -301,4 +308,61 @@ func (a *Appliance) waitHalt(ctx context.Context) pid1.Action {
 	case <-done:
 		return pid1.PowerOff
 	}
+}
+
+// nocAPIService serves the management API to the NOC (api.noc): mutual
+// TLS on the appliance's address inside the tunnel, every request
+// attributed to the operator certificate's subject. A listener that
+// cannot open (a bad certificate, key or CA file) is an api.noc_failed
+// event, retried with backoff and then a degraded status; the api
+// service's listeners are not affected.
+type nocAPIService struct {
+	a    *Appliance
+	cfg  config.NOCAPI
+	log  hclog.Logger
+	emit func(sev events.Severity, kind, msg string, fields map[string]string)
+	// reported is the failure last emitted: retries that fail the same
+	// way are not new events.
+	reported string
+}
+
+func (s *nocAPIService) Name() string { return "api-noc" }
+
+func (s *nocAPIService) Run(ctx context.Context, ready func()) error {
+	l, err := s.listen(ctx)
+	if err != nil {
+		s.log.Error("NOC listener not opened; the other API listeners serve on", "listen", s.cfg.Listen, "error", err)
+		if msg := fmt.Sprintf("NOC API listener on %s not opened: %v", s.cfg.Listen, err); msg != s.reported {
+			s.reported = msg
+			s.emit(events.Error, "api.noc_failed", msg, map[string]string{"listen": s.cfg.Listen})
+		}
+		return err
+	}
+	s.reported = ""
+	s.log.Info(fmt.Sprintf("NOC listener on %s (mutual TLS)", l.Addr()))
+	ready()
+	return api.Serve(ctx, []net.Listener{l}, s.logRequests(api.Handler(s.a)))
+}
+
+// listen reads the TLS files and opens the listener; its bytes count as
+// management traffic.
+func (s *nocAPIService) listen(ctx context.Context) (net.Listener, error) {
+	tc, err := api.ServerTLSConfig(api.NOCFiles{CertFile: s.cfg.CertFile, KeyFile: s.cfg.KeyFile, ClientCAFile: s.cfg.ClientCAFile})
+	if err != nil {
+		return nil, err
+	}
+	return api.ListenNOC(ctx, s.cfg.Listen, tc, func(l net.Listener) net.Listener {
+		return s.a.traffic.Listener(l, traffic.Management)
+	})
+}
+
+// logRequests logs every request that may change something (not a GET)
+// with the operator who made it.
+func (s *nocAPIService) logRequests(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			s.log.Info("NOC request", "operator", api.RequestOperator(r), "method", r.Method, "path", r.URL.Path)
+		}
+		h.ServeHTTP(w, r)
+	})
 }

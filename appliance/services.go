@@ -109,7 +109,7 @@ func (s *apiService) Run(ctx context.Context, ready func()) error {
 		s.log.Info("listening", "addr", l.Addr().String())
 	}
 	if s.cfg.Listen != "" {
-		s.log.Warn("the TCP listener is plain HTTP without authentication until the NOC tunnel exists; keep it on a management network", "addr", s.cfg.Listen)
+		s.log.Warn("the plain TCP listener (api.listen) has no authentication: keep it on a service network or set it to an empty string (the NOC uses api.noc: mutual TLS through the tunnel)", "addr", s.cfg.Listen)
 	}
 	// The TCP listener's bytes count as management traffic (the Unix
 	// socket's are local and count nowhere).

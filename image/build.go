@@ -178,6 +178,12 @@ func layout(keep, config []byte, mods moduleSet, tools []toolFile, test bool) (*
 	if test {
 		steps = append(steps, t.file(TestImageMarker, 0o644, []byte("QEMU test image: oracle tools and the test API; never ship it\n")))
 		steps = append(steps, t.file(TestPSKPath, 0o600, []byte(TestPSK+"\n")))
+		pki, err := TestAPIPKI()
+		if err != nil {
+			return nil, err
+		}
+		steps = append(steps, t.file(TestAPICertPath, 0o644, pki.ServerCert),
+			t.file(TestAPIKeyPath, 0o600, pki.ServerKey), t.file(TestNOCCAPath, 0o644, pki.CACert))
 	}
 	for name, data := range mods.index {
 		steps = append(steps, t.file(modDir+"/"+name, 0o644, data))

@@ -33,6 +33,16 @@ const TestPSKPath = "etc/keep/test-psk"
 // TestPSK is the contents of TestPSKPath (without the trailing newline).
 const TestPSK = "keep-test-image-psk: not a secret, 32+ bytes long"
 
+// The files of the management API's NOC listener (api.noc) in test
+// images only (TestAPIPKI): its server certificate and key, and the CA
+// that NOC operator certificates must chain to. Never shipped: the keys
+// come from public seeds.
+const (
+	TestAPICertPath = "etc/keep/test-api-cert.pem"
+	TestAPIKeyPath  = "etc/keep/test-api-key.pem"
+	TestNOCCAPath   = "etc/keep/test-noc-ca.pem"
+)
+
 // libDirs is where the dynamic loader of a Debian amd64 system looks,
 // in its order (ld.so.conf.d/x86_64-linux-gnu.conf, then the defaults).
 var libDirs = []string{"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/lib", "/usr/lib"}

@@ -129,7 +129,8 @@ func TestBuildTestImage(t *testing.T) {
 		if !has(" lib64/ld-linux-x86-64.so.2") || !has(" lib/x86_64-linux-gnu/libc.so.6") {
 			t.Errorf("test=%v: image lacks the loader or libc", test)
 		}
-		for _, p := range append(slices.Clone(OracleTools), "/"+TestImageMarker, "/"+TestPSKPath) {
+		for _, p := range append(slices.Clone(OracleTools), "/"+TestImageMarker, "/"+TestPSKPath,
+			"/"+TestAPICertPath, "/"+TestAPIKeyPath, "/"+TestNOCCAPath) {
 			if has(" "+strings.TrimPrefix(p, "/")) != test {
 				t.Errorf("test=%v: %s present = %v", test, p, !test)
 			}

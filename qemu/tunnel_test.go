@@ -13,12 +13,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"keep/appliance/api"
 	"keep/appliance/events"
+	"keep/appliance/logring"
 	"keep/image"
 	"keep/qemu"
 	"keep/qemu/noc"
@@ -27,11 +29,12 @@ import (
 var (
 	tunNOCWAN   = netip.MustParsePrefix("203.0.113.1/24")
 	tunKeepWAN  = netip.MustParsePrefix("203.0.113.2/24")
-	tunNOCLAN   = netip.MustParsePrefix("10.1.0.0/24") // the NOC's networks (tunnel.remote_ts)
-	tunKeepLAN  = netip.MustParsePrefix("10.2.0.0/24") // the appliance's (tunnel.local_ts)
-	tunKeepAddr = netip.MustParseAddr("10.2.0.1")      // the appliance's address inside local_ts
-	tunNOCHost  = netip.MustParseAddr("10.1.0.10")     // a host on the NOC's LAN
-	tunWANMAC   = "52:54:00:4b:45:02"                  // the appliance's WAN NIC
+	tunNOCLAN   = netip.MustParsePrefix("10.1.0.0/24")  // the NOC's networks (tunnel.remote_ts)
+	tunKeepLAN  = netip.MustParsePrefix("10.2.0.0/24")  // the appliance's (tunnel.local_ts)
+	tunKeepAddr = netip.MustParseAddr("10.2.0.1")       // the appliance's address inside local_ts
+	tunNOCHost  = netip.MustParseAddr("10.1.0.10")      // a host on the NOC's LAN
+	tunAPIAddr  = netip.AddrPortFrom(tunKeepAddr, 8443) // api.noc.listen: the API inside the tunnel
+	tunWANMAC   = "52:54:00:4b:45:02"                   // the appliance's WAN NIC
 	tunReadyRE  = regexp.MustCompile(`keep: READY in ([0-9.]+)s`)
 	tunTimeout  = 90 * time.Second
 	// The issue's target is tunnel up ≤ 5 s after the NOC is reachable
@@ -98,6 +101,12 @@ func tunnelConfig() string {
     wan:
       match: {macaddress: "%s"}
       addresses: [%s, %s/32]
+api:
+  noc:
+    listen: %s
+    cert_file: /%s
+    key_file: /%s
+    client_ca_file: /%s
 tunnel:
   enabled: true
   noc_address: %s
@@ -112,7 +121,7 @@ tunnel:
   retransmit_tries: 3
   ike_proposals: %s
   esp_proposals: %s
-`, tunWANMAC, tunKeepWAN, tunKeepAddr, tunNOCWAN.Addr(), tunKeepWAN.Addr(), image.TestPSKPath,
+`, tunWANMAC, tunKeepWAN, tunKeepAddr, tunAPIAddr, image.TestAPICertPath, image.TestAPIKeyPath, image.TestNOCCAPath, tunNOCWAN.Addr(), tunKeepWAN.Addr(), image.TestPSKPath,
 		tunKeepLAN, tunNOCLAN, noc.DefaultProposals, noc.DefaultESPProposals)
 }
 
@@ -166,8 +175,9 @@ func TestScenarioTunnel(t *testing.T) {
 		Kernel:  kernel,
 		Capture: []string{"wan"},
 		NICs:    []qemu.NIC{{ID: "wan", Kind: qemu.NICStream, Listen: wanSock}},
-		Files:   []noc.File{{Path: "/etc/swanctl/conf.d/keep.conf", Data: []byte(site.SwanctlConf()), Mode: 0o600}},
-		Script:  nocSiteScript(tunNOCWAN, tunNOCLAN, tunNOCHost),
+		Files: append(nocOperatorFiles(t),
+			noc.File{Path: "/etc/swanctl/conf.d/keep.conf", Data: []byte(site.SwanctlConf()), Mode: 0o600}),
+		Script: nocSiteScript(tunNOCWAN, tunNOCLAN, tunNOCHost),
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -351,6 +361,7 @@ func TestScenarioTunnel(t *testing.T) {
 		t.Errorf("raw ESP %d (want ≥ 10), ESP-in-UDP %d (want 0)", capt.ESP, capt.NATTESP)
 	}
 
+	tunnelAPIFromNOC(ctx, t, nocVM, c)
 	tunnelRekeysUnderTraffic(ctx, t, nocVM, c, site)
 	tunnelCharonRestart(ctx, t, nocVM, c)
 
@@ -360,7 +371,9 @@ func TestScenarioTunnel(t *testing.T) {
 	// notices by DPD (5 s idle, then 3 retransmissions from 1 s) and
 	// reports tunnel.peer_dead; throughout, nothing the appliance sends
 	// on the link may be anything but IKE, ESP or ARP: its answers to
-	// the NOC networks are blocked, never sent in clear.
+	// the NOC networks are blocked, never sent in clear. The wire check
+	// below covers everything after the first check: the API requests,
+	// the rekeys, charon's restart and this kill.
 	skip, err := noc.PcapFrames(wire)
 	if err != nil {
 		t.Fatal(err)
@@ -416,7 +429,7 @@ echo $! >/run/clear-ping.pid`)
 			clear = append(clear, o)
 		}
 	}
-	t.Logf("wire after the kill: %d frames: %d IKE on udp/500, %d IKE on udp/4500, %d raw ESP, %d ARP, %d other from the NOC (its clear pings, port unreachables), %d from the appliance",
+	t.Logf("wire since the first pings (API through the tunnel, rekeys, charon's restart, kill): %d frames: %d IKE on udp/500, %d IKE on udp/4500, %d raw ESP, %d ARP, %d other from the NOC (its clear pings, port unreachables), %d from the appliance",
 		capt.Frames, capt.IKE, capt.NATTIKE, capt.ESP, capt.ARP, len(clear), len(leaks))
 	if len(leaks) != 0 {
 		t.Errorf("the appliance sent non-IPsec traffic on the link after the NOC died: %v", leaks)
@@ -463,7 +476,13 @@ func tunnelRekeysUnderTraffic(ctx context.Context, t *testing.T, nocVM *noc.VM, 
 	t.Helper()
 	const pings = 500 // 25 s at 50 ms
 	nocVM.MustRun(t, fmt.Sprintf(`ip netns exec lan ping -c %d -i 0.05 -W 3 %s >/run/rekey-ping.out 2>&1 &
-echo $! >/run/rekey-ping.pid`, pings, tunKeepAddr))
+echo $! >/run/rekey-ping.pid
+rm -f /run/ctl.stop /run/ctl.count /run/ctl.err
+(ok=0; failed=0
+while [ ! -e /run/ctl.stop ]; do
+	if %s >/dev/null 2>>/run/ctl.err; then ok=$((ok+1)); else failed=$((failed+1)); fi
+done
+echo "$ok $failed" >/run/ctl.count) >/dev/null 2>&1 &`, pings, tunKeepAddr, nocCtl(nocOpCreds, "--timeout 10s status")))
 	evs, err := tunnelEvents(ctx, c)
 	if err != nil {
 		t.Fatal(err)
@@ -477,8 +496,13 @@ echo $! >/run/rekey-ping.pid`, pings, tunKeepAddr))
 		time.Sleep(time.Second) // a second of traffic on each generation of SAs
 		switch {
 		case st.by == "keep":
-			if _, err := c.TunnelRekey(ctx, st.sa == "ike"); err != nil {
-				t.Fatalf("rekey #%d (%s %s): %v", i+1, st.by, st.sa, err)
+			// The NOC operator asks the appliance, through the tunnel.
+			args := "tunnel rekey"
+			if st.sa == "ike" {
+				args += " --ike"
+			}
+			if r, err := nocVM.Run(ctx, nocCtl(nocOpCreds, args)); err != nil || r.Exit != 0 {
+				t.Fatalf("rekey #%d (%s %s) by keep ctl from the NOC: %v %v", i+1, st.by, st.sa, r, err)
 			}
 		case st.sa == "child":
 			if _, err := nocVM.Swanctl(ctx, "--rekey", "--child", site.Child); err != nil {
@@ -516,7 +540,23 @@ echo $! >/run/rekey-ping.pid`, pings, tunKeepAddr))
 	if r := nocVM.MustRun(t, `kill -0 $(cat /run/rekey-ping.pid) 2>/dev/null && echo running || echo ended`); !strings.Contains(r, "running") {
 		t.Errorf("the ping ended before the last rekey (%v): the traffic did not cover the rekeys; raise the count", time.Since(start))
 	}
-	out := nocVM.MustRun(t, `for i in $(seq 600); do kill -0 $(cat /run/rekey-ping.pid) 2>/dev/null || break; sleep 0.1; done; cat /run/rekey-ping.out`)
+	out := nocVM.MustRun(t, `touch /run/ctl.stop
+for i in $(seq 600); do kill -0 $(cat /run/rekey-ping.pid) 2>/dev/null || break; sleep 0.1; done; cat /run/rekey-ping.out
+for i in $(seq 300); do [ -e /run/ctl.count ] && break; sleep 0.1; done`)
+	var ok, failed int
+	counts := nocVM.MustRun(t, "cat /run/ctl.count; cat /run/ctl.err")
+	if _, err := fmt.Sscan(counts, &ok, &failed); err != nil || failed != 0 || ok < 10 {
+		t.Errorf("keep ctl status through the tunnel across the rekeys: %d answered, %d failed (want ≥ 10 and 0):\n%s", ok, failed, counts)
+	} else {
+		t.Logf("%d keep ctl status requests (each a new TCP + TLS connection) through the tunnel across the rekeys: none failed", ok)
+	}
+	if l, err := c.Logs(ctx, "api", 200); err != nil {
+		t.Error(err)
+	} else if !slices.ContainsFunc(l.Lines, func(ln logring.Line) bool {
+		return ln.Message == "NOC request" && strings.Contains(fmt.Sprint(ln.Fields), "CN="+image.TestOperatorName)
+	}) {
+		t.Errorf("the rekeys requested from the NOC are not logged with the operator %s: %+v", image.TestOperatorName, l.Lines)
+	}
 	want := fmt.Sprintf("%d packets transmitted, %d received", pings, pings)
 	if !strings.Contains(out, want) {
 		t.Errorf("pings across the rekeys: want %q:\n%s", want, out)
@@ -591,5 +631,79 @@ rm -f `+noc.CharonVici) // a crash leaves the socket behind
 	out := nocVM.MustRun(t, "ip netns exec lan ping -c 5 -i 0.2 -W 5 "+tunKeepAddr.String())
 	if !strings.Contains(out, "5 packets transmitted, 5 received") {
 		t.Errorf("NOC LAN → %s after the re-establishment:\n%s", tunKeepAddr, out)
+	}
+}
+
+// The NOC operator's side of the API: the keep binary (as keep ctl) and
+// the test PKI's operator and rogue credentials in the NOC guest.
+const (
+	nocKeep     = "/usr/local/bin/keep"
+	nocOpCreds  = "--cert /etc/noc/operator.pem --key /etc/noc/operator.key --ca /etc/noc/ca.pem --server-name " + image.TestAPIServerName
+	nocBadCreds = "--cert /etc/noc/rogue.pem --key /etc/noc/rogue.key --ca /etc/noc/ca.pem --server-name " + image.TestAPIServerName
+)
+
+// nocOperatorFiles are the NOC guest's files for keep ctl: the binary
+// ($KEEP_CTL, which make test builds) and the test image's PKI.
+func nocOperatorFiles(t *testing.T) []noc.File {
+	t.Helper()
+	keep := os.Getenv("KEEP_CTL")
+	if keep == "" {
+		t.Fatal("KEEP_CTL must name the keep binary (keep ctl runs on the NOC): run `make test`, or `make image` and set it")
+	}
+	pki, err := image.TestAPIPKI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []noc.File{
+		{Path: nocKeep, Source: keep, Mode: 0o755},
+		{Path: "/etc/noc/ca.pem", Data: pki.CACert},
+		{Path: "/etc/noc/operator.pem", Data: pki.OperatorCert},
+		{Path: "/etc/noc/operator.key", Data: pki.OperatorKey, Mode: 0o600},
+		{Path: "/etc/noc/rogue.pem", Data: pki.RogueCert},
+		{Path: "/etc/noc/rogue.key", Data: pki.RogueKey, Mode: 0o600},
+	}
+}
+
+// nocCtl is a keep ctl command line run on the NOC's LAN host against
+// the appliance's API inside the tunnel.
+func nocCtl(creds, args string) string {
+	return fmt.Sprintf("ip netns exec lan %s ctl --addr %s %s %s", nocKeep, tunAPIAddr, creds, args)
+}
+
+// tunnelAPIFromNOC: the NOC's LAN host manages the appliance through the
+// tunnel (api.noc: mutual TLS on the appliance's address inside
+// local_ts). With the operator certificate keep ctl status answers for
+// this very boot; without a client certificate, or with one from
+// another CA, the API refuses and keep ctl says why; a change made
+// through it is logged with the operator's name.
+func tunnelAPIFromNOC(ctx context.Context, t *testing.T, nocVM *noc.VM, c *api.Client) {
+	t.Helper()
+	local, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := nocVM.Run(ctx, nocCtl(nocOpCreds, "--json status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Exit != 0 || !strings.Contains(r.Stdout, `"boot": "`+local.Boot+`"`) && !strings.Contains(r.Stdout, `"boot":"`+local.Boot+`"`) {
+		t.Errorf("keep ctl status from the NOC through the tunnel with the operator certificate: want boot %s:\n%s", local.Boot, r)
+	} else {
+		t.Logf("keep ctl status from the NOC LAN through the tunnel (mutual TLS, %s): boot %s, %v in the NOC guest", tunAPIAddr, local.Boot, r.Duration.Round(time.Millisecond))
+	}
+	for _, bad := range []struct{ name, creds, want string }{
+		{"no client certificate", "--ca /etc/noc/ca.pem --server-name " + image.TestAPIServerName, "pass --cert and --key"},
+		{"a certificate from another CA", nocBadCreds, "certificate"},
+		{"plain HTTP", "", ""},
+	} {
+		r, err := nocVM.Run(ctx, nocCtl(bad.creds, "--timeout 20s status"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Exit == 0 || !strings.Contains(r.Stderr, bad.want) {
+			t.Errorf("keep ctl status from the NOC with %s: want a failure saying %q:\n%s", bad.name, bad.want, r)
+		} else {
+			t.Logf("with %s the API refuses: %s", bad.name, strings.TrimSpace(r.Stderr))
+		}
 	}
 }

@@ -3,13 +3,17 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"keep/appliance/events"
@@ -17,12 +21,18 @@ import (
 	"keep/raid/vault"
 )
 
-// Client talks to the management API over a Unix socket or TCP.
+// Client talks to the management API over a Unix socket, plain TCP or
+// mutual TLS (the NOC listener).
 type Client struct {
 	http *http.Client
 	base string // scheme://host, no trailing slash
 	// where names the endpoint in error messages.
 	where string
+	// tls is set for the NOC listener's client, hasCert when it has an
+	// operator certificate; caFile, if known, names the CAs it trusts in
+	// error messages.
+	tls, hasCert bool
+	caFile       string
 }
 
 // NewUnixClient returns a client for the API's Unix socket.
@@ -37,6 +47,119 @@ func NewUnixClient(path string) *Client {
 // NewTCPClient returns a client for the API at host:port.
 func NewTCPClient(addr string) *Client {
 	return &Client{http: &http.Client{}, base: "http://" + addr, where: addr}
+}
+
+// NewTLSClient returns a client for the API's NOC listener at host:port,
+// speaking mutual TLS with cfg (see ClientTLSConfig).
+func NewTLSClient(addr string, cfg *tls.Config) *Client {
+	tr := &http.Transport{TLSClientConfig: cfg, TLSHandshakeTimeout: 10 * time.Second}
+	hasCert := len(cfg.Certificates) > 0 || cfg.GetClientCertificate != nil
+	return &Client{http: &http.Client{Transport: tr}, base: "https://" + addr, where: addr, tls: true, hasCert: hasCert}
+}
+
+// ClientCredentials are a NOC operator's files for the NOC listener
+// (keep ctl --cert, --key, --ca, --server-name).
+type ClientCredentials struct {
+	// CertFile is the operator's certificate chain (PEM, leaf first) and
+	// KeyFile its key: both or neither (the listener refuses a client
+	// without one, but the refusal then says so).
+	CertFile, KeyFile string
+	// CAFile holds the CAs (PEM) the API's certificate must chain to.
+	CAFile string
+	// ServerName is the name the API's certificate must hold; "": the
+	// host part of the address.
+	ServerName string
+}
+
+// ClientTLSConfig reads cc into a TLS 1.3 client configuration for the
+// NOC listener at addr (host:port).
+func ClientTLSConfig(addr string, cc ClientCredentials) (*tls.Config, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("API address %q is not host:port", addr)
+	}
+	if cc.ServerName != "" {
+		host = cc.ServerName
+	}
+	if cc.CAFile == "" {
+		return nil, errors.New("--ca: required: the file of the CA that signed the API's certificate")
+	}
+	pool, err := loadCAs(cc.CAFile, "--ca", "the CA certificate that signed the API's certificate")
+	if err != nil {
+		return nil, err
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pool, ServerName: host}
+	switch {
+	case cc.CertFile != "" && cc.KeyFile != "":
+		cert, err := loadKeyPair(cc.CertFile, cc.KeyFile, "--cert", "--key")
+		if err != nil {
+			return nil, err
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	case cc.CertFile != "" || cc.KeyFile != "":
+		return nil, errors.New("--cert and --key go together: the operator certificate and its private key")
+	}
+	return cfg, nil
+}
+
+// NewNOCClient is NewTLSClient with ClientTLSConfig(addr, cc); its errors
+// name cc's files.
+func NewNOCClient(addr string, cc ClientCredentials) (*Client, error) {
+	cfg, err := ClientTLSConfig(addr, cc)
+	if err != nil {
+		return nil, err
+	}
+	c := NewTLSClient(addr, cfg)
+	c.caFile = cc.CAFile
+	return c, nil
+}
+
+// unreachable explains a failed request: a TLS problem says what to
+// change; anything else is a network problem.
+func (c *Client) unreachable(err error) error {
+	if c.tls {
+		if why := c.tlsProblem(err); why != "" {
+			return fmt.Errorf("%s: %w", why, err)
+		}
+	}
+	return fmt.Errorf("cannot reach the Keep API at %s (is the appliance up, and the address right?): %w", c.where, err)
+}
+
+// tlsProblem says what to do about a TLS handshake failure; "" for other
+// errors. The server's refusals arrive as TLS alerts, known only by
+// their text.
+func (c *Client) tlsProblem(err error) string {
+	ca := "--ca"
+	if c.caFile != "" {
+		ca += " " + c.caFile
+	}
+	var (
+		unknownCA x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		notTLS    tls.RecordHeaderError
+	)
+	msg := err.Error()
+	switch {
+	case errors.As(err, &unknownCA):
+		return fmt.Sprintf("the API's certificate at %s is not signed by %s: pass the CA that signed it, or check the address", c.where, ca)
+	case errors.As(err, &hostname):
+		return fmt.Sprintf("the API's certificate at %s is not for %s: pass --server-name with a name it holds", c.where, hostname.Host)
+	case errors.As(err, &invalid):
+		return fmt.Sprintf("the API's certificate at %s is not valid (expired, or not for a server): renew it on the appliance", c.where)
+	case errors.As(err, &notTLS), strings.Contains(msg, "server gave HTTP response to HTTPS client"):
+		return fmt.Sprintf("%s does not speak TLS, so it is not the NOC listener: use its address, or drop --cert, --key and --ca for a plain listener", c.where)
+	case strings.Contains(msg, "tls: certificate required") && c.hasCert:
+		// The client sends its certificate only when it chains to a CA
+		// the server asks for.
+		return fmt.Sprintf("the API at %s did not take the operator certificate (--cert): it is not signed by a NOC operator CA the appliance trusts", c.where)
+	case strings.Contains(msg, "tls: certificate required"):
+		return fmt.Sprintf("the API at %s requires a NOC operator certificate: pass --cert and --key", c.where)
+	case strings.Contains(msg, "tls: unknown certificate authority"), strings.Contains(msg, "tls: bad certificate"),
+		strings.Contains(msg, "tls: expired certificate"), strings.Contains(msg, "tls: unsupported certificate"):
+		return fmt.Sprintf("the API at %s refused the operator certificate (--cert): it must be valid, for client authentication, and signed by a NOC operator CA the appliance trusts", c.where)
+	}
+	return ""
 }
 
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, out any) error {
@@ -66,12 +189,15 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, in
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach the Keep API at %s (is the appliance up, and the address right?): %w", c.where, err)
+		return c.unreachable(err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return fmt.Errorf("%s %s: read response: %w", method, path, err)
+	}
+	if resp.StatusCode == http.StatusBadRequest && !c.tls && bytes.Contains(body, []byte("HTTPS server")) {
+		return fmt.Errorf("the API at %s speaks TLS (the NOC listener): pass --cert, --key and --ca", c.where)
 	}
 	if resp.StatusCode >= 300 {
 		var eb errorBody

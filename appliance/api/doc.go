@@ -1,7 +1,9 @@
 // Package api is the appliance's management API: HTTP with JSON bodies
-// under versioned paths (/v1/…), served on a Unix socket (local tools) and
-// on a TCP address (the NOC; mutual TLS arrives with the tunnel issue),
-// and the Go client that `keep ctl` uses.
+// under versioned paths (/v1/…), served on a Unix socket (local tools), on
+// an optional plain-HTTP TCP address (the service LAN, the QEMU tests) and
+// on the NOC listener (ListenNOC: mutual TLS 1.3 on the tunnel's inner
+// address, where every request is attributed to the operator certificate's
+// subject, see Operator), and the Go client that `keep ctl` uses.
 //
 // Every error response is {"error": {"code": "...", "message": "..."}}
 // with a stable machine code (see the Code constants) and a message for a

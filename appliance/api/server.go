@@ -164,7 +164,7 @@ func Handler(b Backend) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no API endpoint %s %s", r.Method, r.URL.Path)
 	})
-	return methodNotAllowedAsJSON(mux)
+	return withOperator(methodNotAllowedAsJSON(mux))
 }
 
 func storageHandlers(mux *http.ServeMux, sb StorageBackend) {

@@ -38,12 +38,35 @@ type Appliance struct {
 
 // API configures the management API listeners.
 type API struct {
-	// Listen is the TCP address of the management API (host:port). Until
-	// the NOC tunnel exists it is plain HTTP: bind it to a management
-	// network only. Empty disables the TCP listener.
+	// Listen is the TCP address (host:port) of the plain-HTTP listener
+	// without authentication: the service LAN's and the QEMU tests' (the
+	// default :8080, reached through a host port forward). A production
+	// box sets it to "" (off) or to an address on a closed management
+	// network; the NOC uses NOC instead.
 	Listen string `yaml:"listen" json:"listen"`
 	// Socket is the path of the Unix socket listener (always on).
 	Socket string `yaml:"socket" json:"socket"`
+	// NOC, when set, is the NOC's listener: mutual TLS 1.3 on the
+	// appliance's address inside the tunnel (DESIGN §3 step 6).
+	NOC *NOCAPI `yaml:"noc,omitempty" json:"noc,omitempty"`
+}
+
+// NOCAPI is the management API's listener for the NOC: every client must
+// present a NOC operator certificate, and each request is attributed to
+// its subject. All four fields are required. A bad file does not stop
+// the boot: the listener stays closed and an api.noc_failed event says
+// why.
+type NOCAPI struct {
+	// Listen is IP:port, the IP a literal: the appliance's address inside
+	// tunnel.local_ts (it binds before the address is configured).
+	Listen string `yaml:"listen" json:"listen"`
+	// CertFile is the API's server certificate chain (PEM, leaf first),
+	// KeyFile its private key (PEM).
+	CertFile string `yaml:"cert_file" json:"cert_file"`
+	KeyFile  string `yaml:"key_file" json:"key_file"`
+	// ClientCAFile holds the CAs (PEM) that NOC operator client
+	// certificates must chain to.
+	ClientCAFile string `yaml:"client_ca_file" json:"client_ca_file"`
 }
 
 // BMC configures the baseboard management controller.
@@ -292,6 +315,10 @@ func (c Config) clone() Config {
 	if c.BMC.LAN != nil {
 		lan := *c.BMC.LAN
 		out.BMC.LAN = &lan
+	}
+	if c.API.NOC != nil {
+		noc := *c.API.NOC
+		out.API.NOC = &noc
 	}
 	return out
 }

@@ -85,6 +85,19 @@ func TestParseNamesTheBadField(t *testing.T) {
 		{"tunnel retransmit tries", "tunnel: {retransmit_tries: 0}", "tunnel.retransmit_tries: 0 is outside 1-10"},
 		{"tunnel proposals", "tunnel: {ike_proposals: 'aes256gcm16 prfsha384'}", "tunnel.ike_proposals: \"aes256gcm16 prfsha384\" is not strongSwan proposal syntax"},
 		{"tunnel psk in config", "tunnel: {psk: secret}", "field psk not found"},
+		{"api noc", "api: {noc: {listen: '10.2.0.1:8443', cert_file: /etc/keep/api-cert.pem, key_file: /etc/keep/api-key.pem, client_ca_file: /etc/keep/noc-operators.pem}}\n" + nocTunnel, ""},
+		{"api noc v6 without tunnel", "api: {noc: {listen: '[fd00:2::1]:8443', cert_file: /c.pem, key_file: /k.pem, client_ca_file: /ca.pem}}", ""},
+		{"api noc empty", "api: {noc: {}}", "api.noc.listen: required: the NOC listener needs listen, cert_file, key_file and client_ca_file"},
+		{"api noc no ca", "api: {noc: {listen: '10.2.0.1:8443', cert_file: /c.pem, key_file: /k.pem}}", "api.noc.client_ca_file: required"},
+		{"api noc relative key", "api: {noc: {listen: '10.2.0.1:8443', cert_file: /c.pem, key_file: k.pem, client_ca_file: /ca.pem}}", "api.noc.key_file: \"k.pem\" is not an absolute path"},
+		{"api noc host name", "api: {noc: {listen: 'keep.example.net:8443', cert_file: /c.pem, key_file: /k.pem, client_ca_file: /ca.pem}}", "api.noc.listen: \"keep.example.net:8443\" is not IP:port with an IP literal"},
+		{"api noc no port", "api: {noc: {listen: '10.2.0.1', cert_file: /c.pem, key_file: /k.pem, client_ca_file: /ca.pem}}", "api.noc.listen: \"10.2.0.1\" is not IP:port"},
+		{"api noc port 0", "api: {noc: {listen: '10.2.0.1:0', cert_file: /c.pem, key_file: /k.pem, client_ca_file: /ca.pem}}", "api.noc.listen: \"10.2.0.1:0\" has port 0"},
+		{"api noc every address", "api: {noc: {listen: '0.0.0.0:8443', cert_file: /c.pem, key_file: /k.pem, client_ca_file: /ca.pem}}", "api.noc.listen: 0.0.0.0 is every address"},
+		{"api noc outside tunnel", "api: {noc: {listen: '10.9.9.9:8443', cert_file: /c.pem, key_file: /k.pem, client_ca_file: /ca.pem}}\n" + nocTunnel,
+			"api.noc.listen: 10.9.9.9 is not inside tunnel.local_ts [10.2.0.0/24]: the NOC reaches the API only through the tunnel"},
+		{"api noc port of api listen", "api: {listen: ':8443', noc: {listen: '10.2.0.1:8443', cert_file: /c.pem, key_file: /k.pem, client_ca_file: /ca.pem}}", "api.noc.listen: port 8443 is also api.listen's (:8443)"},
+		{"api noc port of engine", "api: {noc: {listen: '10.2.0.1:7443', cert_file: /c.pem, key_file: /k.pem, client_ca_file: /ca.pem}}", "api.noc.listen: port 7443 is also engine.listen's (:7443)"},
 		{"two documents", "log: {level: info}\n---\nlog: {level: debug}\n", "more than one YAML document"},
 	}
 	for _, tc := range tests {
@@ -106,6 +119,42 @@ func TestParseNamesTheBadField(t *testing.T) {
 				t.Errorf("error %q does not contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// nocTunnel is an enabled tunnel whose local network holds 10.2.0.1.
+const nocTunnel = "tunnel: {enabled: true, noc_address: 198.51.100.1, noc_id: noc.example.net, local_id: box1.example.net, psk_file: /etc/keep/psk, local_ts: [10.2.0.0/24], remote_ts: [10.200.0.0/16]}"
+
+// TestNOCListenerMergesAndRoundTrips: an override naming only api.noc
+// keeps the base's other listeners, leaves the base alone, and the
+// section survives Marshal and Parse.
+func TestNOCListenerMergesAndRoundTrips(t *testing.T) {
+	base := Defaults()
+	cfg, err := Parse(base, []byte("api: {noc: {listen: '10.2.0.1:8443', cert_file: /c.pem, key_file: /k.pem, client_ca_file: /ca.pem}}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := NOCAPI{Listen: "10.2.0.1:8443", CertFile: "/c.pem", KeyFile: "/k.pem", ClientCAFile: "/ca.pem"}
+	if cfg.API.NOC == nil || *cfg.API.NOC != want || cfg.API.Listen != ":8080" || cfg.API.Socket != base.API.Socket {
+		t.Fatalf("api = %+v (noc %+v)", cfg.API, cfg.API.NOC)
+	}
+	if base.API.NOC != nil {
+		t.Fatal("Parse modified its base")
+	}
+	again, err := Parse(cfg, []byte("api: {noc: {listen: '10.2.0.2:8443'}}"))
+	if err != nil || again.API.NOC.Listen != "10.2.0.2:8443" || cfg.API.NOC.Listen != "10.2.0.1:8443" {
+		t.Fatalf("second layer: %+v %v; the first layer's noc must stay %+v", again.API.NOC, err, cfg.API.NOC)
+	}
+	doc, err := cfg.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(Defaults(), doc)
+	if err != nil || back.API.NOC == nil || *back.API.NOC != want {
+		t.Fatalf("round trip: %+v %v\n%s", back.API.NOC, err, doc)
+	}
+	if d, _ := Defaults().Marshal(); strings.Contains(string(d), "noc:") {
+		t.Errorf("the defaults marshal a noc section:\n%s", d)
 	}
 }
 

@@ -52,6 +52,7 @@ func (c Config) Validate() error {
 	if !strings.HasPrefix(c.API.Socket, "/") {
 		bad("api.socket", "%q is not an absolute path", c.API.Socket)
 	}
+	c.API.NOC.validate(c, bad)
 
 	if err := c.Network.Validate(); err != nil {
 		for _, e := range flatten(err) {
@@ -199,6 +200,67 @@ func (l *BMCLAN) validate(bad func(field, format string, args ...any)) {
 	default:
 		bad("bmc.lan.source", "%q is neither static nor dhcp", l.Source)
 	}
+}
+
+// validate checks the NOC listener (nil: not configured) on its own and
+// against the tunnel and the other listeners of c.
+func (n *NOCAPI) validate(c Config, bad func(path, format string, args ...any)) {
+	if n == nil {
+		return
+	}
+	for _, f := range []struct{ name, v string }{{"listen", n.Listen}, {"cert_file", n.CertFile}, {"key_file", n.KeyFile}, {"client_ca_file", n.ClientCAFile}} {
+		switch {
+		case f.v == "":
+			bad("api.noc."+f.name, "required: the NOC listener needs listen, cert_file, key_file and client_ca_file (remove api.noc to turn it off)")
+		case f.name != "listen" && !strings.HasPrefix(f.v, "/"):
+			bad("api.noc."+f.name, "%q is not an absolute path", f.v)
+		}
+	}
+	if n.Listen == "" {
+		return
+	}
+	ap, err := netip.ParseAddrPort(n.Listen)
+	switch {
+	case err != nil:
+		bad("api.noc.listen", "%q is not IP:port with an IP literal (for example 10.2.0.1:8443 or [fd00:2::1]:8443)", n.Listen)
+		return
+	case ap.Port() == 0:
+		bad("api.noc.listen", "%q has port 0: the NOC dials a fixed port (for example 8443)", n.Listen)
+		return
+	case ap.Addr().IsUnspecified():
+		bad("api.noc.listen", "%s is every address: use the appliance's address inside tunnel.local_ts, so that only the tunnel reaches the listener", ap.Addr())
+		return
+	}
+	ip := ap.Addr().Unmap()
+	if c.Tunnel.Enabled && len(c.Tunnel.LocalTS) > 0 && !slices.ContainsFunc(c.Tunnel.LocalTS, func(s string) bool {
+		p, err := netip.ParsePrefix(s)
+		return err == nil && p.Contains(ip)
+	}) {
+		bad("api.noc.listen", "%s is not inside tunnel.local_ts [%s]: the NOC reaches the API only through the tunnel", ip, strings.Join(c.Tunnel.LocalTS, ", "))
+	}
+	others := []struct{ name, v string }{{"api.listen", c.API.Listen}}
+	if c.Engine.Enabled {
+		others = append(others, struct{ name, v string }{"engine.listen", c.Engine.Listen})
+	}
+	for _, o := range others {
+		if listenersClash(ap, o.v) {
+			bad("api.noc.listen", "port %d is also %s's (%s): use another port", ap.Port(), o.name, o.v)
+		}
+	}
+}
+
+// listenersClash reports whether a TCP listener on other (host:port, ""
+// for none) would take ap's port on ap's address.
+func listenersClash(ap netip.AddrPort, other string) bool {
+	host, port, err := net.SplitHostPort(other)
+	if err != nil || port != fmt.Sprint(ap.Port()) {
+		return false
+	}
+	if host == "" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && (a.IsUnspecified() || a.Unmap() == ap.Addr().Unmap())
 }
 
 // identityRE is what an IKE identity may look like here: an IP address,

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,7 +17,14 @@ import (
 	"keep/appliance/service"
 )
 
-const ctlUsage = `usage: keep ctl [--addr HOST:PORT | --socket PATH] [--json] COMMAND
+const ctlUsage = `usage: keep ctl [--socket PATH | --addr HOST:PORT [--cert FILE --key FILE --ca FILE [--server-name NAME]]]
+                [--json] COMMAND
+
+The API answers on its Unix socket (on the box), on a plain TCP address
+(--addr: the service LAN, tests), and on the NOC listener through the tunnel
+(--addr with a NOC operator certificate --cert and its key --key; --ca is the
+CA that signed the API's certificate, --server-name the name it holds when
+the address is not).
 
 commands:
   status                      uptime, boot stage, readiness and services
@@ -34,7 +42,7 @@ commands:
   raid scrub [--repair]       start a check (or repair) of the whole array
   raid replace DISK           copy a member onto a spare, then fail it out
   bmc [--all | -n N]          BMC: watchdog, last reset cause, sensors, SEL (newest 20), FRU, LAN
-  tunnel [initiate | terminate]
+  tunnel [initiate | terminate | rekey [--ike]]
                               the NOC tunnel: state, fail-closed networks, IKE and CHILD SAs
                               (SPIs, algorithms, lifetimes, byte counters, last DPD)
   engine                      the backup engine: key, store size, clients, running jobs
@@ -65,6 +73,11 @@ func ctlMain(args []string) int {
 	fs := flag.NewFlagSet("keep ctl", flag.ContinueOnError)
 	addr := fs.String("addr", "", "API TCP address (host:port); default: the Unix socket")
 	socket := fs.String("socket", "/run/keep/api.sock", "API Unix socket")
+	var cc api.ClientCredentials
+	fs.StringVar(&cc.CertFile, "cert", "", "NOC operator certificate (PEM, leaf first), for the NOC listener at --addr")
+	fs.StringVar(&cc.KeyFile, "key", "", "the private key of --cert (PEM)")
+	fs.StringVar(&cc.CAFile, "ca", "", "CA certificates (PEM) the API's certificate must be signed by")
+	fs.StringVar(&cc.ServerName, "server-name", "", "name the API's certificate must hold; default: the host of --addr")
 	asJSON := fs.Bool("json", false, "print the API's JSON")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long")
 	fs.Usage = func() { fmt.Fprint(os.Stderr, ctlUsage); fs.PrintDefaults() }
@@ -75,6 +88,15 @@ func ctlMain(args []string) int {
 		fs.Usage()
 		return 2
 	}
+	c, err := ctlClient(*addr, *socket, cc)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "keep ctl: %v\n", err)
+		var usage usageError
+		if errors.As(err, &usage) {
+			return 2
+		}
+		return 1
+	}
 	if fs.Arg(0) == "verify" {
 		explicit := false
 		fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "timeout" })
@@ -82,12 +104,6 @@ func ctlMain(args []string) int {
 			// A verify reads the whole store: no 10 s default.
 			*timeout = 24 * time.Hour
 		}
-	}
-	var c *api.Client
-	if *addr != "" {
-		c = api.NewTCPClient(*addr)
-	} else {
-		c = api.NewUnixClient(*socket)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
@@ -97,6 +113,31 @@ func ctlMain(args []string) int {
 		return 1
 	}
 	return out.code
+}
+
+// usageError is a wrong combination of flags (exit code 2).
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+// ctlClient picks the API endpoint: the NOC listener at addr when any TLS
+// flag is given (mutual TLS with cc), else plain TCP at addr, else the
+// Unix socket.
+func ctlClient(addr, socket string, cc api.ClientCredentials) (*api.Client, error) {
+	tlsFlags := cc != api.ClientCredentials{}
+	switch {
+	case !tlsFlags && addr != "":
+		return api.NewTCPClient(addr), nil
+	case !tlsFlags:
+		return api.NewUnixClient(socket), nil
+	case addr == "":
+		return nil, usageError("--cert, --key, --ca and --server-name are for the NOC listener: name it with --addr HOST:PORT (the Unix socket needs none)")
+	case (cc.CertFile == "") != (cc.KeyFile == ""):
+		return nil, usageError("--cert and --key go together: the NOC operator certificate and its private key")
+	case cc.CAFile == "":
+		return nil, usageError("--ca FILE is required with --cert, --key and --server-name: the CA that signed the API's certificate")
+	}
+	return api.NewNOCClient(addr, cc)
 }
 
 type ctlOut struct {

@@ -358,14 +358,27 @@ func (sa *ikeSA) destroy(reason string, ev EventKind, notify msg.NotifyType) {
 		c.ike = nil
 		e.removePolicies(c)
 		if c.wantUp && c.cfg.Remote.Addr().IsValid() {
-			c.nextInit = e.now.Add(c.backoff)
-			c.backoff *= 2
-			if c.backoff > c.cfg.ReinitBackoffMax {
-				c.backoff = c.cfg.ReinitBackoffMax
+			if wasUp && e.now.Sub(sa.established) >= stableUp {
+				// A tunnel that was up a while died (the peer restarted,
+				// DPD): try again at once, as strongSwan's
+				// dpd_action=restart does; the back-off applies to the
+				// attempts after this one.
+				c.nextInit = e.now
+			} else {
+				c.nextInit = e.now.Add(c.backoff)
+				c.backoff *= 2
+				if c.backoff > c.cfg.ReinitBackoffMax {
+					c.backoff = c.cfg.ReinitBackoffMax
+				}
 			}
 		}
 	}
 }
+
+// stableUp is how long an IKE SA must have been up for its death to be
+// answered with an immediate re-initiation instead of the back-off (a
+// peer that accepts and then drops us at once gets the back-off).
+const stableUp = 30 * time.Second
 
 func (sa *ikeSA) initRemote() netip.AddrPort { return sa.initFrom }
 
