@@ -208,7 +208,11 @@ func (sa *ikeSA) respondChild(inner []msg.Payload, props []msg.Proposal, ni, nr 
 	}
 	prop, err := msg.Choose(props, saI, true)
 	if err != nil {
-		return nil, nil, msg.NewNotify(msg.NO_PROPOSAL_CHOSEN, nil), "no acceptable ESP proposal"
+		reason := "no acceptable ESP proposal"
+		if withoutPFS(saI.Proposals) && props[0].DHGroup() != msg.DH_NONE {
+			reason = noPFSHint("the peer's rekey offers no PFS")
+		}
+		return nil, nil, msg.NewNotify(msg.NO_PROPOSAL_CHOSEN, nil), reason
 	}
 	peerSPI, ok := spi32(prop.SPI)
 	if !ok {
@@ -513,7 +517,11 @@ func (sa *ikeSA) childRekeyResponse(r *childRekey, inner []msg.Payload) {
 		return
 	}
 	if errs := msg.ErrorNotifies(inner); len(errs) > 0 {
-		fail(errs[0].NotifyType, "refused by peer")
+		reason := "refused by peer"
+		if errs[0].NotifyType == msg.NO_PROPOSAL_CHOSEN && r.ks != nil {
+			reason = noPFSHint("the peer refused our rekey with PFS (" + msg.DHGroup(r.ks.Group()).String() + ")")
+		}
+		fail(errs[0].NotifyType, reason)
 		return
 	}
 	saR, _ := msg.First[*msg.SA](inner)
@@ -585,4 +593,23 @@ func (sa *ikeSA) deleteChild(ch *childSA) {
 	ch.state = childDeleting
 	sa.sendRequest(msg.INFORMATIONAL, []msg.Payload{&msg.Delete{Protocol: msg.ProtoESP, SPIs: []uint32{ch.spiIn}}},
 		func(msg.Header, []msg.Payload) { sa.removeChild(ch) }, nil)
+}
+
+// withoutPFS: none of the proposals names a DH group.
+func withoutPFS(ps []msg.Proposal) bool {
+	for i := range ps {
+		if ps[i].DHGroup() != msg.DH_NONE {
+			return false
+		}
+	}
+	return true
+}
+
+// noPFSHint explains a CHILD rekey refused for want of PFS: our ESP
+// proposals require a DH group ("nothing weaker offered"), and
+// strongSwan's default ESP proposals have none, so a NOC that leaves
+// esp_proposals unset gets its first CHILD SA (made in IKE_AUTH, where no
+// DH is exchanged) and then fails every rekey.
+func noPFSHint(what string) string {
+	return what + ": the NOC's esp_proposals must name a DH group, e.g. aes256gcm16-ecp384 or aes256gcm16-x25519 (strongSwan's default ESP proposals have none)"
 }

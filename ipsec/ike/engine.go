@@ -221,6 +221,7 @@ func (e *Engine) Initiate(ctx context.Context, now time.Time, name string) error
 	}
 	c.wantUp = true
 	c.backoff = c.cfg.ReinitBackoff
+	c.startNow = false // AutoStart's first attempt is this one
 	if c.ike == nil {
 		e.startInitiator(c)
 	}

@@ -6,6 +6,7 @@ import (
 	"keep/ipsec/xfrm"
 	"net/netip"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -363,5 +364,44 @@ func TestInteropThroughNAT(t *testing.T) {
 	}
 	if e := o.wait(t, EventRekeyed, EventFailed); e.Kind != EventRekeyed {
 		t.Fatalf("event %s", e)
+	}
+}
+
+// TestInteropCharonDefaults: charon with no proposals configured (its
+// compiled-in defaults) against our NOC profile. IKE agrees on
+// AES_GCM_16-256, PRF_HMAC_SHA2_256 and CURVE_25519, and the first CHILD
+// SA (IKE_AUTH, no DH there) on AES_GCM_16-256. strongSwan's default ESP
+// proposals name no DH group, and ours require PFS, so every CHILD rekey
+// fails, both ways, with a reason that tells the NOC what to configure.
+func TestInteropCharonDefaults(t *testing.T) {
+	swan.RequireTools(t)
+	tp := swan.NewTopology(t, false)
+	noc := swan.Start(t, tp.NOC, swan.Config{Name: "noc", Connections: []swan.Conn{nocConn(tp, "", "", false)}})
+	o := startOurs(t, tp, ourConfig(tp, true))
+	if err := o.d.Initiate(context.Background(), "noc"); err != nil {
+		t.Fatal(err)
+	}
+	if e := o.wait(t, EventUp, EventFailed, EventAuthFailed); e.Kind != EventUp {
+		t.Fatalf("event %s", e)
+	}
+	sa := checkCharon(t, noc, "PRF_HMAC_SHA2_256", "CURVE_25519")
+	t.Logf("with charon's default proposals: IKE %s-%d %s %s; CHILD %s-%d, DH %q (none in IKE_AUTH)", sa.EncrAlg, sa.EncrKeysize, sa.PRFAlg, sa.DHGroup,
+		sa.Children[0].EncrAlg, sa.Children[0].EncrKeysize, sa.Children[0].DHGroup)
+	for i, rekey := range []func() error{
+		func() error { return o.d.RekeyChild(context.Background(), "noc") },
+		func() error { return noc.RekeyChild("vault-lan") },
+	} {
+		if err := rekey(); err != nil {
+			t.Fatal(err)
+		}
+		e := o.wait(t, EventRekeyed, EventFailed)
+		if e.Kind != EventFailed || e.Notify != msg.NO_PROPOSAL_CHOSEN || !strings.Contains(e.Reason, "esp_proposals must name a DH group") {
+			t.Fatalf("CHILD rekey %d: %s, want NO_PROPOSAL_CHOSEN with the PFS hint", i, e)
+		}
+		t.Logf("CHILD rekey %d: %s", i, e.Reason)
+	}
+	after := checkCharon(t, noc, "PRF_HMAC_SHA2_256", "CURVE_25519")
+	if after.Children[0].SPIIn != sa.Children[0].SPIIn {
+		t.Fatal("old CHILD SA not kept")
 	}
 }

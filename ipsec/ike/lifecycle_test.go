@@ -674,3 +674,45 @@ func requireNewChild(t *testing.T, n *node, old uint32) (ConnStatus, ChildStatus
 	t.Fatalf("%s has no new CHILD SA: %+v", n.name, cs)
 	return ConnStatus{}, ChildStatus{}
 }
+
+// A tunnel that was up for stableUp or longer and dies is re-initiated at
+// once (the NOC restarted: every second counts); one that dies sooner
+// waits for the back-off (a peer that accepts and drops us at once must
+// not make us loop).
+func TestReinitAtOnceAfterAStableTunnelDies(t *testing.T) {
+	for _, c := range []struct {
+		upFor   time.Duration
+		atOnce  bool
+		comment string
+	}{
+		{stableUp + 10*time.Second, true, "stable"},
+		{5 * time.Second, false, "short-lived"},
+	} {
+		t.Run(c.comment, func(t *testing.T) {
+			m := newMemnet(t)
+			vc := vaultConfig()
+			vc.AutoStart = true
+			vault, noc := m.pair(vc, nocConfig())
+			m.initiate(vault, "noc")
+			requireUp(t, vault, noc)
+			m.advance(c.upFor)
+			inits := countSent(m, "vault", msg.IKE_SA_INIT)
+			// The NOC deletes the IKE SA (as a restarting gateway would).
+			if err := noc.eng.Terminate(context.Background(), m.now, "vault"); err != nil {
+				t.Fatal(err)
+			}
+			m.run()
+			if vault.count(EventDown) != 1 {
+				t.Fatalf("events %v", vault.events)
+			}
+			m.advance(time.Second)
+			if got := countSent(m, "vault", msg.IKE_SA_INIT) - inits; (got > 0) != c.atOnce {
+				t.Fatalf("up %v, then deleted: %d IKE_SA_INIT within a second, want re-initiation at once: %v", c.upFor, got, c.atOnce)
+			}
+			m.advance(3 * time.Second)
+			if countSent(m, "vault", msg.IKE_SA_INIT) == inits {
+				t.Fatal("no re-initiation after the back-off")
+			}
+		})
+	}
+}
