@@ -519,13 +519,15 @@ func hex32(v uint32) string {
 	return string(b)
 }
 
-// TestTunnelConfigRetransmit: the retransmission schedule reaches the IKE
-// connection (it decides how soon a dead NOC is noticed).
+// TestTunnelConfigRetransmit: the retransmission schedule (it decides how
+// soon a dead NOC is noticed) and the NAT-T keepalive interval reach the
+// IKE connection.
 func TestTunnelConfigRetransmit(t *testing.T) {
 	cfg := config.Defaults().Tunnel
 	cfg.Enabled, cfg.NOCAddress, cfg.NOCID, cfg.LocalID = true, "203.0.113.1", "noc.example.net", "keep-01.example.net"
 	cfg.PSKFile, cfg.LocalTS, cfg.RemoteTS = "/etc/keep/psk", []string{"10.2.0.0/24"}, []string{"10.1.0.0/24"}
 	cfg.RetransmitTimeout, cfg.RetransmitTries = config.Duration(time.Second), 3
+	cfg.NATKeepalive = config.Duration(5 * time.Second)
 	read := func(p string) ([]byte, error) {
 		if p != "/etc/keep/psk" {
 			t.Fatalf("read %s", p)
@@ -536,13 +538,14 @@ func TestTunnelConfigRetransmit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Retransmit.Timeout != time.Second || c.Retransmit.Tries != 3 || c.Retransmit.Base != 1.8 {
-		t.Fatalf("retransmit %+v", c.Retransmit)
+	if c.Retransmit.Timeout != time.Second || c.Retransmit.Tries != 3 || c.Retransmit.Base != 1.8 || c.NATKeepalive != 5*time.Second {
+		t.Fatalf("retransmit %+v, NAT keepalive %v", c.Retransmit, c.NATKeepalive)
 	}
 	d := cfg
 	d.RetransmitTimeout, d.RetransmitTries = config.Defaults().Tunnel.RetransmitTimeout, config.Defaults().Tunnel.RetransmitTries
+	d.NATKeepalive = config.Defaults().Tunnel.NATKeepalive
 	def, err := tunnelConfig(d, read)
-	if err != nil || def.Retransmit.Timeout != 4*time.Second || def.Retransmit.Tries != 5 {
-		t.Fatalf("default retransmit %+v %v", def.Retransmit, err)
+	if err != nil || def.Retransmit.Timeout != 4*time.Second || def.Retransmit.Tries != 5 || def.NATKeepalive != 20*time.Second {
+		t.Fatalf("default retransmit %+v, NAT keepalive %v, %v", def.Retransmit, def.NATKeepalive, err)
 	}
 }

@@ -187,6 +187,10 @@ type Tunnel struct {
 	// strongSwan's) take about 165 s, 1s and 3 tries about 12 s.
 	RetransmitTimeout Duration `yaml:"retransmit_timeout" json:"retransmit_timeout"`
 	RetransmitTries   int      `yaml:"retransmit_tries" json:"retransmit_tries"`
+	// NATKeepalive is how often the appliance, when IKE found it behind
+	// a NAT, sends a NAT-T keepalive to hold the NAT's mapping open
+	// (5s-5m; RFC 3948 suggests 20 s, strongSwan's default).
+	NATKeepalive Duration `yaml:"nat_keepalive" json:"nat_keepalive"`
 	// IKEProposals and ESPProposals in strongSwan syntax; empty: the ike
 	// package's NOC profile (AES-256-GCM-16, curve25519/ECP/MODP 2048).
 	IKEProposals string `yaml:"ike_proposals,omitempty" json:"ike_proposals,omitempty"`
@@ -265,7 +269,7 @@ func Defaults() Config {
 		},
 		Engine: Engine{Enabled: true, Listen: ":7443", Dir: "engine"},
 		Tunnel: Tunnel{IKELifetime: Duration(4 * time.Hour), ChildLifetime: Duration(time.Hour), DPDInterval: Duration(30 * time.Second),
-			RetransmitTimeout: Duration(4 * time.Second), RetransmitTries: 5},
+			RetransmitTimeout: Duration(4 * time.Second), RetransmitTries: 5, NATKeepalive: Duration(20 * time.Second)},
 	}
 }
 

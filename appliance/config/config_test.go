@@ -83,6 +83,8 @@ func TestParseNamesTheBadField(t *testing.T) {
 		{"tunnel retransmit", "tunnel: {retransmit_timeout: 1s, retransmit_tries: 3}", ""},
 		{"tunnel retransmit timeout", "tunnel: {retransmit_timeout: 100ms}", "tunnel.retransmit_timeout: 100ms is outside 500ms-1m"},
 		{"tunnel retransmit tries", "tunnel: {retransmit_tries: 0}", "tunnel.retransmit_tries: 0 is outside 1-10"},
+		{"tunnel nat keepalive", "tunnel: {nat_keepalive: 5s}", ""},
+		{"tunnel nat keepalive too short", "tunnel: {nat_keepalive: 1s}", "tunnel.nat_keepalive: 1s is outside 5s-5m"},
 		{"tunnel proposals", "tunnel: {ike_proposals: 'aes256gcm16 prfsha384'}", "tunnel.ike_proposals: \"aes256gcm16 prfsha384\" is not strongSwan proposal syntax"},
 		{"tunnel psk in config", "tunnel: {psk: secret}", "field psk not found"},
 		{"api noc", "api: {noc: {listen: '10.2.0.1:8443', cert_file: /etc/keep/api-cert.pem, key_file: /etc/keep/api-key.pem, client_ca_file: /etc/keep/noc-operators.pem}}\n" + nocTunnel, ""},

@@ -285,6 +285,9 @@ func (t Tunnel) validate(bad func(path, format string, args ...any)) {
 	if t.RetransmitTries < 1 || t.RetransmitTries > 10 {
 		bad("tunnel.retransmit_tries", "%d is outside 1-10", t.RetransmitTries)
 	}
+	if d := time.Duration(t.NATKeepalive); d < 5*time.Second || d > 5*time.Minute {
+		bad("tunnel.nat_keepalive", "%s is outside 5s-5m", d)
+	}
 	if d := time.Duration(t.DPDInterval); d != 0 && (d < 5*time.Second || d > time.Hour) {
 		bad("tunnel.dpd_interval", "%s: use 0s (off) or 5s-1h", d)
 	}
