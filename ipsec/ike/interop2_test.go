@@ -52,6 +52,8 @@ func waitLog(t testing.TB, c *swan.Charon, re string) string {
 
 // ECDSA P-384 certificates, RFC 7427, both directions; we send CERTREQ
 // (charon sends its certificate only when asked). An untrusted CA fails.
+// RSA 3072 end entities (under the ECDSA CA) both ways: charon verifies
+// our RFC 7427 RSASSA-PSS SHA-256 signature and we verify its RSA one.
 func TestInteropCertificates(t *testing.T) {
 	swan.RequireTools(t)
 	ca, err := swan.NewCA("Example NOC CA")
@@ -62,13 +64,27 @@ func TestInteropCertificates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := map[string][]byte{"x509ca/ca.crt": ca.CertPEM, "x509/noc.crt": nocID.CertPEM, "private/noc.key": nocID.KeyPEM}
+	// RSA end entities (3072 bits) under the same ECDSA CA, both ends.
+	nocRSA, err := ca.IssueRSA(swanNOCID, 3072)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vaultRSA, err := ca.IssueRSA(swanVaultID, 3072)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		name            string
 		charonInitiates bool
 		trusted         bool
-	}{{"initiator", false, true}, {"responder", true, true}, {"untrusted-ca", false, false}} {
+		rsa             bool
+	}{{"initiator", false, true, false}, {"responder", true, true, false}, {"untrusted-ca", false, false, false},
+		{"rsa-initiator", false, true, true}, {"rsa-responder", true, true, true}} {
 		t.Run(c.name, func(t *testing.T) {
+			files := map[string][]byte{"x509ca/ca.crt": ca.CertPEM, "x509/noc.crt": nocID.CertPEM, "private/noc.key": nocID.KeyPEM}
+			if c.rsa {
+				files["x509/noc.crt"], files["private/noc.key"] = nocRSA.CertPEM, nocRSA.KeyPEM
+			}
 			tp := swan.NewTopology(t, false)
 			nc := nocConn(tp, "aes256gcm16-prfsha384-ecp384", "aes256gcm16-ecp384", c.charonInitiates)
 			nc.PSK, nc.LocalCert, nc.RemoteCA = nil, "noc.crt", "ca.crt"
@@ -77,6 +93,9 @@ func TestInteropCertificates(t *testing.T) {
 			oc.PSK = nil
 			oc.IKEProposals = "aes256gcm16-prfsha384-ecp384"
 			oc.Cert, oc.Key = identity(t, ca, swanVaultID)
+			if c.rsa {
+				oc.Cert, oc.Key = parseIdentity(t, vaultRSA)
+			}
 			oc.CAs = []*x509.Certificate{ca.Cert}
 			if !c.trusted {
 				other, err := swan.NewCA("Some Other CA")
@@ -113,7 +132,16 @@ func TestInteropCertificates(t *testing.T) {
 			}
 			sa := checkCharon(t, noc, "PRF_HMAC_SHA2_384", "ECP_384")
 			checkOurs(t, o, sa)
-			waitLog(t, noc, `authentication of '`+regexp.QuoteMeta(swanVaultID)+`' with (ECDSA|RFC 7427).* successful`)
+			how := `(ECDSA|RFC 7427).*`
+			if c.rsa {
+				// charon names the RFC 7427 scheme it verified.
+				how = `RSA.*`
+			}
+			line := waitLog(t, noc, `authentication of '`+regexp.QuoteMeta(swanVaultID)+`' with `+how+` successful`)
+			if c.rsa {
+				t.Logf("charon: %s", strings.TrimSpace(line))
+				waitLog(t, noc, `authentication of '`+regexp.QuoteMeta(swanNOCID)+`' \(myself\) with RSA`)
+			}
 			if !c.charonInitiates {
 				waitLog(t, noc, `parsed IKE_AUTH request 1 \[.*CERTREQ`)
 				waitLog(t, noc, `sending end entity cert`)

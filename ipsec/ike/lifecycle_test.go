@@ -20,6 +20,11 @@ func identity(t testing.TB, ca *swan.CA, name string) ([]*x509.Certificate, cryp
 	if err != nil {
 		t.Fatal(err)
 	}
+	return parseIdentity(t, id)
+}
+
+func parseIdentity(t testing.TB, id *swan.Identity) ([]*x509.Certificate, crypto.Signer) {
+	t.Helper()
 	blk, _ := pem.Decode(id.KeyPEM)
 	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
 	if err != nil {

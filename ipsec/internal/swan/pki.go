@@ -1,9 +1,11 @@
 package swan
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -62,7 +64,7 @@ func NewCA(cn string) (*CA, error) {
 }
 
 // Issue makes an end-entity certificate for a host name (CN and DNS SAN),
-// ECDSA P-384, with serverAuth and clientAuth, valid from an hour ago for
+// ECDSA P-384 (IssueRSA, IssueFor: other keys), with serverAuth and clientAuth, valid from an hour ago for
 // two years; notAfter overrides the end when non-zero (expired-certificate
 // tests).
 func (ca *CA) Issue(name string, notAfter time.Time) (*Identity, error) {
@@ -70,6 +72,21 @@ func (ca *CA) Issue(name string, notAfter time.Time) (*Identity, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ca.IssueFor(name, notAfter, key)
+}
+
+// IssueRSA is Issue with an RSA key of the given size (the CA stays
+// ECDSA: a mixed chain, as NOCs with an older RSA fleet have).
+func (ca *CA) IssueRSA(name string, bits int) (*Identity, error) {
+	key, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		return nil, err
+	}
+	return ca.IssueFor(name, time.Time{}, key)
+}
+
+// IssueFor is Issue for a given key.
+func (ca *CA) IssueFor(name string, notAfter time.Time, key crypto.Signer) (*Identity, error) {
 	sn, err := serial()
 	if err != nil {
 		return nil, err
@@ -86,7 +103,7 @@ func (ca *CA) Issue(name string, notAfter time.Time) (*Identity, error) {
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
 	if err != nil {
 		return nil, fmt.Errorf("swan: certificate for %s: %w", name, err)
 	}
