@@ -68,6 +68,12 @@ type Config struct {
 	// NATKeepalive is the interval of NAT-keepalives while we are behind
 	// a NAT (default 20s; negative disables).
 	NATKeepalive time.Duration
+	// FragmentSize is the largest IP datagram an encrypted IKE message
+	// may fill before it is sent as RFC 7383 fragments, when the peer
+	// announced support (IKE_AUTH with certificate chains is the usual
+	// case: IP fragments of UDP are what NATs and firewalls drop).
+	// Default 1280 (strongSwan's fragment_size), at least 576.
+	FragmentSize int
 	// Retransmit policy (default strongSwan's: 4s, 1.8, 5 tries).
 	Retransmit Retransmit
 	// ReinitBackoff is the first delay before re-initiating after the
@@ -206,6 +212,12 @@ func (c *Config) validate() (*conf, error) {
 	}
 	if cc.NATKeepalive == 0 {
 		cc.NATKeepalive = 20 * time.Second
+	}
+	if cc.FragmentSize == 0 {
+		cc.FragmentSize = 1280
+	}
+	if cc.FragmentSize < 576 {
+		return nil, fmt.Errorf("ike: %s: FragmentSize %d is below 576", c.Name, cc.FragmentSize)
 	}
 	cc.Retransmit = c.Retransmit.withDefaults()
 	if cc.ReinitBackoff <= 0 {

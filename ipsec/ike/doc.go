@@ -130,10 +130,23 @@
 //   - Status notifies it sends (INITIAL_CONTACT, MOBIKE_SUPPORTED,
 //     NO_ADDITIONAL_ADDRESSES, MULTIPLE_AUTH_SUPPORTED, EAP_ONLY,
 //     MESSAGE_ID_SYNC_SUPPORTED, REDIRECT_SUPPORTED, CHILDLESS_IKEV2_SUPPORTED,
-//     IKEV2_FRAGMENTATION_SUPPORTED, SIGNATURE_HASH_ALGORITHMS) are skipped.
+//     SIGNATURE_HASH_ALGORITHMS) are skipped; IKEV2_FRAGMENTATION_SUPPORTED
+//     is honoured (below).
+//   - The defaults' ESP proposals name no DH group: with a NOC that leaves
+//     esp_proposals unset, the first CHILD SA (IKE_AUTH) comes up and every
+//     rekey is refused both ways (we require PFS); the failure event says so.
 //
-// Not implemented: IKE fragmentation (RFC 7383; not announced),
-// MOBIKE, additional CHILD SAs (CREATE_CHILD_SA without REKEY_SA is
+// IKE fragmentation (RFC 7383): both ends announce it in IKE_SA_INIT (and
+// a rekeyed IKE SA keeps it); an encrypted message larger than
+// Config.FragmentSize (the IP datagram, default 1280 like strongSwan's)
+// goes out as SKF fragments, each sealed on its own, and retransmits as a
+// set; incoming fragments are authenticated one by one and reassembled
+// (at most 64 fragments and 64 KiB), and a fragmented retransmitted
+// request gets the cached response once, on its first fragment. With
+// RSA 3072 certificates both IKE_AUTH messages are fragmented against
+// charon (TestInteropFragmentation).
+//
+// Not implemented: MOBIKE, additional CHILD SAs (CREATE_CHILD_SA without REKEY_SA is
 // answered NO_ADDITIONAL_SAS), updating installed SAs on a NAT mapping
 // change (xfrm EventMapping is ignored; the IKE SA does follow the
 // peer's address), EAP, reauthentication.

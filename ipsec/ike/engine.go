@@ -172,6 +172,13 @@ func (e *Engine) send(local, remote netip.AddrPort, data []byte) {
 	e.out = append(e.out, Packet{Local: local, Remote: remote, Data: data})
 }
 
+// sendAll sends a message's datagrams (one, or its fragments).
+func (e *Engine) sendAll(local, remote netip.AddrPort, data [][]byte) {
+	for _, d := range data {
+		e.send(local, remote, d)
+	}
+}
+
 func (e *Engine) emit(ev Event) {
 	ev.Time = e.now
 	args := []any{"conn", ev.Conn, "kind", ev.Kind.String()}

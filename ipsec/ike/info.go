@@ -257,7 +257,7 @@ func (sa *ikeSA) ikeRekeyResponse(r *ikeRekey, inner []msg.Payload) {
 		e: e, conn: sa.conn, cfg: c, initiator: true, spiI: r.spi, spiR: binary.BigEndian.Uint64(prop.SPI),
 		state: stEstablished, local: sa.local, remote: sa.remote, natLocal: sa.natLocal, natRemote: sa.natRemote,
 		ni: r.ni, nr: nonce.Data, ks: r.ks, created: e.now, established: e.now, lastRecv: e.now,
-		peerHashes: sa.peerHashes,
+		peerHashes: sa.peerHashes, fragOK: sa.fragOK,
 	}
 	prop.SPI = nil
 	n.prop = prop
@@ -346,7 +346,7 @@ func (sa *ikeSA) handleIKERekeyRequest(reply func(...msg.Payload), saI *msg.SA, 
 		e: e, conn: sa.conn, cfg: c, initiator: false, spiI: binary.BigEndian.Uint64(prop.SPI), spiR: e.newSPI(),
 		state: stEstablished, local: sa.local, remote: sa.remote, natLocal: sa.natLocal, natRemote: sa.natRemote,
 		ni: ni, nr: e.random(nonceLen), ks: ks, created: e.now, established: e.now, lastRecv: e.now,
-		peerHashes: sa.peerHashes,
+		peerHashes: sa.peerHashes, fragOK: sa.fragOK,
 	}
 	reply0 := prop
 	reply0.SPI = nil

@@ -56,6 +56,7 @@ func (sa *ikeSA) sendInit() {
 		&msg.Nonce{Data: sa.ni},
 	)
 	ps = append(ps, natNotifies(sa.spiI, 0, sa.local, sa.remote)...)
+	ps = append(ps, msg.NewNotify(msg.IKEV2_FRAGMENTATION_SUPPORTED, nil))
 	ps = append(ps, msg.NewSignatureHashAlgorithms(ourHashes()...))
 	h := msg.Header{SPIi: sa.spiI, Exchange: msg.IKE_SA_INIT, Flags: msg.FlagInitiator}
 	b, err := (&msg.Message{Header: h, Payloads: ps}).Encode()
@@ -64,7 +65,7 @@ func (sa *ikeSA) sendInit() {
 		return
 	}
 	sa.initMsg = b
-	sa.pending = &request{id: 0, exch: msg.IKE_SA_INIT, data: b, local: sa.local, remote: sa.remote,
+	sa.pending = &request{id: 0, exch: msg.IKE_SA_INIT, data: [][]byte{b}, local: sa.local, remote: sa.remote,
 		next: e.now.Add(sa.cfg.Retransmit.delay(0)), onTimeout: func() { sa.failTimeout() }}
 	e.send(sa.local, sa.remote, b)
 }
@@ -232,6 +233,7 @@ func (sa *ikeSA) handleInitResponse(p Packet, h msg.Header) {
 		sa.peerHashes, _ = n.HashAlgorithms()
 	}
 	sa.peerCertReq = msg.Find(ps, msg.PayloadCERTREQ) != nil
+	sa.fragOK = msg.FindNotify(ps, msg.IKEV2_FRAGMENTATION_SUPPORTED) != nil
 	sa.pending = nil
 	sa.nextID = 1
 	sa.lastRecv = e.now
@@ -336,6 +338,7 @@ func (e *Engine) handleInitRequest(p Packet, h msg.Header) {
 		sa.peerHashes, _ = n.HashAlgorithms()
 	}
 	sa.peerCertReq = msg.Find(ps, msg.PayloadCERTREQ) != nil
+	sa.fragOK = msg.FindNotify(ps, msg.IKEV2_FRAGMENTATION_SUPPORTED) != nil
 	out := []msg.Payload{
 		&msg.SA{Proposals: []msg.Proposal{prop}},
 		&msg.KE{Group: g, Data: sa.ks.PublicValue()},
@@ -346,6 +349,9 @@ func (e *Engine) handleInitRequest(p Packet, h msg.Header) {
 	}
 	if c.cfg.usesCert() {
 		out = append(out, &msg.CertReq{Encoding: msg.CertX509Signature, Data: certReqData(c.cfg)})
+	}
+	if sa.fragOK {
+		out = append(out, msg.NewNotify(msg.IKEV2_FRAGMENTATION_SUPPORTED, nil))
 	}
 	out = append(out, msg.NewSignatureHashAlgorithms(ourHashes()...))
 	rh := sa.header(msg.IKE_SA_INIT, 0, true)

@@ -433,3 +433,58 @@ func TestInteropCharonDefaults(t *testing.T) {
 		t.Fatal("old CHILD SA not kept")
 	}
 }
+
+// TestInteropFragmentation: RFC 7383 against charon. With RSA 3072
+// certificates both IKE_AUTH messages outgrow 1280-octet datagrams; both
+// ends announce fragmentation (charon's default), so charon reassembles
+// our request and splits its response, which we reassemble. A charon
+// with fragmentation = no does not announce it, and we send whole
+// messages (left to IP fragmentation).
+func TestInteropFragmentation(t *testing.T) {
+	swan.RequireTools(t)
+	ca, err := swan.NewCA("Example NOC CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nocRSA, err := ca.IssueRSA(swanNOCID, 3072)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vaultRSA, err := ca.IssueRSA(swanVaultID, 3072)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fragmentation := range []string{"yes", "no"} {
+		t.Run("charon-"+fragmentation, func(t *testing.T) {
+			tp := swan.NewTopology(t, false)
+			nc := nocConn(tp, "aes256gcm16-prfsha384-ecp384", "aes256gcm16-ecp384", false)
+			nc.PSK, nc.LocalCert, nc.RemoteCA = nil, "noc.crt", "ca.crt"
+			nc.Extra = append(nc.Extra, "fragmentation = "+fragmentation)
+			noc := swan.Start(t, tp.NOC, swan.Config{Name: "noc", Connections: []swan.Conn{nc},
+				Files: map[string][]byte{"x509ca/ca.crt": ca.CertPEM, "x509/noc.crt": nocRSA.CertPEM, "private/noc.key": nocRSA.KeyPEM}})
+			oc := ourConfig(tp, true)
+			oc.PSK = nil
+			oc.IKEProposals = "aes256gcm16-prfsha384-ecp384"
+			oc.Cert, oc.Key = parseIdentity(t, vaultRSA)
+			oc.CAs = []*x509.Certificate{ca.Cert}
+			o := startOurs(t, tp, oc)
+			if err := o.d.Initiate(context.Background(), "noc"); err != nil {
+				t.Fatal(err)
+			}
+			if e := o.wait(t, EventUp, EventFailed, EventAuthFailed); e.Kind != EventUp {
+				t.Fatalf("event %s", e)
+			}
+			checkOurs(t, o, checkCharon(t, noc, "PRF_HMAC_SHA2_384", "ECP_384"))
+			log := noc.Log()
+			if fragmentation == "yes" {
+				got := waitLog(t, noc, `received fragment #\d+ of \d+, reassembled fragmented IKE message \(\d+ bytes\)`)
+				split := waitLog(t, noc, `splitting IKE message \(\d+ bytes\) into \d+ fragments`)
+				t.Logf("charon: %s; %s", strings.TrimSpace(got), strings.TrimSpace(split))
+				return
+			}
+			if regexp.MustCompile(`received fragment|splitting IKE message`).MatchString(log) {
+				t.Errorf("fragments with charon's fragmentation off:\n%s", log)
+			}
+		})
+	}
+}

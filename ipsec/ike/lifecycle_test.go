@@ -721,3 +721,115 @@ func TestReinitAtOnceAfterAStableTunnelDies(t *testing.T) {
 		})
 	}
 }
+
+// fragmentsSent returns the SKF datagrams a node sent, by message ID and
+// direction (request or response), and the largest datagram.
+func fragmentsSent(m *memnet, from string) (n int, largest int) {
+	for _, s := range m.sent {
+		if s.from != from {
+			continue
+		}
+		largest = max(largest, len(s.p.Data))
+		if _, first, err := msg.DecodeHeader(s.p.Data); err == nil && first == msg.PayloadSKF {
+			n++
+		}
+	}
+	return n, largest
+}
+
+// RFC 7383: with certificates the IKE_AUTH messages outgrow a small
+// FragmentSize; both ends announced support, so both send fragments that
+// fit (every datagram ≤ FragmentSize − 28), and the tunnel comes up. A
+// lost fragment is recovered by the retransmission of the whole set, and
+// a later exchange that fits goes unfragmented. (Against a charon that
+// does not announce fragmentation: TestInteropFragmentation.)
+func TestIKEFragmentation(t *testing.T) {
+	const size = 576
+	m := newMemnet(t)
+	vc, nc := certConfigs(t, nil)
+	vc.FragmentSize, nc.FragmentSize = size, size
+	vault, noc := m.pair(vc, nc)
+	dropped := false
+	m.drop = func(from *node, p Packet) bool {
+		h, first, err := msg.DecodeHeader(p.Data)
+		if err != nil || first != msg.PayloadSKF || dropped || from != vault || h.Exchange != msg.IKE_AUTH {
+			return false
+		}
+		if mm, err := msg.Decode(p.Data); err == nil && mm.Fragment().Number == 2 {
+			dropped = true
+			return true
+		}
+		return false
+	}
+	m.initiate(vault, "noc")
+	m.advance(10 * time.Second) // the retransmission of the IKE_AUTH request
+	requireUp(t, vault, noc)
+	if !dropped {
+		t.Fatal("no second fragment of the IKE_AUTH request to drop: the request was not fragmented")
+	}
+	for _, n := range []string{"vault", "noc"} {
+		frags, largest := fragmentsSent(m, n)
+		if frags < 2 || largest > size-28 {
+			t.Errorf("%s sent %d fragments, largest datagram %d octets (limit %d)", n, frags, largest, size-28)
+		}
+	}
+	before, _ := fragmentsSent(m, "vault")
+	if err := vault.eng.RekeyChild(context.Background(), m.now, "noc"); err != nil {
+		t.Fatal(err)
+	}
+	m.run()
+	requireUp(t, vault, noc)
+	if after, _ := fragmentsSent(m, "vault"); after != before {
+		t.Errorf("a CHILD rekey that fits was fragmented (%d fragments)", after-before)
+	}
+}
+
+// Reassembly limits (RFC 7383 §2.6): fragments are authenticated one by
+// one; a set announcing more than maxFragments is dropped, a fragment
+// with another total than the set's and a duplicate are ignored, and the
+// message is processed once, when its last fragment arrives.
+func TestIKEFragmentReassemblyLimits(t *testing.T) {
+	m := newMemnet(t)
+	vault, noc := m.pair(vaultConfig(), nocConfig())
+	m.initiate(vault, "noc")
+	requireUp(t, vault, noc)
+	sa := vault.eng.conns[0].ike
+	if !sa.fragOK {
+		t.Fatal("fragmentation not negotiated between two Keep engines")
+	}
+	h := sa.header(msg.INFORMATIONAL, sa.nextID, false) // a DPD request, empty
+	deliver := func(number, total uint16, chunk []byte) {
+		t.Helper()
+		b, err := msg.EncodeFragmentWith(h, number, total, msg.PayloadNone, chunk, sa.out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		noc.eng.Receive(context.Background(), m.now, Packet{Local: sa.remote, Remote: sa.local, Data: b})
+	}
+	answers := func() int {
+		n := 0
+		for _, p := range noc.eng.Outgoing() {
+			if exchangeOf(p) == msg.INFORMATIONAL && isResponse(p) {
+				n++
+			}
+		}
+		return n
+	}
+	deliver(1, maxFragments+1, []byte{0})
+	if answers() != 0 || noc.eng.conns[0].ike.reasm != nil {
+		t.Fatal("a set of too many fragments was kept")
+	}
+	// An empty INFORMATIONAL (a liveness check) in three fragments, each
+	// sealed around an empty piece of the (empty) payload chain.
+	deliver(1, 3, nil)
+	deliver(2, 3, nil)
+	deliver(2, 2, nil) // another total: ignored
+	deliver(2, 3, nil) // duplicate: ignored
+	if answers() != 0 {
+		t.Fatal("answered before the last fragment")
+	}
+	deliver(3, 3, nil)
+	if n := answers(); n != 1 {
+		t.Fatalf("%d answers to the reassembled request, want 1", n)
+	}
+}

@@ -38,7 +38,7 @@ func (s saState) String() string {
 type request struct {
 	id     uint32
 	exch   msg.ExchangeType
-	data   []byte
+	data   [][]byte // the datagrams: one, or the fragments
 	local  netip.AddrPort
 	remote netip.AddrPort
 	tries  int
@@ -82,12 +82,16 @@ type ikeSA struct {
 
 	peerHashes  []msg.HashAlgorithm
 	peerCertReq bool
+	// fragOK: both ends announced IKEV2_FRAGMENTATION_SUPPORTED in
+	// IKE_SA_INIT (RFC 7383); reasm collects the message in fragments.
+	fragOK bool
+	reasm  *reassembly
 
 	nextID   uint32 // our next request's message ID
 	pending  *request
 	queue    []queued
-	peerNext uint32 // next request ID expected from the peer
-	respData []byte // cached response to the peer's request peerNext-1
+	peerNext uint32   // next request ID expected from the peer
+	respData [][]byte // cached response to the peer's request peerNext-1 (its datagrams)
 	respTo   netip.AddrPort
 
 	children  []*childSA
@@ -145,27 +149,123 @@ func (sa *ikeSA) pump() {
 		if payloads == nil && q.exch != msg.INFORMATIONAL {
 			continue // the task was cancelled
 		}
-		b, err := msg.EncodeEncryptedWith(sa.header(q.exch, sa.nextID, false), nil, payloads, sa.out)
+		b, err := sa.encode(sa.header(q.exch, sa.nextID, false), payloads)
 		if err != nil {
 			sa.e.log.Error("encoding request", "conn", sa.cfg.Name, "exchange", q.exch.String(), "error", err)
 			continue
 		}
 		sa.pending = &request{id: sa.nextID, exch: q.exch, data: b, local: sa.local, remote: sa.remote,
 			next: sa.e.now.Add(sa.cfg.Retransmit.delay(0)), onResp: q.onResp, onTimeout: q.onTimeout}
-		sa.e.send(sa.local, sa.remote, b)
+		sa.e.sendAll(sa.local, sa.remote, b)
 	}
 }
 
 // respond sends (and caches) the response to the peer's request id.
 func (sa *ikeSA) respond(exch msg.ExchangeType, id uint32, to netip.AddrPort, from netip.AddrPort, payloads []msg.Payload) {
-	b, err := msg.EncodeEncryptedWith(sa.header(exch, id, true), nil, payloads, sa.out)
+	b, err := sa.encode(sa.header(exch, id, true), payloads)
 	if err != nil {
 		sa.e.log.Error("encoding response", "conn", sa.cfg.Name, "error", err)
 		return
 	}
 	sa.respData, sa.respTo = b, to
 	sa.peerNext = id + 1
-	sa.e.send(from, to, b)
+	sa.e.sendAll(from, to, b)
+}
+
+// encode seals payloads into one message, or into RFC 7383 fragments
+// when the peer takes them and the message would not fit FragmentSize.
+func (sa *ikeSA) encode(h msg.Header, payloads []msg.Payload) ([][]byte, error) {
+	b, err := msg.EncodeEncryptedWith(h, nil, payloads, sa.out)
+	if err != nil {
+		return nil, err
+	}
+	limit := sa.maxMessage()
+	if !sa.fragOK || len(b) <= limit {
+		return [][]byte{b}, nil
+	}
+	fs, err := msg.EncodeFragmentsWith(h, payloads, sa.out, limit)
+	if err != nil {
+		return nil, err
+	}
+	sa.e.log.Debug("message sent in fragments", "conn", sa.cfg.Name, "exchange", h.Exchange.String(), "id", h.MessageID,
+		"bytes", len(b), "fragments", len(fs))
+	return fs, nil
+}
+
+// maxMessage is the largest IKE message that fits FragmentSize: the IP
+// and UDP headers and, on the NAT-T port, the non-ESP marker come off.
+func (sa *ikeSA) maxMessage() int {
+	n := sa.cfg.FragmentSize - 8
+	if sa.remote.Addr().Is6() {
+		n -= 40
+	} else {
+		n -= 20
+	}
+	if sa.local.Port() == NATTPort || sa.remote.Port() == NATTPort {
+		n -= 4
+	}
+	return n
+}
+
+// reassembly collects the fragments of one message (RFC 7383 §2.6).
+type reassembly struct {
+	id       uint32
+	response bool
+	first    msg.PayloadType
+	chunks   [][]byte
+	got      int
+	size     int
+}
+
+// Reassembly limits: fragments per message and octets of plaintext. A
+// message that exceeds them is dropped (and retransmitted by its sender,
+// which makes no difference: it is a peer bug or an attack).
+const (
+	maxFragments   = 64
+	maxReassembled = 64 << 10
+)
+
+// addFragment authenticates and stores one fragment; when the message is
+// complete it returns the inner payloads.
+func (sa *ikeSA) addFragment(p Packet, h msg.Header, f *msg.Fragment) ([]msg.Payload, bool) {
+	e := sa.e
+	if f.Total > maxFragments {
+		e.log.Debug("fragmented message dropped: too many fragments", "conn", sa.cfg.Name, "total", f.Total)
+		return nil, false
+	}
+	chunk, err := f.OpenWith(p.Data, sa.in)
+	if err != nil {
+		e.log.Debug("SKF payload did not open", "conn", sa.cfg.Name, "error", err)
+		return nil, false
+	}
+	r := sa.reasm
+	if r == nil || r.id != h.MessageID || r.response != h.IsResponse() {
+		r = &reassembly{id: h.MessageID, response: h.IsResponse(), chunks: make([][]byte, f.Total)}
+		sa.reasm = r
+	}
+	if int(f.Total) != len(r.chunks) || r.chunks[f.Number-1] != nil {
+		return nil, false // another total (RFC 7383 §2.6: ignore) or a duplicate
+	}
+	if r.size += len(chunk); r.size > maxReassembled {
+		e.log.Debug("fragmented message dropped: too large", "conn", sa.cfg.Name, "bytes", r.size)
+		sa.reasm = nil
+		return nil, false
+	}
+	if f.Number == 1 {
+		r.first = f.NextPayload
+	}
+	r.chunks[f.Number-1] = chunk
+	if r.got++; r.got < len(r.chunks) {
+		return nil, false
+	}
+	sa.reasm = nil
+	inner, err := msg.Reassemble(r.first, r.chunks)
+	if err != nil {
+		e.log.Debug("reassembled message undecodable", "conn", sa.cfg.Name, "error", err)
+		return nil, false
+	}
+	e.log.Debug("message reassembled", "conn", sa.cfg.Name, "id", h.MessageID, "fragments", len(r.chunks), "bytes", r.size)
+	return inner, true
 }
 
 // handleProtected processes an encrypted request or response.
@@ -182,8 +282,11 @@ func (sa *ikeSA) handleProtected(p Packet, h msg.Header) {
 		}
 		if sa.respData != nil && h.MessageID+1 == sa.peerNext {
 			// A retransmitted request: resend the cached response
-			// without processing it again (RFC 7296 §2.1).
-			e.send(p.Local, p.Remote, sa.respData)
+			// without processing it again (RFC 7296 §2.1); for a
+			// request in fragments, once, on its first (RFC 7383 §2.6.1).
+			if m, err := msg.Decode(p.Data); err == nil && (m.Fragment() == nil || m.Fragment().Number == 1) {
+				e.sendAll(p.Local, p.Remote, sa.respData)
+			}
 			return
 		}
 		if h.MessageID != sa.peerNext {
@@ -196,14 +299,20 @@ func (sa *ikeSA) handleProtected(p Packet, h msg.Header) {
 		e.log.Debug("undecodable message", "conn", sa.cfg.Name, "error", err)
 		return
 	}
-	sk := m.Encrypted()
-	if sk == nil {
+	var inner []msg.Payload
+	switch sk, f := m.Encrypted(), m.Fragment(); {
+	case sk != nil:
+		if inner, err = sk.OpenWith(p.Data, sa.in); err != nil {
+			e.log.Debug("SK payload did not open", "conn", sa.cfg.Name, "error", err)
+			return
+		}
+	case f != nil && sa.fragOK:
+		var done bool
+		if inner, done = sa.addFragment(p, h, f); !done {
+			return
+		}
+	default:
 		e.log.Debug("unprotected message dropped (no SK payload)", "conn", sa.cfg.Name)
-		return
-	}
-	inner, err := sk.OpenWith(p.Data, sa.in)
-	if err != nil {
-		e.log.Debug("SK payload did not open", "conn", sa.cfg.Name, "error", err)
 		return
 	}
 	sa.lastRecv = e.now
@@ -271,7 +380,7 @@ func (sa *ikeSA) tick() {
 		r.tries++
 		r.next = now.Add(sa.cfg.Retransmit.delay(r.tries))
 		e.log.Debug("retransmit", "conn", sa.cfg.Name, "exchange", r.exch.String(), "id", r.id, "try", r.tries)
-		e.send(r.local, r.remote, r.data)
+		e.sendAll(r.local, r.remote, r.data)
 	}
 	if sa.rekeyedBy != nil {
 		if !now.Before(sa.expireAt) {

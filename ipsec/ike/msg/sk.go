@@ -336,6 +336,42 @@ func EncodeFragmentWith(h Header, number, total uint16, next PayloadType, chunk 
 	})
 }
 
+// EncodeFragmentsWith is EncodeFragments for an SKSealer: inner as SKF
+// messages of at most maxLen octets each (RFC 7383 §2.5).
+func EncodeFragmentsWith(h Header, inner []Payload, s SKSealer, maxLen int) ([][]byte, error) {
+	first, plain, err := EncodeInner(inner)
+	if err != nil {
+		return nil, err
+	}
+	// The sealing overhead (IV, ICV, padding) may grow with the length
+	// for block ciphers: take the worst case at the largest chunk.
+	fixed := HeaderLen + skfHeaderLen
+	room := maxLen - fixed
+	for room > 0 && fixed+s.SealedLen(room) > maxLen {
+		room--
+	}
+	if room < 1 {
+		return nil, errf(ErrEncode, "maximum fragment size %d too small", maxLen)
+	}
+	total := max((len(plain)+room-1)/room, 1)
+	if total > 0xffff {
+		return nil, errf(ErrEncode, "%d fragments", total)
+	}
+	out := make([][]byte, 0, total)
+	for i := range total {
+		next := PayloadNone
+		if i == 0 {
+			next = first
+		}
+		m, err := EncodeFragmentWith(h, uint16(i+1), uint16(total), next, plain[i*room:min((i+1)*room, len(plain))], s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
 // OpenWith is Open for an SKSealer.
 func (e *Encrypted) OpenWith(datagram []byte, s SKSealer) ([]Payload, error) {
 	pt, err := openWith(datagram, e.Body, skHeaderLen, s)
