@@ -364,6 +364,7 @@ func TestScenarioTunnel(t *testing.T) {
 	tunnelAPIFromNOC(ctx, t, nocVM, c)
 	tunnelRekeysUnderTraffic(ctx, t, nocVM, c, site)
 	tunnelCharonRestart(ctx, t, nocVM, c)
+	tunnelServiceRestart(ctx, t, nocVM, c)
 
 	// Fail closed: charon dies (kill -9: no Delete, its kernel state
 	// stays) and the NOC's kernel state is flushed, so the NOC's LAN
@@ -422,17 +423,20 @@ echo $! >/run/clear-ping.pid`)
 	}
 	var leaks, clear []string
 	for _, o := range capt.Other {
-		if strings.Contains(o, " "+tunKeepWAN.Addr().String()+" >") || strings.Contains(o, " "+tunKeepAddr.String()+" >") ||
-			strings.Contains(o, " "+tunKeepWAN.Addr().String()+":") && strings.Index(o, tunKeepWAN.Addr().String()) < strings.Index(o, ">") {
+		// The frame's own addresses, not those of a datagram an ICMP
+		// error quotes.
+		head, _, _ := strings.Cut(o, " quoting ")
+		if strings.Contains(head, " "+tunKeepWAN.Addr().String()+" >") || strings.Contains(head, " "+tunKeepAddr.String()+" >") ||
+			strings.Contains(head, " "+tunKeepWAN.Addr().String()+":") && strings.Index(head, tunKeepWAN.Addr().String()) < strings.Index(head, ">") {
 			leaks = append(leaks, o)
 		} else {
 			clear = append(clear, o)
 		}
 	}
-	t.Logf("wire since the first pings (API through the tunnel, rekeys, charon's restart, kill): %d frames: %d IKE on udp/500, %d IKE on udp/4500, %d raw ESP, %d ARP, %d other from the NOC (its clear pings, port unreachables), %d from the appliance",
+	t.Logf("wire since the first pings (API through the tunnel, rekeys, charon's restart, the service's restart, kill): %d frames: %d IKE on udp/500, %d IKE on udp/4500, %d raw ESP, %d ARP, %d other from the NOC (its clear pings, port unreachables), %d from the appliance",
 		capt.Frames, capt.IKE, capt.NATTIKE, capt.ESP, capt.ARP, len(clear), len(leaks))
 	if len(leaks) != 0 {
-		t.Errorf("the appliance sent non-IPsec traffic on the link after the NOC died: %v", leaks)
+		t.Errorf("the appliance sent non-IPsec traffic on the link since the first pings: %v", leaks)
 	}
 	if len(clear) == 0 {
 		t.Errorf("no clear-text packets from the NOC on the wire: the fail-closed check proved nothing")
@@ -705,5 +709,64 @@ func tunnelAPIFromNOC(ctx context.Context, t *testing.T, nocVM *noc.VM, c *api.C
 		} else {
 			t.Logf("with %s the API refuses: %s", bad.name, strings.TrimSpace(r.Stderr))
 		}
+	}
+}
+
+// tunnelServiceRestart restarts the appliance's tunnel service (keep ctl
+// restart tunnel): the daemon stops (Delete to the NOC) and starts
+// afresh, adopting the block policies, and the new IKE SA carries
+// INITIAL_CONTACT. The NOC must end with one IKE SA and one pair of ESP
+// SAs (no duplicates left from before), and traffic crosses again.
+func tunnelServiceRestart(ctx context.Context, t *testing.T, nocVM *noc.VM, c *api.Client) {
+	t.Helper()
+	evs, err := tunnelEvents(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := evs[len(evs)-1].Seq
+	initialContacts := func() int {
+		l, err := nocVM.CharonLogText(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(l, "N(INIT_CONTACT)")
+	}
+	contactsBefore := initialContacts()
+	start := time.Now()
+	if err := c.RestartService(ctx, "tunnel"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if evs, err = c.Events(ctx, api.EventQuery{Source: "tunnel", After: last}); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := findEvent(evs, "tunnel.up"); ok {
+			break
+		}
+		if time.Since(start) > 2*time.Minute {
+			t.Fatalf("no tunnel.up within 2 min of restarting the tunnel service; events %+v", evs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("tunnel service restarted: up again %v after keep ctl restart tunnel", time.Since(start).Round(100*time.Millisecond))
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		raw, err := nocVM.Swanctl(ctx, "--list-sas", "--raw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ikes, esp := strings.Count(raw, "state=ESTABLISHED"), strings.Count(nocVM.MustRun(t, "ip xfrm state"), "aead rfc4106(gcm(aes))")
+		if ikes == 1 && esp == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the restart the NOC holds %d IKE SAs and %d ESP SAs, want 1 and 2:\n%s", ikes, esp, raw)
+		}
+	}
+	if n := initialContacts(); n != contactsBefore+1 {
+		t.Errorf("charon parsed %d IKE_AUTH requests with INITIAL_CONTACT since the restart, want 1", n-contactsBefore)
+	}
+	out := nocVM.MustRun(t, "ip netns exec lan ping -c 3 -i 0.2 -W 5 "+tunKeepAddr.String())
+	if !strings.Contains(out, "3 packets transmitted, 3 received") {
+		t.Errorf("NOC LAN → %s after the tunnel service restart:\n%s", tunKeepAddr, out)
 	}
 }

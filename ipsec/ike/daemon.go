@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"keep/ipsec/ike/msg"
@@ -35,7 +36,11 @@ type DaemonConfig struct {
 // the timer loop, all started by Run and stopped before Run returns. The
 // engine is driven under one mutex.
 type Daemon struct {
-	cfg        DaemonConfig
+	cfg DaemonConfig
+	// closing and received: datagrams that arrived after Run began to
+	// shut down (the answers to its Deletes).
+	closing    atomic.Bool
+	received   atomic.Int64
 	mu         sync.Mutex
 	eng        *Engine
 	conn, natt *net.UDPConn
@@ -145,14 +150,26 @@ loop:
 		}
 	}
 	d.mu.Lock()
-	d.eng.Close(context.Background(), d.now())
+	d.received.Store(0)
+	d.closing.Store(true)
+	deletes := d.eng.Close(context.Background(), d.now())
 	d.flush()
 	d.mu.Unlock()
+	// Keep the sockets open until the peer has answered the Deletes (or
+	// shutdownLinger passes): a socket closed at once would have the
+	// kernel answer those replies with ICMP port unreachable.
+	for deadline := time.Now().Add(shutdownLinger); deletes > 0 && d.received.Load() < int64(deletes) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	cancel()
 	d.close() // unblocks the readers
 	wg.Wait()
 	return nil
 }
+
+// shutdownLinger bounds the wait for the answers to the Deletes sent at
+// shutdown.
+const shutdownLinger = time.Second
 
 func (d *Daemon) read(ctx context.Context, c *net.UDPConn) {
 	buf := make([]byte, 65536)
@@ -175,6 +192,9 @@ func (d *Daemon) read(ctx context.Context, c *net.UDPConn) {
 			data = ike
 		}
 		pkt := Packet{Local: lp, Remote: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), Data: append([]byte(nil), data...)}
+		if d.closing.Load() {
+			d.received.Add(1) // an answer to a Delete, dropped below (the SAs are gone)
+		}
 		d.mu.Lock()
 		d.eng.Receive(ctx, d.now(), pkt)
 		d.flush()

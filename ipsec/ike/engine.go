@@ -254,7 +254,7 @@ func (e *Engine) Terminate(ctx context.Context, now time.Time, name string) erro
 // Close sends Delete for every IKE SA and removes all SAs and tunnel
 // policies from the kernel (orderly shutdown). The Deletes are in
 // Outgoing; no answer is awaited.
-func (e *Engine) Close(ctx context.Context, now time.Time) {
+func (e *Engine) Close(ctx context.Context, now time.Time) (deletes int) {
 	e.enter(ctx, now)
 	for _, c := range e.conns {
 		c.wantUp = false
@@ -263,9 +263,11 @@ func (e *Engine) Close(ctx context.Context, now time.Time) {
 	for _, sa := range e.allSAs() {
 		if sa.state == stEstablished || sa.state == stDeleting {
 			sa.sendDeleteNoWait()
+			deletes++
 		}
 		sa.destroy("shutdown", EventDown, 0)
 	}
+	return deletes
 }
 
 // RekeyChild starts a CHILD SA rekey of the connection's newest CHILD SA.

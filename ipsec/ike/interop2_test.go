@@ -6,6 +6,7 @@ import (
 	"keep/ipsec/xfrm"
 	"net/netip"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -486,5 +487,64 @@ func TestInteropFragmentation(t *testing.T) {
 				t.Errorf("fragments with charon's fragmentation off:\n%s", log)
 			}
 		})
+	}
+}
+
+// outDestUnreachs reads the namespace's ICMP "destination unreachable"
+// messages sent so far (/proc/net/snmp).
+func outDestUnreachs(t testing.TB, ns *swan.NS) int {
+	t.Helper()
+	out := ns.MustRun(t, "cat", "/proc/net/snmp")
+	var head, vals []string
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "Icmp:" {
+			if head == nil {
+				head = f
+			} else {
+				vals = f
+			}
+		}
+	}
+	for i, h := range head {
+		if h == "OutDestUnreachs" && i < len(vals) {
+			n, err := strconv.Atoi(vals[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no Icmp OutDestUnreachs in /proc/net/snmp:\n%s", out)
+	return 0
+}
+
+// A clean shutdown sends Delete and keeps the sockets open until charon
+// has answered: charon drops the SAs, and our namespace sends no ICMP
+// port unreachable for the answer (the WAN shows nothing but IKE).
+func TestInteropCleanShutdown(t *testing.T) {
+	swan.RequireTools(t)
+	tp := swan.NewTopology(t, false)
+	noc := swan.Start(t, tp.NOC, swan.Config{Name: "noc", Connections: []swan.Conn{nocConn(tp, "aes256gcm16-prfsha384-ecp384", "aes256gcm16-ecp384", false)}})
+	o := startOurs(t, tp, ourConfig(tp, true))
+	if err := o.d.Initiate(context.Background(), "noc"); err != nil {
+		t.Fatal(err)
+	}
+	if e := o.wait(t, EventUp, EventFailed, EventAuthFailed); e.Kind != EventUp {
+		t.Fatalf("event %s", e)
+	}
+	checkCharon(t, noc, "PRF_HMAC_SHA2_384", "ECP_384")
+	before := outDestUnreachs(t, tp.Vault)
+	start := time.Now()
+	o.stop()
+	t.Logf("shutdown took %v", time.Since(start).Round(time.Millisecond))
+	eventually(t, "charon to drop the IKE_SA", func() bool {
+		_, ok := charonSA(t, noc)
+		return !ok
+	})
+	if n := outDestUnreachs(t, tp.Vault) - before; n != 0 {
+		t.Errorf("%d ICMP destination unreachable sent by our namespace at shutdown (charon's answer to the Delete hit a closed socket)", n)
+	}
+	if time.Since(start) > shutdownLinger+5*time.Second {
+		t.Errorf("shutdown took %v", time.Since(start))
 	}
 }

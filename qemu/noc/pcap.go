@@ -118,6 +118,21 @@ func (c *WANCapture) classify(f []byte) {
 			return
 		}
 	}
+	if proto == 1 && len(p) >= ihl+8 {
+		// ICMP: its type and code, and for an error the datagram it
+		// quotes (what it answers), so a leak report says what leaked.
+		icmp := p[ihl:]
+		desc := fmt.Sprintf("frame %d: ICMP type %d code %d %s > %s", n, icmp[0], icmp[1], src, dst)
+		if q := icmp[8:]; (icmp[0] == 3 || icmp[0] == 11) && len(q) >= 20 && q[0]>>4 == 4 {
+			qihl := int(q[0]&0x0f) * 4
+			desc += fmt.Sprintf(" quoting proto %d %d.%d.%d.%d > %d.%d.%d.%d", q[9], q[12], q[13], q[14], q[15], q[16], q[17], q[18], q[19])
+			if (q[9] == 17 || q[9] == 6) && len(q) >= qihl+4 {
+				desc += fmt.Sprintf(" ports %d > %d", binary.BigEndian.Uint16(q[qihl:]), binary.BigEndian.Uint16(q[qihl+2:]))
+			}
+		}
+		c.Other = append(c.Other, desc)
+		return
+	}
 	c.Other = append(c.Other, fmt.Sprintf("frame %d: IP proto %d %s > %s", n, proto, src, dst))
 }
 

@@ -114,6 +114,13 @@ func TestClassifyPcap(t *testing.T) {
 	if err != nil || c.OnlyIPsec() || len(c.Other) != 1 || !strings.Contains(c.Other[0], "IP proto 1") {
 		t.Fatalf("with the ICMP frame: %+v %v", c, err)
 	}
+	// An ICMP error names what it answers.
+	quoted := ipv4Frame(17, udp(500, 4500, nil))[14:]
+	unreach := ipv4Frame(1, append([]byte{3, 3, 0, 0, 0, 0, 0, 0}, quoted...))
+	if c, _ := ClassifyPcap(pcapOf(unreach), 0); len(c.Other) != 1 || !strings.Contains(c.Other[0], "ICMP type 3 code 3") ||
+		!strings.Contains(c.Other[0], "quoting proto 17") || !strings.Contains(c.Other[0], "ports 500 > 4500") {
+		t.Fatalf("ICMP port unreachable: %+v", c.Other)
+	}
 	v6 := make([]byte, 54)
 	binary.BigEndian.PutUint16(v6[12:], 0x86dd)
 	if c, _ := ClassifyPcap(pcapOf(v6, ipv4Frame(17, udp(53, 53, nil))), 0); len(c.Other) != 2 {
