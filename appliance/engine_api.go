@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -264,4 +265,30 @@ func (a *Appliance) SyntheticFull(ctx context.Context, req api.SyntheticRequest)
 	a.emitter("engine")(events.Info, "engine.job_succeeded", fmt.Sprintf("synthetic full of %s: %d files, %d bytes, nothing read from the client", req.Client, j.Counts.Files, j.Counts.BytesSeen),
 		map[string]string{"job": j.ID, "client": req.Client, "kind": string(j.Kind), "snapshot": j.Snapshot})
 	return api.SyntheticResponse{Snapshot: api.SnapshotInfo{ID: s.ID.String(), Snapshot: *s}, Job: j}, nil
+}
+
+// ChangePassphrase implements api.EngineBackend.
+func (a *Appliance) ChangePassphrase(ctx context.Context, req api.PassphraseRequest) (local.PassphraseChange, error) {
+	e, err := a.openEngine()
+	if err != nil {
+		return local.PassphraseChange{}, err
+	}
+	var pass []byte
+	if !req.Generate {
+		pass = []byte(req.Passphrase)
+	}
+	pc, err := e.ChangePassphrase(pass)
+	if errors.Is(err, local.ErrWeakPassphrase) {
+		return pc, api.BadEngineRequest(err)
+	}
+	if err != nil {
+		return pc, err
+	}
+	how := "an operator passphrase"
+	if pc.Generated {
+		how = "a passphrase the engine generated"
+	}
+	a.emitter("engine")(events.Notice, "engine.passphrase_changed", "the engine's master key is now wrapped by "+how+" (nothing re-encrypted; the recovery key still opens it)",
+		map[string]string{"key_id": pc.KeyID, "passphrase_file": pc.File})
+	return pc, nil
 }

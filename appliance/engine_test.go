@@ -154,6 +154,32 @@ func TestHostedEngineThroughAPI(t *testing.T) {
 		t.Fatalf("engine status %+v %v", es, err)
 	}
 
+	// The passphrase changes through the API: a short one is a 400, an
+	// operator's and a generated one re-wrap the same key, each with an
+	// event; neither or both is a 400.
+	if _, err := c.ChangePassphrase(bg, api.PassphraseRequest{Passphrase: "short"}); !api.IsCode(err, api.CodeBadRequest) {
+		t.Fatalf("short passphrase: %v", err)
+	}
+	if _, err := c.ChangePassphrase(bg, api.PassphraseRequest{}); !api.IsCode(err, api.CodeBadRequest) {
+		t.Fatalf("no passphrase: %v", err)
+	}
+	if _, err := c.ChangePassphrase(bg, api.PassphraseRequest{Passphrase: "x", Generate: true}); !api.IsCode(err, api.CodeBadRequest) {
+		t.Fatalf("both: %v", err)
+	}
+	es, err := c.EngineStatus(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, req := range []api.PassphraseRequest{{Generate: true}, {Passphrase: "an operator passphrase of some length"}} {
+		pc, err := c.ChangePassphrase(bg, req)
+		if err != nil || pc.KeyID != es.KeyID || pc.Generated != req.Generate || pc.File == "" {
+			t.Fatalf("change passphrase %+v: %+v %v", req, pc, err)
+		}
+	}
+	if evs, err := c.Events(bg, api.EventQuery{Kind: "engine.passphrase_changed"}); err != nil || len(evs) != 2 {
+		t.Fatalf("passphrase events %+v %v", evs, err)
+	}
+
 	if rr, err := c.Revoke(bg, "web1"); err != nil || rr.Revoked != 1 {
 		t.Fatalf("revoke %+v %v", rr, err)
 	}

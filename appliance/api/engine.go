@@ -36,6 +36,16 @@ type EngineBackend interface {
 	GrantRestore(ctx context.Context, req GrantRequest) (local.Grant, error)
 	// SyntheticFull builds a full backup on the vault from what it holds.
 	SyntheticFull(ctx context.Context, req SyntheticRequest) (SyntheticResponse, error)
+	// ChangePassphrase re-wraps the master key under a new passphrase
+	// (nothing is re-encrypted).
+	ChangePassphrase(ctx context.Context, req PassphraseRequest) (local.PassphraseChange, error)
+}
+
+// PassphraseRequest is POST /v1/engine/passphrase: the new passphrase, or
+// Generate for a random one the engine keeps. Exactly one of the two.
+type PassphraseRequest struct {
+	Passphrase string `json:"passphrase,omitempty"`
+	Generate   bool   `json:"generate,omitempty"`
 }
 
 // GrantRequest is POST /v1/engine/clients/{name}/grant: client name may
@@ -255,6 +265,18 @@ func engineHandlers(mux *http.ServeMux, b Backend) {
 		sr, err := eb.SyntheticFull(r.Context(), req)
 		reply(w, sr, err)
 	})
+	mux.HandleFunc("POST /v1/engine/passphrase", func(w http.ResponseWriter, r *http.Request) {
+		var req PassphraseRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		if (req.Passphrase == "") == !req.Generate {
+			writeError(w, http.StatusBadRequest, CodeBadRequest, "give either a new passphrase or generate: true")
+			return
+		}
+		pc, err := eb.ChangePassphrase(r.Context(), req)
+		reply(w, pc, err)
+	})
 	mux.HandleFunc("POST /v1/engine/verify", func(w http.ResponseWriter, r *http.Request) {
 		var req VerifyRequest
 		if !decode(w, r, &req) {
@@ -367,4 +389,10 @@ func (c *Client) GrantRestore(ctx context.Context, req GrantRequest) (local.Gran
 func (c *Client) SyntheticFull(ctx context.Context, req SyntheticRequest) (SyntheticResponse, error) {
 	var sr SyntheticResponse
 	return sr, c.send(ctx, http.MethodPost, "/v1/engine/clients/"+url.PathEscape(req.Client)+"/synthetic-full", nil, req, &sr)
+}
+
+// ChangePassphrase is POST /v1/engine/passphrase.
+func (c *Client) ChangePassphrase(ctx context.Context, req PassphraseRequest) (local.PassphraseChange, error) {
+	var pc local.PassphraseChange
+	return pc, c.send(ctx, http.MethodPost, "/v1/engine/passphrase", nil, req, &pc)
 }

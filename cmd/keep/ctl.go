@@ -48,6 +48,8 @@ commands:
   engine                      the backup engine: key, store size, clients, running jobs
   engine recovery-key [--forget]
                               show the recovery key made at creation (then --forget it on the box)
+  engine passphrase (--from-file FILE | --generate)
+                              re-wrap the master key under a new passphrase (nothing re-encrypted)
   jobs [ID] [--client C] [--state S] [-n N]
                               backup, restore and verify job records (one in full with its ID)
   snapshots [--client C] [--path P] [--since 24h]

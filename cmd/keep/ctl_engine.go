@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -42,8 +44,11 @@ func ctlEngine(ctx context.Context, c *api.Client, out *ctlOut, cmd string, args
 			}
 			return nil
 		}
+		if len(args) > 0 && args[0] == "passphrase" {
+			return ctlEnginePassphrase(ctx, c, out, fs, args[1:])
+		}
 		if len(args) != 0 {
-			return fmt.Errorf("usage: keep ctl engine [recovery-key [--forget]]")
+			return fmt.Errorf("usage: keep ctl engine [recovery-key [--forget] | passphrase (--from-file FILE | --generate)]")
 		}
 		st, err := c.EngineStatus(ctx)
 		if err != nil {
@@ -327,4 +332,46 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
+}
+
+// ctlEnginePassphrase is `keep ctl engine passphrase (--from-file FILE |
+// --generate)`: the master key is re-wrapped, nothing re-encrypted.
+func ctlEnginePassphrase(ctx context.Context, c *api.Client, out *ctlOut, fs *flag.FlagSet, args []string) error {
+	const usage = "usage: keep ctl engine passphrase (--from-file FILE | --generate); FILE - reads standard input"
+	from := fs.String("from-file", "", "read the new passphrase from FILE (first line; - for standard input)")
+	generate := fs.Bool("generate", false, "let the engine make a random passphrase and keep it in its passphrase file")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || (*from == "") == !*generate {
+		return errors.New(usage)
+	}
+	req := api.PassphraseRequest{Generate: *generate}
+	if *from != "" {
+		var b []byte
+		var err error
+		if *from == "-" {
+			b, err = io.ReadAll(io.LimitReader(os.Stdin, 4096))
+		} else {
+			b, err = os.ReadFile(*from)
+		}
+		if err != nil {
+			return fmt.Errorf("new passphrase: %w", err)
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		if req.Passphrase = strings.TrimRight(line, "\r"); req.Passphrase == "" {
+			return fmt.Errorf("new passphrase: %s holds no passphrase on its first line", *from)
+		}
+	}
+	pc, err := c.ChangePassphrase(ctx, req)
+	if err != nil {
+		return err
+	}
+	if out.json {
+		return out.printJSON(pc)
+	}
+	fmt.Fprintf(out.w, "key %s re-wrapped in %v; no data was re-encrypted, and the recovery key still opens it\n", pc.KeyID, pc.Took.Round(time.Millisecond))
+	if pc.File != "" {
+		fmt.Fprintf(out.w, "the engine reads the new passphrase from %s at its next start\n", pc.File)
+	} else {
+		fmt.Fprintln(out.w, "the engine was given its passphrase: give the new one at its next start")
+	}
+	return nil
 }

@@ -60,6 +60,12 @@ type Engine struct {
 	KeyID string
 
 	grants *grants
+	// master is the unlocked key (ChangePassphrase re-wraps it); passFile
+	// is where the passphrase is kept ("" when given in Options); kdf the
+	// Options' KDF for operator passphrases (nil: keys.DefaultKDF).
+	master   *keys.Master
+	passFile string
+	kdf      *keys.KDFParams
 }
 
 // Open opens the engine in opts.Dir, creating it on first use.
@@ -76,12 +82,12 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	e := &Engine{Dir: opts.Dir}
-	m, err := e.master(opts)
+	e := &Engine{Dir: opts.Dir, kdf: opts.KDF}
+	m, err := e.unlock(opts)
 	if err != nil {
 		return nil, err
 	}
-	e.KeyID = m.ID()
+	e.KeyID, e.master = m.ID(), m
 	ropts := opts.Repo
 	ropts.Logger, ropts.Now = opts.Log.Named("repo"), opts.Now
 	rdir := filepath.Join(opts.Dir, "repo")
@@ -118,8 +124,8 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	return e, nil
 }
 
-// master unlocks (or creates) the key file.
-func (e *Engine) master(opts Options) (*keys.Master, error) {
+// unlock unlocks (or creates) the key file.
+func (e *Engine) unlock(opts Options) (*keys.Master, error) {
 	keyPath := filepath.Join(e.Dir, "key")
 	pass, generated, err := e.passphrase(opts)
 	if err != nil {
@@ -132,14 +138,7 @@ func (e *Engine) master(opts Options) (*keys.Master, error) {
 		if err != nil {
 			return nil, fmt.Errorf("engine: key file %s: %w", keyPath, err)
 		}
-		m, err := f.Unlock(pass)
-		if errors.Is(err, keys.ErrWrongKey) {
-			return nil, ErrWrongPassphrase
-		}
-		if err != nil {
-			return nil, fmt.Errorf("engine: key file %s: %w", keyPath, err)
-		}
-		return m, nil
+		return e.unlockFile(f, pass, opts.Log)
 	case !errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("engine: %w", err)
 	}
@@ -193,6 +192,7 @@ func (e *Engine) passphrase(opts Options) (pass []byte, generated bool, err erro
 	if own {
 		path = filepath.Join(e.Dir, "passphrase")
 	}
+	e.passFile = path
 	b, err := os.ReadFile(path)
 	if err == nil {
 		b = bytes.TrimRight(b, "\r\n")
