@@ -93,6 +93,12 @@ func TestNOCListenerServesTheAPI(t *testing.T) {
 	if _, err := anonymous.Status(ctx); err == nil || !strings.Contains(err.Error(), "requires a NOC operator certificate") {
 		t.Fatalf("a client without an operator certificate: %v", err)
 	}
+	// The refused handshake is in the api log (Go's HTTP server would
+	// otherwise print it on the process's standard error).
+	r.waitFor(t, "the refused handshake in the api log", func(api.Status) bool {
+		l, err := r.client.Logs(ctx, "api", 0)
+		return err == nil && slices.ContainsFunc(l.Lines, func(ln logring.Line) bool { return strings.Contains(ln.Message, "TLS handshake error") })
+	})
 }
 
 // TestBadNOCFileKeepsTheBoxUp: a missing server certificate is an error

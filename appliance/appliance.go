@@ -341,7 +341,10 @@ func (s *nocAPIService) Run(ctx context.Context, ready func()) error {
 	s.reported = ""
 	s.log.Info(fmt.Sprintf("NOC listener on %s (mutual TLS)", l.Addr()))
 	ready()
-	return api.Serve(ctx, []net.Listener{l}, s.logRequests(api.Handler(s.a)))
+	// Refused handshakes (no or an untrusted certificate) go to the api
+	// log, not raw to the process's standard error.
+	errLog := s.log.StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Info})
+	return api.ServeLog(ctx, []net.Listener{l}, s.logRequests(api.Handler(s.a)), errLog)
 }
 
 // listen reads the TLS files and opens the listener; its bytes count as

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -50,7 +51,14 @@ func Listen(socket, tcpAddr string) ([]net.Listener, error) {
 // Serve serves h on every listener until ctx is done, then shuts the
 // servers down gracefully (in-flight requests get a few seconds).
 func Serve(ctx context.Context, ls []net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	return ServeLog(ctx, ls, h, nil)
+}
+
+// ServeLog is Serve with the server's own errors (failed TLS handshakes:
+// a client without a valid certificate) going to errLog instead of the
+// process's standard error, which on the appliance is the console.
+func ServeLog(ctx context.Context, ls []net.Listener, h http.Handler, errLog *log.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
 	errc := make(chan error, len(ls))
 	for _, l := range ls {
 		go func() { errc <- srv.Serve(l) }()
