@@ -144,11 +144,13 @@ type archiver struct {
 	opts    Options
 	cutter  *chunker.Cutter
 	saver   *tree.Saver
-	sem     chan struct{}   // one token per file being read
-	chunks  chan *chunkTask // to the chunk workers
-	bufs    sync.Pool       // *[]byte, chunk copies
+	sem     chan struct{}               // one token per file being read
+	treeSem chan struct{}               // one token per tree being stored
+	chunks  chan *chunkTask             // to the chunk workers
+	bufs    [numBufClasses]chan *[]byte // free chunk copies by size class (getBuf)
 	start   time.Time
-	chunkrs sync.Pool // *chunker.Chunker
+	bufFree atomic.Int64          // bytes in bufs
+	chunkrs chan *chunker.Chunker // free chunkers (getChunker)
 	users   *owners
 
 	c counters
@@ -191,11 +193,17 @@ func newArchiver(r Store, opts Options) (*archiver, error) {
 	}
 	a := &archiver{
 		store: r, opts: opts, cutter: c, saver: &tree.Saver{Store: r},
-		sem: make(chan struct{}, opts.Workers), chunks: make(chan *chunkTask, 2*opts.Workers),
+		sem: make(chan struct{}, opts.Workers), treeSem: make(chan struct{}, opts.Workers), chunks: make(chan *chunkTask, opts.Workers),
 		links: map[inodeKey]*fileJob{},
 		users: newOwners(),
 	}
-	a.chunkrs.New = func() any { return c.NewChunker(nil) }
+	// Free lists, not sync.Pools: the garbage collector empties a pool
+	// at every cycle, and reallocating these multi-MiB buffers made
+	// garbage that raised the peak RSS by far more than they hold.
+	a.chunkrs = make(chan *chunker.Chunker, opts.Workers+1)
+	for k := range a.bufs {
+		a.bufs[k] = make(chan *[]byte, 4*opts.Workers+2)
+	}
 	if a.filter, err = newFilter(opts.Exclude, opts.Include, opts.Presets); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"keep/engine/fingerprint"
+	"keep/engine/pack"
 	"keep/engine/repo"
 	"keep/engine/restore"
 	"keep/engine/snapshot"
@@ -245,5 +248,81 @@ func TestHardLinkAcrossPaths(t *testing.T) {
 	must(t, err)
 	if snapshot.Latest(snaps, "h", []string{a, b}) == nil {
 		t.Fatal("Latest does not match the same paths in another order")
+	}
+}
+
+// TestSmallFileChangesAfterLstat: files of one chunk are read without the
+// chunker; one that grows between lstat and read (past one chunk, or by a
+// little) or shrinks is stored as read, as the chunker would store it.
+func TestSmallFileChangesAfterLstat(t *testing.T) {
+	ctx := context.Background()
+	r, _ := initRepo(t, newMaster(t), repo.Options{})
+	c, err := r.Cutter()
+	must(t, err)
+	min := c.Params().Min
+	src := t.TempDir()
+	want := map[string][]byte{
+		"grows-big":    pseudo(1, 3*min+17),
+		"grows-little": pseudo(2, 101),
+		"shrinks":      pseudo(3, 10),
+		"empty":        nil,
+		"exactly-min":  pseudo(4, min),
+	}
+	for n, b := range want {
+		initial := b
+		switch n {
+		case "grows-big", "grows-little":
+			initial = b[:100]
+		case "shrinks":
+			initial = pseudo(3, 50)
+		}
+		must(t, os.WriteFile(filepath.Join(src, n), initial, 0o644))
+	}
+	// The open seam writes the final contents after the lstat.
+	open := func(p string) (*os.File, error) {
+		if b, ok := want[filepath.Base(p)]; ok {
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				return nil, err
+			}
+		}
+		return openNoatime(p)
+	}
+	res, err := Run(ctx, r, []string{src}, Options{Hostname: "h", openFile: open})
+	must(t, err)
+	root, err := tree.Load(ctx, r, res.Snapshot.Tree)
+	must(t, err)
+	nodes, err := tree.Load(ctx, r, root[0].Subtree)
+	must(t, err)
+	ch := c.NewChunker(nil)
+	for _, n := range nodes {
+		var got []byte
+		for _, e := range n.Content {
+			b, err := r.Get(ctx, pack.Data, e.ID, nil)
+			must(t, err)
+			got = append(got, b...)
+		}
+		if !bytes.Equal(got, want[n.Name]) || n.Size != uint64(len(got)) {
+			t.Errorf("%s: %d bytes stored (size %d), want %d", n.Name, len(got), n.Size, len(want[n.Name]))
+		}
+		// The same chunks as the chunker cuts (dedup with files read
+		// the other way).
+		ch.Reset(bytes.NewReader(want[n.Name]))
+		var ids []fingerprint.ID
+		for {
+			k, err := ch.Next()
+			if err != nil {
+				break
+			}
+			ids = append(ids, r.Sum(k.Data))
+		}
+		if len(ids) != len(n.Content) {
+			t.Errorf("%s: %d chunks, the chunker cuts %d", n.Name, len(n.Content), len(ids))
+			continue
+		}
+		for i := range ids {
+			if ids[i] != n.Content[i].ID {
+				t.Errorf("%s: chunk %d differs from the chunker's", n.Name, i)
+			}
+		}
 	}
 }

@@ -5,12 +5,20 @@
 //
 // Run(ctx, repo, paths, opts): each path becomes a node of the snapshot's
 // root tree, named by its last element. Directories are walked depth
-// first in name order; regular files are read by Options.Workers
-// goroutines at once (O_NOATIME, so backups leave atimes alone), cut with
-// the repository's chunker (Repo.Cutter: its bounds and secret gear seed),
-// fingerprinted (Repo.Sum) and stored when missing (Repo.PutSize: a chunk
-// the repository has costs an index lookup, nothing more); each directory's
-// tree is stored once its files are done (bottom up).
+// first in name order by one walker goroutine (the entries of a larger
+// directory are lstat'ed, and their xattrs read, by Options.Workers
+// goroutines first); regular files are read by Options.Workers goroutines
+// at once (O_NOATIME, so backups leave atimes alone), cut with the
+// repository's chunker (Repo.Cutter: its bounds and secret gear seed; a
+// file of at most its Min is one chunk, read straight into the chunk's
+// buffer), and the chunks fingerprinted and stored when missing by
+// Options.Workers chunk workers (Repo.SumPut: a chunk the repository has
+// costs an index lookup, nothing more). A reader goes on to the next file
+// once it has handed its chunks over, and the walker to the next directory
+// once it has listed this one: each directory's tree is stored by its own
+// goroutine once its files and subdirectories are done (bottom up, at most
+// Workers trees at once). Chunk copies in flight are bounded by the chunk
+// queue (Workers) and recycled by size class.
 //
 // What is recorded: every node type of engine/tree; owners with names;
 // mode bits; ns times; inode, device and link count; symlink targets;

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -24,22 +25,74 @@ const dataBlob = pack.Data
 // are found with SEEK_DATA/SEEK_HOLE and recorded, not read. An error of
 // the file (open, read) is returned for the caller to skip it; an error of
 // the repository is recorded with fail and errAborted returned.
-func (a *archiver) readFile(ctx context.Context, path string, st *unix.Stat_t) ([]tree.Extent, uint64, error) {
+//
+// release is called once the file is read and closed (see async).
+func (a *archiver) readFile(ctx context.Context, path string, st *unix.Stat_t, release func()) ([]tree.Extent, uint64, error) {
 	f, err := a.opts.openFile(path)
 	if err != nil {
 		return nil, 0, err
 	}
-	defer f.Close()
 	regions, err := fileRegions(f, st)
 	if err != nil {
+		_ = f.Close()
 		return nil, 0, err
 	}
-	ch := a.chunkrs.Get().(*chunker.Chunker)
-	defer a.chunkrs.Put(ch)
 	a.c.filesRead.Add(1)
-	b := &contentBuilder{a: a}
+	b := &contentBuilder{a: a, release: release}
+	if len(regions) == 1 && regions[0] == (region{0, -1}) && a.small(st.Size) {
+		var more []byte
+		more, err = b.readSmall(ctx, f, st.Size)
+		if more == nil {
+			_ = f.Close()
+			return b.finish(err)
+		}
+		// The file grew past one chunk: chunk what was read and the rest.
+		ch := a.getChunker()
+		err = b.cutCDC(ctx, ch, io.MultiReader(bytes.NewReader(more), f), false)
+		a.putChunker(ch)
+		_ = f.Close()
+		return b.finish(err)
+	}
+	ch := a.getChunker()
 	err = b.regions(f, regions, st.Size, func(r io.Reader) error { return b.cutCDC(ctx, ch, r, false) })
+	a.putChunker(ch)
+	_ = f.Close() // read only: nothing to lose
 	return b.finish(err)
+}
+
+// small reports whether a file of size bytes is one chunk (the chunker
+// never cuts below Min) that fits a recycled buffer.
+func (a *archiver) small(size int64) bool {
+	k, _ := bufClass(int(size) + 1)
+	return size <= int64(a.cutter.Params().Min) && k >= 0
+}
+
+// readSmall reads a file of size bytes that is one chunk straight into
+// the chunk's buffer: no chunker, no copy (most files of a file server are
+// this small). It reads one byte more than size to see the end; if the
+// file has grown past Min since its lstat, it returns what it read, for
+// the caller to chunk with the rest, and has recorded nothing.
+func (b *contentBuilder) readSmall(ctx context.Context, f *os.File, size int64) (more []byte, err error) {
+	bp := b.a.newBuf(int(size) + 1)
+	buf := (*bp)[:size+1]
+	n, err := io.ReadFull(f, buf)
+	switch {
+	case err == nil:
+		// Full: the file has grown and may go on; not one chunk
+		// necessarily. (buf is not recycled: the caller reads it.)
+		return buf[:n], nil
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		// n bytes, at most Min: the one chunk the chunker would cut.
+		if n == 0 {
+			b.a.putBuf(bp)
+			return nil, nil
+		}
+		*bp = buf[:n]
+		return nil, b.submit(ctx, bp)
+	default:
+		b.a.putBuf(bp)
+		return nil, err
+	}
 }
 
 // fileRegions returns the data regions of a regular file: all of it, or
@@ -55,10 +108,11 @@ func fileRegions(f *os.File, st *unix.Stat_t) ([]region, error) {
 // contentBuilder collects a file's content: chunks are hashed and stored
 // by the chunk workers while the reader goes on, pieces keeps their order.
 type contentBuilder struct {
-	a      *archiver
-	pieces []piece
-	wg     sync.WaitGroup
-	off    int64 // bytes of content so far
+	a       *archiver
+	pieces  []piece
+	wg      sync.WaitGroup
+	off     int64  // bytes of content so far
+	release func() // if set, called by finish before it waits
 }
 
 type piece struct {
@@ -81,16 +135,24 @@ func (b *contentBuilder) zeros(n int64) {
 
 // chunk hands a copy of data to the chunk workers.
 func (b *contentBuilder) chunk(ctx context.Context, data []byte) error {
-	t := &chunkTask{data: b.a.getBuf(data), wg: &b.wg}
+	return b.submit(ctx, b.a.getBuf(data))
+}
+
+// submit hands the chunk *bp (a buffer from getBuf or newBuf, theirs from
+// now on) to the chunk workers.
+func (b *contentBuilder) submit(ctx context.Context, bp *[]byte) error {
+	n := len(*bp)
+	t := &chunkTask{data: bp, wg: &b.wg}
 	b.wg.Add(1)
 	select {
 	case b.a.chunks <- t:
 	case <-ctx.Done():
 		b.wg.Done()
+		b.a.putBuf(bp)
 		return ctx.Err()
 	}
 	b.pieces = append(b.pieces, piece{task: t})
-	b.off += int64(len(data))
+	b.off += int64(n)
 	return nil
 }
 
@@ -166,6 +228,9 @@ func (b *contentBuilder) cutBlocks(ctx context.Context, r io.Reader, block int, 
 // finish waits for the chunk workers and returns the content and its
 // length; err is the reader's error.
 func (b *contentBuilder) finish(err error) ([]tree.Extent, uint64, error) {
+	if b.release != nil {
+		b.release()
+	}
 	b.wg.Wait()
 	if b.a.fatalErr() != nil {
 		return nil, 0, errAborted
@@ -209,13 +274,88 @@ type chunkTask struct {
 	wg   *sync.WaitGroup
 }
 
-func (a *archiver) getBuf(b []byte) *[]byte {
-	bp, _ := a.bufs.Get().(*[]byte)
-	if bp == nil {
-		bp = new([]byte)
+// Chunk copies are recycled by size class (16 KiB·2^k): with one pool,
+// every buffer grew to the largest chunk it ever held, and the chunks in
+// flight (up to about 4×Workers) each pinned a Max-sized buffer, small
+// files included.
+const (
+	minBufClass   = 14 // 16 KiB
+	numBufClasses = 9  // up to 4 MiB (the default Max); larger ones are not recycled
+)
+
+// bufClass returns the class of a buffer for n bytes and its capacity, or
+// -1 for a length no class holds.
+func bufClass(n int) (int, int) {
+	for k := range numBufClasses {
+		if c := 1 << (minBufClass + k); n <= c {
+			return k, c
+		}
 	}
+	return -1, n
+}
+
+func (a *archiver) getBuf(b []byte) *[]byte {
+	bp := a.newBuf(len(b))
 	*bp = append((*bp)[:0], b...)
 	return bp
+}
+
+// newBuf returns an empty buffer for at least n bytes.
+func (a *archiver) newBuf(n int) *[]byte {
+	k, c := bufClass(n)
+	var bp *[]byte
+	if k >= 0 {
+		select {
+		case bp = <-a.bufs[k]:
+			a.bufFree.Add(-int64(cap(*bp)))
+		default:
+		}
+	}
+	if bp == nil {
+		bp = new([]byte)
+		*bp = make([]byte, 0, c)
+	}
+	*bp = (*bp)[:0]
+	return bp
+}
+
+func (a *archiver) putBuf(bp *[]byte) {
+	k, c := bufClass(cap(*bp))
+	if k < 0 || c != cap(*bp) {
+		return
+	}
+	// The free lists hold at most bufFreeMax bytes in all.
+	if a.bufFree.Add(int64(c)) > bufFreeMax {
+		a.bufFree.Add(-int64(c))
+		return
+	}
+	select {
+	case a.bufs[k] <- bp:
+	default:
+		a.bufFree.Add(-int64(c))
+	}
+}
+
+// bufFreeMax bounds the bytes of free chunk copies kept for reuse: about
+// what the chunks in flight need with 1 MiB average chunks.
+const bufFreeMax = 8 << 20
+
+// getChunker and putChunker recycle chunkers (each holds a buffer of
+// twice the largest chunk).
+func (a *archiver) getChunker() *chunker.Chunker {
+	select {
+	case ch := <-a.chunkrs:
+		return ch
+	default:
+		return a.cutter.NewChunker(nil)
+	}
+}
+
+func (a *archiver) putChunker(ch *chunker.Chunker) {
+	select {
+	case a.chunkrs <- ch:
+	default:
+	}
 }
 
 // startChunkWorkers starts Workers goroutines that fingerprint and store
@@ -246,8 +386,16 @@ func (a *archiver) storeChunk(ctx context.Context, t *chunkTask) {
 	data := *t.data
 	t.n = len(data)
 	if a.fatalErr() == nil {
-		t.id = a.store.Sum(data)
-		n, err := a.store.PutSize(ctx, dataBlob, t.id, data)
+		var (
+			n   int
+			err error
+		)
+		if sp, ok := a.store.(sumPutter); ok {
+			t.id, n, err = sp.SumPut(ctx, dataBlob, data)
+		} else {
+			t.id = a.store.Sum(data)
+			n, err = a.store.PutSize(ctx, dataBlob, t.id, data)
+		}
 		if err != nil {
 			a.fail(fmt.Errorf("store chunk: %w", err))
 		} else {
@@ -262,8 +410,15 @@ func (a *archiver) storeChunk(ctx context.Context, t *chunkTask) {
 			}
 		}
 	}
-	a.bufs.Put(t.data)
+	a.putBuf(t.data)
 	t.data = nil
+}
+
+// sumPutter is a Store that fingerprints and stores in one call, hashing
+// each new chunk once (engine/repo's Repo; the agent's remote store is
+// not one).
+type sumPutter interface {
+	SumPut(ctx context.Context, t pack.BlobType, data []byte) (fingerprint.ID, int, error)
 }
 
 func appendHole(es []tree.Extent, n uint64) []tree.Extent {

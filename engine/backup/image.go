@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -106,11 +107,16 @@ func (a *archiver) imageEntry(ctx context.Context, dl *dirList, name, path strin
 	} else {
 		a.c.filesNew.Add(1)
 	}
-	a.async(ctx, job, func() ([]tree.Extent, uint64, error) { return a.readImage(ctx, path, &st) })
+	a.async(ctx, job, func(release func()) ([]tree.Extent, uint64, error) { return a.readImage(ctx, path, &st, release) })
 }
 
-// async runs read for job in another goroutine, at most Workers at once.
-func (a *archiver) async(ctx context.Context, job *fileJob, read func() ([]tree.Extent, uint64, error)) {
+// async runs read for job in another goroutine, at most Workers reading
+// at once: read calls release (through contentBuilder.finish) when it has
+// handed all its chunks to the chunk workers, so the next file is read
+// while this one's chunks are still being stored. A reader that waited
+// for its own chunks kept at most Workers small files in flight and left
+// the cores idle between them.
+func (a *archiver) async(ctx context.Context, job *fileJob, read func(release func()) ([]tree.Extent, uint64, error)) {
 	select {
 	case a.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -120,8 +126,10 @@ func (a *archiver) async(ctx context.Context, job *fileJob, read func() ([]tree.
 		return
 	}
 	go func() {
-		defer func() { <-a.sem }()
-		job.content, job.size, job.err = read()
+		var once sync.Once
+		release := func() { once.Do(func() { <-a.sem }) }
+		defer release()
+		job.content, job.size, job.err = read(release)
 		close(job.done)
 	}()
 }
@@ -129,7 +137,7 @@ func (a *archiver) async(ctx context.Context, job *fileJob, read func() ([]tree.
 // readImage reads the block device or regular file at path whole: a
 // device's size is its BLKGETSIZE64, a file's holes are found as for
 // files; data is cut as images are (zero blocks become holes).
-func (a *archiver) readImage(ctx context.Context, path string, st *unix.Stat_t) ([]tree.Extent, uint64, error) {
+func (a *archiver) readImage(ctx context.Context, path string, st *unix.Stat_t, release func()) ([]tree.Extent, uint64, error) {
 	f, err := a.opts.openFile(path)
 	if err != nil {
 		return nil, 0, err
@@ -152,7 +160,7 @@ func (a *archiver) readImage(ctx context.Context, path string, st *unix.Stat_t) 
 	}
 	a.c.bytesSeen.Add(size)
 	a.c.filesRead.Add(1)
-	b := &contentBuilder{a: a}
+	b := &contentBuilder{a: a, release: release}
 	var buf []byte
 	err = b.regions(f, regions, size, func(r io.Reader) error { return a.cutImage(ctx, b, r, &buf) })
 	return b.finish(err)
@@ -205,17 +213,17 @@ func (a *archiver) streamEntry(ctx context.Context, dl *dirList, s Stream) {
 	a.c.filesNew.Add(1)
 	job := &fileJob{path: path, rel: s.Name, done: make(chan struct{})}
 	dl.add(node, job, path)
-	a.async(ctx, job, func() ([]tree.Extent, uint64, error) {
+	a.async(ctx, job, func(release func()) ([]tree.Extent, uint64, error) {
 		a.c.filesRead.Add(1)
-		b := &contentBuilder{a: a}
+		b := &contentBuilder{a: a, release: release}
 		var err error
 		if s.Image {
 			var buf []byte
 			err = a.cutImage(ctx, b, s.R, &buf)
 		} else {
-			ch := a.chunkrs.Get().(*chunker.Chunker)
+			ch := a.getChunker()
 			err = b.cutCDC(ctx, ch, s.R, false)
-			a.chunkrs.Put(ch)
+			a.putChunker(ch)
 		}
 		if err != nil && !errors.Is(err, context.Canceled) {
 			err = fmt.Errorf("read stream: %w", err)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -27,37 +29,50 @@ func (dl *dirList) add(n tree.Node, j *fileJob, path string) {
 }
 
 // fileJob is the content of one file: read by a worker, or taken from the
-// parent snapshot. done is closed when content, size and err are set.
+// parent snapshot; or the tree of a subdirectory (subtree). done is closed
+// when content, size (or subtree) and err are set.
 type fileJob struct {
 	path, rel string
 	done      chan struct{}
 	content   []tree.Extent
 	size      uint64
+	subtree   fingerprint.ID
 	err       error
 }
 
-// dir archives the directory at path and returns its tree ID. An error
-// reading the directory itself is returned for the caller to skip it;
-// fatal errors are recorded with fail (and returned).
-func (a *archiver) dir(ctx context.Context, path, rel string, parent map[string]*tree.Node) (fingerprint.ID, error) {
+// dir walks the directory at path and returns the job of its tree: the
+// walk (listing, lstat, hard-link discovery) stays in the walker's
+// goroutine and in tree order, but waiting for the files' contents and
+// storing the tree happen in another goroutine, so the walker goes on
+// into the next directory instead of draining the pipeline at the end of
+// each one. An error reading the directory itself is returned for the
+// caller to skip it; fatal errors are recorded with fail (and the job
+// fails with them).
+func (a *archiver) dir(ctx context.Context, path, rel string, parent map[string]*tree.Node) (*fileJob, error) {
 	f, err := openNoatime(path) // listing must not touch the atime the tree records
 	if err != nil {
-		return fingerprint.ID{}, err
+		return nil, err
 	}
 	names, err := f.Readdirnames(-1)
 	_ = f.Close()
 	if err != nil {
-		return fingerprint.ID{}, err
+		return nil, err
 	}
 	slices.Sort(names)
+	ents := a.statAll(path, rel, names)
 	dl := &dirList{}
-	for _, name := range names {
+	for i, name := range names {
 		if a.stopped(ctx) {
 			break
 		}
-		a.entry(ctx, dl, name, path+"/"+name, rel+"/"+name, parent[name])
+		a.addEntry(ctx, dl, name, path+"/"+name, rel+"/"+name, parent[name], &ents[i])
 	}
-	return a.finishDir(ctx, dl)
+	job := &fileJob{path: path, done: make(chan struct{})}
+	go func() {
+		defer close(job.done)
+		job.subtree, job.err = a.finishDir(ctx, dl)
+	}()
+	return job, nil
 }
 
 func (a *archiver) stopped(ctx context.Context) bool {
@@ -68,25 +83,89 @@ func (a *archiver) stopped(ctx context.Context) bool {
 	return a.fatalErr() != nil
 }
 
-// entry adds the node for path (named name, at rel in the snapshot) to dl;
-// pn is its node in the parent snapshot, if any.
-func (a *archiver) entry(ctx context.Context, dl *dirList, name, path, rel string, pn *tree.Node) {
-	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil {
-		a.skip(path, fmt.Errorf("lstat: %w", err))
+// entryStat is what the walker needs of a directory entry before it
+// adds it: its lstat, whether the patterns exclude it, and its node
+// (metadata and xattrs), or the error that skips it.
+type entryStat struct {
+	st       unix.Stat_t
+	excluded bool
+	node     tree.Node
+	err      error
+}
+
+// stat fills e for path (named name, at rel in the snapshot).
+func (a *archiver) stat(e *entryStat, name, path, rel string) {
+	if err := unix.Lstat(path, &e.st); err != nil {
+		e.err = fmt.Errorf("lstat: %w", err)
 		return
 	}
 	// The paths given are always backed up; the patterns apply below
 	// them (a root entry's rel is its name alone).
-	if strings.Contains(rel, "/") && a.filter.excluded(path, st.Mode&unix.S_IFMT == unix.S_IFDIR) {
-		a.exclude(path, &st)
+	if strings.Contains(rel, "/") && a.filter.excluded(path, e.st.Mode&unix.S_IFMT == unix.S_IFDIR) {
+		e.excluded = true
 		return
 	}
-	node, err := a.nodeOf(name, path, &st)
-	if err != nil {
-		a.skip(path, err)
+	e.node, e.err = a.nodeOf(name, path, &e.st)
+}
+
+// statParallelMin: directories with fewer entries are stat'ed by the
+// walker alone; larger ones by Workers goroutines (the walker among
+// them). lstat and the xattr calls are most of an incremental backup's
+// time, and the walk is otherwise one goroutine.
+const statParallelMin = 8
+
+// statAll stats the entries names of the directory at path (rel).
+func (a *archiver) statAll(path, rel string, names []string) []entryStat {
+	ents := make([]entryStat, len(names))
+	one := func(i int) { a.stat(&ents[i], names[i], path+"/"+names[i], rel+"/"+names[i]) }
+	workers := min(a.opts.Workers, len(names)/(statParallelMin/2))
+	if len(names) < statParallelMin || workers < 2 {
+		for i := range names {
+			one(i)
+		}
+		return ents
+	}
+	var (
+		next atomic.Int64
+		wg   sync.WaitGroup
+	)
+	work := func() {
+		for i := int(next.Add(1) - 1); i < len(names); i = int(next.Add(1) - 1) {
+			one(i)
+		}
+	}
+	wg.Add(workers - 1)
+	for range workers - 1 {
+		go func() {
+			defer wg.Done()
+			work()
+		}()
+	}
+	work()
+	wg.Wait()
+	return ents
+}
+
+// entry adds the node for path (named name, at rel in the snapshot) to dl;
+// pn is its node in the parent snapshot, if any.
+func (a *archiver) entry(ctx context.Context, dl *dirList, name, path, rel string, pn *tree.Node) {
+	var e entryStat
+	a.stat(&e, name, path, rel)
+	a.addEntry(ctx, dl, name, path, rel, pn, &e)
+}
+
+// addEntry is entry with the entry stat'ed.
+func (a *archiver) addEntry(ctx context.Context, dl *dirList, name, path, rel string, pn *tree.Node, e *entryStat) {
+	st := &e.st
+	if e.excluded {
+		a.exclude(path, st)
 		return
 	}
+	if e.err != nil {
+		a.skip(path, e.err)
+		return
+	}
+	node := e.node
 	switch node.Type {
 	case tree.Dir:
 		a.c.dirs.Add(1)
@@ -94,16 +173,14 @@ func (a *archiver) entry(ctx context.Context, dl *dirList, name, path, rel strin
 		if pn != nil && pn.Type == tree.Dir {
 			sub = a.parentDir(ctx, pn.Subtree, path)
 		}
-		id, err := a.dir(ctx, path, rel, sub)
-		if a.fatalErr() != nil {
-			return
-		}
+		job, err := a.dir(ctx, path, rel, sub)
 		if err != nil {
-			a.skip(path, fmt.Errorf("read directory: %w", err))
+			if a.fatalErr() == nil {
+				a.skip(path, fmt.Errorf("read directory: %w", err))
+			}
 			return
 		}
-		node.Subtree = id
-		dl.add(node, nil, path)
+		dl.add(node, job, path) // the subtree comes from job
 	case tree.File:
 		a.c.files.Add(1)
 		key := inodeKey{node.Device, node.Inode}
@@ -131,7 +208,7 @@ func (a *archiver) entry(ctx context.Context, dl *dirList, name, path, rel strin
 		} else {
 			a.c.filesNew.Add(1)
 		}
-		a.async(ctx, job, func() ([]tree.Extent, uint64, error) { return a.readFile(ctx, path, &st) })
+		a.async(ctx, job, func(release func()) ([]tree.Extent, uint64, error) { return a.readFile(ctx, path, st, release) })
 	default:
 		a.c.files.Add(1)
 		dl.add(node, nil, path)
@@ -153,8 +230,9 @@ func (a *archiver) present(content []tree.Extent) bool {
 	return true
 }
 
-// finishDir waits for dl's file jobs, drops the files that failed and
-// stores the directory's tree.
+// finishDir waits for dl's file and subdirectory jobs, drops the files
+// that failed and stores the directory's tree. A subdirectory's job fails
+// only with a fatal error, which fails this one too.
 func (a *archiver) finishDir(ctx context.Context, dl *dirList) (fingerprint.ID, error) {
 	nodes := dl.nodes[:0]
 	for i, n := range dl.nodes {
@@ -168,7 +246,11 @@ func (a *archiver) finishDir(ctx context.Context, dl *dirList) (fingerprint.ID, 
 				}
 				continue
 			}
-			n.Content, n.Size = j.content, j.size
+			if n.Type == tree.Dir {
+				n.Subtree = j.subtree
+			} else {
+				n.Content, n.Size = j.content, j.size
+			}
 		}
 		nodes = append(nodes, n)
 	}
@@ -176,7 +258,11 @@ func (a *archiver) finishDir(ctx context.Context, dl *dirList) (fingerprint.ID, 
 		return fingerprint.ID{}, err
 	}
 	slices.SortFunc(nodes, func(x, y tree.Node) int { return strings.Compare(x.Name, y.Name) })
+	// Trees are stored at most Workers at once: every directory the
+	// walker finished may be waiting here.
+	a.treeSem <- struct{}{}
 	id, err := a.saver.Save(ctx, nodes)
+	<-a.treeSem
 	if err != nil {
 		a.fail(err)
 		return fingerprint.ID{}, err

@@ -106,3 +106,31 @@ func TestPutSizeAndCutter(t *testing.T) {
 		t.Fatalf("cutter: %v %v", c, err)
 	}
 }
+
+func TestSumPut(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, Options{})
+	r := f.init()
+	defer closeRepo(t, r)
+	data := bytes.Repeat([]byte("sum and put "), 1000)
+	id, n, err := r.SumPut(ctx, pack.Data, data)
+	if err != nil || id != r.Sum(data) || n <= 0 || n >= len(data) {
+		t.Fatalf("first SumPut: %s %d %v", id.Short(), n, err)
+	}
+	if id2, n, err := r.SumPut(ctx, pack.Data, data); err != nil || id2 != id || n != 0 {
+		t.Fatalf("second SumPut: %s %d %v", id2.Short(), n, err)
+	}
+	if n, err := r.PutSize(ctx, pack.Data, id, data); err != nil || n != 0 {
+		t.Fatalf("PutSize after SumPut: %d %v", n, err)
+	}
+	if _, _, err := r.SumPut(ctx, pack.Data, make([]byte, r.Config().Chunker.Max+1)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("too large: %v", err)
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Get(ctx, pack.Data, id, nil)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("get: %v", err)
+	}
+}

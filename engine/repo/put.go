@@ -65,14 +65,8 @@ func (r *Repo) Put(ctx context.Context, t pack.BlobType, id fingerprint.ID, data
 // size of the blob it stored, or 0 when the repository had it already, so
 // callers can account compression.
 func (r *Repo) PutSize(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte) (int, error) {
-	if err := r.checkOpen(true); err != nil {
+	if err := r.checkPut(t, id, data); err != nil {
 		return 0, err
-	}
-	if !pack.ValidType(t) {
-		return 0, fmt.Errorf("put %s: %w: %v", id.Short(), ErrType, t)
-	}
-	if len(data) > r.limit(t) {
-		return 0, fmt.Errorf("put %v %s: %w: %d bytes, limit %d", t, id.Short(), ErrTooLarge, len(data), r.limit(t))
 	}
 	// Known blobs cost a lookup, not a hash. A blob is verified before
 	// it becomes pending: a concurrent Put of the same ID that sees it
@@ -83,6 +77,42 @@ func (r *Repo) PutSize(ctx context.Context, t pack.BlobType, id fingerprint.ID, 
 	if r.fp.Sum(data) != id {
 		return 0, fmt.Errorf("put %v %s: %w", t, id.Short(), ErrIDMismatch)
 	}
+	return r.putVerified(ctx, t, id, data)
+}
+
+// SumPut is PutSize for a caller that has not computed the ID: it
+// fingerprints data once, where Sum followed by PutSize hashes every new
+// blob twice (PutSize checks the caller's ID), and returns the ID with the
+// sealed size (0: present already).
+func (r *Repo) SumPut(ctx context.Context, t pack.BlobType, data []byte) (fingerprint.ID, int, error) {
+	id := r.fp.Sum(data)
+	if err := r.checkPut(t, id, data); err != nil {
+		return id, 0, err
+	}
+	if r.Has(t, id) {
+		return id, 0, nil
+	}
+	n, err := r.putVerified(ctx, t, id, data)
+	return id, n, err
+}
+
+// checkPut checks what PutSize and SumPut accept.
+func (r *Repo) checkPut(t pack.BlobType, id fingerprint.ID, data []byte) error {
+	if err := r.checkOpen(true); err != nil {
+		return err
+	}
+	if !pack.ValidType(t) {
+		return fmt.Errorf("put %s: %w: %v", id.Short(), ErrType, t)
+	}
+	if len(data) > r.limit(t) {
+		return fmt.Errorf("put %v %s: %w: %d bytes, limit %d", t, id.Short(), ErrTooLarge, len(data), r.limit(t))
+	}
+	return nil
+}
+
+// putVerified stores data, whose fingerprint id is (checked or computed
+// by the caller), unless it is pending or indexed.
+func (r *Repo) putVerified(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte) (int, error) {
 	k := blobKey{t, id}
 	r.mu.Lock()
 	_, pending := r.pending[k]

@@ -24,6 +24,8 @@ import (
 
 // Defaults and limits.
 const (
+	// metaWindow is the metadata sealer's zstd window.
+	metaWindow = 1 << 20
 	// DefaultPackSize is the size a pack grows to before it is written.
 	DefaultPackSize = 16 << 20
 	// MaxPackSize is the largest PackSize option accepted.
@@ -179,7 +181,9 @@ func newRepo(fsys FS, m *keys.Master, opts Options) (*Repo, error) {
 	if r.chunkSeal, err = seal.New(sub.Chunk.Bytes(), seal.Options{}); err != nil {
 		return nil, fmt.Errorf("repo: %w", err)
 	}
-	if r.metaSeal, err = seal.New(sub.Meta.Bytes(), seal.Options{}); err != nil {
+	// Metadata blobs are small (trees, headers, index files): a 1 MiB
+	// window instead of 4 MiB saves 3 MiB per encoder.
+	if r.metaSeal, err = seal.New(sub.Meta.Bytes(), seal.Options{Window: metaWindow}); err != nil {
 		r.chunkSeal.Close()
 		return nil, fmt.Errorf("repo: %w", err)
 	}

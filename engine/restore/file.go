@@ -33,19 +33,36 @@ func (r *restorer) file(ctx context.Context, n *tree.Node, dst string) error {
 		return err
 	}
 	err = r.content(ctx, f, n.Content)
-	if err == nil {
+	if err == nil && needsTruncate(n) {
 		err = f.Truncate(int64(n.Size))
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
+		_ = f.Close()
+		_ = os.Remove(dst)
+		return err
+	}
+	// The metadata through the open descriptor: no path lookups, and
+	// the times are set after the last write.
+	r.metaFile(n, f, dst)
+	if err := f.Close(); err != nil {
 		_ = os.Remove(dst)
 		return err
 	}
 	r.files.Add(1)
-	r.meta(n, dst)
 	return nil
+}
+
+// needsTruncate reports whether a file written with n's content still
+// needs its size set: it ends with a hole, or its extents do not add up to
+// its size. A file ending with data has its size from the last write (the
+// file is new, so nothing lies beyond it); an empty one has it already.
+func needsTruncate(n *tree.Node) bool {
+	var sum uint64
+	for _, e := range n.Content {
+		sum += e.Length
+	}
+	k := len(n.Content)
+	return sum != n.Size || (k > 0 && n.Content[k-1].Hole)
 }
 
 type piece struct {
@@ -113,6 +130,28 @@ func (r *restorer) content(ctx context.Context, f *os.File, es []tree.Extent) er
 		return first
 	}
 	return ctx.Err()
+}
+
+// metaFile is meta for a regular file open as f (at dst, for errors).
+func (r *restorer) metaFile(n *tree.Node, f *os.File, dst string) {
+	fd := int(f.Fd())
+	if r.owners {
+		if err := unix.Fchown(fd, int(n.UID), int(n.GID)); err != nil {
+			r.fail(dst, fmt.Errorf("chown: %w", err))
+		}
+	}
+	if err := unix.Fchmod(fd, n.Mode); err != nil {
+		r.fail(dst, fmt.Errorf("chmod: %w", err))
+	}
+	for _, x := range n.Xattrs {
+		if err := unix.Fsetxattr(fd, x.Name, x.Value, 0); err != nil {
+			r.fail(dst, fmt.Errorf("xattr %s: %w", x.Name, err))
+		}
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(n.ATime), unix.NsecToTimespec(n.MTime)}
+	if err := unix.UtimesNanoAt(fd, "", ts, unix.AT_EMPTY_PATH); err != nil {
+		r.fail(dst, fmt.Errorf("times: %w", err))
+	}
 }
 
 // meta restores owner, mode, xattrs and times, in that order (chown clears

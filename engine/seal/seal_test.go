@@ -209,3 +209,25 @@ func TestStrings(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowOption: a Sealer with a small window seals blobs larger than
+// it, which any Sealer of the key opens; a bad window is refused.
+func TestWindowOption(t *testing.T) {
+	small := newSealer(t, testKey(1), Options{Window: 64 << 10})
+	def := newSealer(t, testKey(1), Options{})
+	plain := bytes.Repeat([]byte("a tree node, a name, a mode, some times; "), 20000) // ~800 KiB
+	blob, err := small.Seal(nil, TypeMeta, idOf(1), plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if Codec(blob[0]&0x0f) != CodecZstd || len(blob) >= len(plain)/10 {
+		t.Fatalf("codec %v, %d bytes of %d", Codec(blob[0]&0x0f), len(blob), len(plain))
+	}
+	got, err := def.Open(nil, TypeMeta, idOf(1), blob, len(plain))
+	if err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("open: %v", err)
+	}
+	if _, err := New(testKey(1), Options{Window: 1000}); err == nil {
+		t.Fatal("a window that is not a power of two was accepted")
+	}
+}

@@ -34,6 +34,13 @@ type Options struct {
 	NoCompression bool
 	// Rand is the source of nonces; nil means crypto/rand.
 	Rand io.Reader
+	// Window is the largest zstd window the compressor uses, a power
+	// of two from 1 KiB; zero: the level's (4 MiB). Each of the
+	// GOMAXPROCS encoders keeps about this much history, so a Sealer of
+	// small blobs (metadata) saves memory with a small one; a blob
+	// larger than the window compresses a little worse. Opening is not
+	// affected (the window is in each frame).
+	Window int
 }
 
 // A Sealer seals and opens blobs under one key. It is safe for concurrent
@@ -61,7 +68,17 @@ func New(key []byte, opts Options) (*Sealer, error) {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
 	// GCM authenticates, so zstd's own checksum would be redundant work.
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(false))
+	// WithLowerEncoderMem: each encoder's history is then the window
+	// (4 MiB at this level) plus one block instead of twice the window;
+	// EncodeAll of a blob up to the window (every file chunk) never
+	// needs more, so this only lowers the peak RSS of a backup (about
+	// 4 MiB per encoder, GOMAXPROCS encoders per Sealer).
+	eopts := []zstd.EOption{zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(false),
+		zstd.WithLowerEncoderMem(true)}
+	if opts.Window != 0 {
+		eopts = append(eopts, zstd.WithWindowSize(opts.Window))
+	}
+	enc, err := zstd.NewWriter(nil, eopts...)
 	if err != nil {
 		return nil, fmt.Errorf("seal: zstd encoder: %w", err)
 	}

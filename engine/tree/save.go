@@ -145,9 +145,24 @@ func (s *Saver) saveExtents(ctx context.Context, es []Extent, maxBlob int) ([]fi
 	return ids, nil
 }
 
+// sumPutter is a Putter that fingerprints and stores in one call, hashing
+// each new blob once (engine/repo's Repo).
+type sumPutter interface {
+	SumPut(ctx context.Context, t pack.BlobType, data []byte) (fingerprint.ID, int, error)
+}
+
 func (s *Saver) put(ctx context.Context, b []byte) (fingerprint.ID, error) {
-	id := s.Store.Sum(b)
-	n, err := s.Store.PutSize(ctx, pack.Tree, id, b)
+	var (
+		id  fingerprint.ID
+		n   int
+		err error
+	)
+	if sp, ok := s.Store.(sumPutter); ok {
+		id, n, err = sp.SumPut(ctx, pack.Tree, b)
+	} else {
+		id = s.Store.Sum(b)
+		n, err = s.Store.PutSize(ctx, pack.Tree, id, b)
+	}
 	if err != nil {
 		return fingerprint.ID{}, fmt.Errorf("tree: %w", err)
 	}

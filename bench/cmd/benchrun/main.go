@@ -115,6 +115,7 @@ func main() {
 	flag.StringVar(&work, "work", "bench/_work", "scratch directory (corpora are cached here)")
 	flag.StringVar(&resDir, "results", "bench/results", "results directory (a timestamped subdirectory is made)")
 	keepBin := flag.String("keepbench", "", "keepbench binary (bench/run.sh builds it)")
+	keepBase := flag.String("keepbench-base", "", "a second keepbench binary, run as tool keep-base (before/after in one run)")
 	keepRepos := flag.Bool("keep-repos", false, "leave the repositories in the work directory")
 	buildOnly := flag.Bool("build-only", false, "build (or find cached) corpora and exit")
 	flag.Float64Var(&vmSkew, "vm-write-skew", 1, "image gen2 write sizes 4 KiB·2^k, k=0..8, P(k) ∝ 2^(-skew·k)")
@@ -147,6 +148,10 @@ func main() {
 			}
 			b, _ := filepath.Abs(*keepBin)
 			tools = append(tools, keepTool(b))
+			if *keepBase != "" {
+				b, _ := filepath.Abs(*keepBase)
+				tools = append(tools, keepToolNamed("keep-base", b))
+			}
 		case "restic":
 			tools = append(tools, resticTool())
 		case "borg":

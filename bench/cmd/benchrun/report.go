@@ -66,7 +66,7 @@ func summarize(tools []tool) {
 		var rows []summaryRow
 		for _, t := range tools {
 			variants := []bool{false}
-			if t.name == "keep" {
+			if isKeepTool(t.name) {
 				variants = []bool{false, true}
 			}
 			for _, exKDF := range variants {
@@ -90,9 +90,9 @@ func summarize(tools []tool) {
 				}
 				repo := func(s step) float64 { return mib(s.RepoBytes) }
 				in := func(s step) float64 { return float64(s.InputBytes) }
-				r := summaryRow{Tool: t.name, isKeep: t.name == "keep", excludeKDF: exKDF}
+				r := summaryRow{Tool: t.name, isKeep: isKeepTool(t.name), excludeKDF: exKDF}
 				if exKDF {
-					r.Tool = "keep (excl. KDF)"
+					r.Tool = t.name + " (excl. KDF)"
 				}
 				r.Gen1Bytes = int64(med(c, t.name, "backup1", in))
 				r.Gen2Bytes = int64(med(c, t.name, "backup2", in))
@@ -116,6 +116,9 @@ func summarize(tools []tool) {
 		res.Ratios[c] = ratios(c, rows)
 	}
 }
+
+// isKeepTool reports whether a tool is keep (or keep-base).
+func isKeepTool(name string) bool { return strings.HasPrefix(name, "keep") }
 
 func ratios(c string, rows []summaryRow) []ratioRow {
 	var peers []summaryRow

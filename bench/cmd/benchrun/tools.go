@@ -64,10 +64,16 @@ func versionOf(argv ...string) string {
 // engine in-process through bench/cmd/keepbench; to benchmark the product
 // path, replace init/backup/restore with `keep engine --data DIR` (vault) plus
 // `keep-agent backup …` and its restore.
-func keepTool(bin string) tool {
+func keepTool(bin string) tool { return keepToolNamed("keep", bin) }
+
+// keepToolNamed is keep under another name: "keep-base" runs a second
+// keepbench (-keepbench-base, e.g. built from an older commit) beside the
+// current one, so before/after figures come from one run. Rows of any tool
+// named keep* are keep rows (never the "best peer").
+func keepToolNamed(name, bin string) tool {
 	return tool{
-		name:    "keep",
-		version: func() string { return "engine in-process (bench/cmd/keepbench)" },
+		name:    name,
+		version: func() string { return "engine in-process (bench/cmd/keepbench " + bin + ")" },
 		env: func(j *job) []string {
 			return append(os.Environ(), "KEEP_PASSPHRASE="+passphrase)
 		},

@@ -82,6 +82,11 @@ func main() {
 			defer pprof.StopCPUProfile()
 		}
 	}
+	defer func() {
+		if stopMemProfile != nil {
+			stopMemProfile()
+		}
+	}()
 	var err error
 	switch os.Args[1] {
 	case "init":
@@ -186,6 +191,11 @@ func open(ctx context.Context, dir string, readOnly bool, st *stats) (*repo.Repo
 	runtime.GC()
 	debug.FreeOSMemory()
 	st.PeakReset = resetHWM()
+	if p := os.Getenv("KEEP_MEMPROFILE"); p != "" {
+		// An investigation knob: a heap profile of the job (after the
+		// KDF) taken at the largest heap seen, checked every 100 ms.
+		stopMemProfile = peakHeapProfile(p)
+	}
 	t = time.Now()
 	r, err := repo.Open(ctx, repo.DirFS(filepath.Join(dir, "repo")), m, repo.Options{ReadOnly: readOnly})
 	st.OpenS = time.Since(t).Seconds()
@@ -220,6 +230,9 @@ func cmdBackup(ctx context.Context, args []string) error {
 	}
 	defer r.Close(ctx)
 	opts := backup.Options{Hostname: *host} // Workers zero: GOMAXPROCS
+	if w, err := strconv.Atoi(os.Getenv("KEEP_BACKUP_WORKERS")); err == nil {
+		opts.Workers = w // an experiment knob; the default is the engine's
+	}
 	if *images {
 		for _, p := range paths {
 			ents, err := os.ReadDir(p)
@@ -392,4 +405,36 @@ func writeFileSync(name string, b []byte) error {
 		return err
 	}
 	return f.Close()
+}
+
+var stopMemProfile func()
+
+// peakHeapProfile writes a heap profile to path whenever the heap in use
+// reaches a new peak; stop ends it.
+func peakHeapProfile(path string) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var peak uint64
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak+peak/20 {
+				peak = ms.HeapInuse
+				if f, err := os.Create(path); err == nil {
+					_ = pprof.WriteHeapProfile(f)
+					_ = f.Close()
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
