@@ -28,13 +28,8 @@ func nocSetup(t *testing.T, certFile string) (addr string, f map[string]string, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	f = map[string]string{}
-	for name, b := range map[string][]byte{"ca": p.CACert, "cert": p.ServerCert, "key": p.ServerKey, "op": p.OperatorCert, "opkey": p.OperatorKey} {
-		f[name] = filepath.Join(dir, name+".pem")
-		if err := os.WriteFile(f[name], b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+	if f, err = p.WriteFiles(t.TempDir()); err != nil {
+		t.Fatal(err)
 	}
 	if certFile != "" {
 		f["cert"] = certFile

@@ -91,7 +91,7 @@ func TestDefaultModulesRealTree(t *testing.T) {
 // it against the size target (≤ 16 MiB compressed) and the zstd window.
 func TestBuildRealTree(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds a full image (seconds)")
+		t.Skip("builds a full image (seconds): skipped under -short only")
 	}
 	s := fakeSpec(t)
 	s.ModulesDir = realModulesDir(t)

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -128,4 +130,20 @@ func (noRandom) Read([]byte) (int, error) {
 
 func certPEM(c *x509.Certificate) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+}
+
+// WriteFiles writes the PKI as PEM files into dir, for tests that hand
+// paths to the API's TLS configuration, and returns their paths by name:
+// ca, cert, key (the server's), op, opkey (the operator's), rogue,
+// roguekey.
+func (p TestPKI) WriteFiles(dir string) (map[string]string, error) {
+	files := map[string]string{}
+	for name, b := range map[string][]byte{"ca": p.CACert, "cert": p.ServerCert, "key": p.ServerKey,
+		"op": p.OperatorCert, "opkey": p.OperatorKey, "rogue": p.RogueCert, "roguekey": p.RogueKey} {
+		files[name] = filepath.Join(dir, name+".pem")
+		if err := os.WriteFile(files[name], b, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
 }

@@ -2,11 +2,9 @@ package qemu_test
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -14,9 +12,7 @@ import (
 	"time"
 
 	"keep/appliance/api"
-	"keep/appliance/events"
 	"keep/image"
-	"keep/qemu"
 	"keep/qemu/noc"
 )
 
@@ -141,99 +137,14 @@ func TestScenarioTunnelNAT(t *testing.T) {
 		LocalID: "noc.example.net", RemoteID: "keep-01.example.net", LocalTS: tunNOCLAN, RemoteTS: tunKeepLAN, PSK: psk,
 		Extra: []string{"dpd_delay = 5s"}}
 
-	nocDir, err := os.MkdirTemp("", "keep-noc-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(nocDir) })
-	wanSock := filepath.Join(nocDir, "wan.sock")
-	nocVM := noc.Boot(t, noc.Options{
-		Name:    "noc-nat",
-		Dir:     nocDir,
-		Kernel:  kernel,
-		Capture: []string{"wan"},
-		NICs:    []qemu.NIC{{ID: "wan", Kind: qemu.NICStream, Listen: wanSock}},
-		Files:   []noc.File{{Path: "/etc/swanctl/conf.d/keep.conf", Data: []byte(site.SwanctlConf()), Mode: 0o600}},
-		Script:  nocNATSiteScript(tunNOCLAN, tunNOCHost),
-	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	out, err := nocVM.StartCharon(ctx)
-	if err != nil {
-		t.Fatalf("noc: %v", err)
-	}
-	t.Logf("noc: booted in %v (guest uptime %v); %s", nocVM.BootTime.Round(time.Millisecond), nocVM.GuestUptime.Round(time.Millisecond), strings.TrimSpace(out))
-
-	// The appliance, its WAN NIC on the site side of the NAT router.
-	dir, err := os.MkdirTemp("", "keep-vm-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	m := qemu.Appliance(qemu.ApplianceSpec{Kernel: kernel, Initrd: initrd, Dir: dir, Disks: 6, DiskBytes: 128 << 20, BMC: true,
-		Append: []string{"ipv6.disable=1", "keep.config=b64:" + base64.StdEncoding.EncodeToString([]byte(tunnelNATConfig()))}})
-	m.NICs = append(m.NICs, qemu.NIC{ID: "wan", Kind: qemu.NICStream, MAC: natWANMAC, Connect: wanSock})
-	bootCtx, bootCancel := context.WithTimeout(ctx, tunTimeout)
-	defer bootCancel()
-	start := time.Now()
-	vm, err := m.Start(bootCtx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c *api.Client
-	t.Cleanup(func() {
-		if t.Failed() {
-			natDebug(t, nocVM, c)
-			t.Logf("appliance console tail:\n%s", vm.Console().Tail(60))
-		}
-		if err := vm.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
+	run := startTunnelSite(ctx, t, kernel, initrd, tunnelSite{
+		name: "noc-nat", swan: site, wanMAC: natWANMAC, config: tunnelNATConfig(),
+		script: nocNATSiteScript(tunNOCLAN, tunNOCHost),
+		onFail: func(nocVM *noc.VM, c *api.Client) { natDebug(t, nocVM, c) },
 	})
-	match, err := vm.Console().Expect(bootCtx, tunReadyRE)
-	if err != nil {
-		t.Fatalf("waiting for the ready line: %v", err)
-	}
-	t.Logf("appliance ready at kernel uptime %ss, %v wall", match[1], time.Since(start).Round(time.Millisecond))
-	addr, err := vm.HostAddr(qemu.APINIC, qemu.APIGuestPort)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c = api.NewTCPClient(addr)
-
-	// tunnel.up, by the appliance's journal.
-	var evs []events.Event
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		if evs, err = tunnelEvents(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := findEvent(evs, "tunnel.up"); ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			st, _ := c.Tunnel(ctx)
-			t.Fatalf("no tunnel.up within 2 min of ready; tunnel events %+v\nstatus %+v", evs, st)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	up, _ := findEvent(evs, "tunnel.up")
-	closed, ok := findEvent(evs, "tunnel.fail_closed")
-	if !ok || closed.Seq > up.Seq {
-		t.Errorf("tunnel.fail_closed missing or after tunnel.up: %+v", evs)
-	}
-	for _, e := range evs {
-		if e.Seq < up.Seq && (e.Kind == "tunnel.failed" || e.Kind == "tunnel.auth_failed" || e.Kind == "tunnel.start_failed") {
-			t.Errorf("before tunnel.up: %s %s %v", e.Kind, e.Message, e.Fields)
-		}
-	}
-	setup := up.Time.Sub(closed.Time)
-	nlog, err := nocVM.CharonLogText(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("tunnel.up %v after the tunnel service started (tunnel.fail_closed; the NOC was already reachable through the NAT); NOC responder: %s",
-		setup.Round(time.Millisecond), nocResponderSpan(nlog))
+	nocVM, c, up, setup := run.noc, run.c, run.up, run.setup
 	if setup > tunSetupMax {
 		t.Errorf("tunnel setup through the NAT took %v after the NOC was reachable (target ≤ %v, guard %v)", setup, tunSetupTarget, tunSetupMax)
 	}
@@ -313,7 +224,7 @@ func TestScenarioTunnelNAT(t *testing.T) {
 	// Traffic: the NOC's LAN host pings the appliance's address inside
 	// local_ts: through charon's ESP-in-UDP, the NAT's reverse
 	// translation and the appliance's encap socket.
-	out = nocVM.MustRun(t, "ip netns exec lan ping -c 5 -i 0.2 -W 5 "+tunKeepAddr.String())
+	out := nocVM.MustRun(t, "ip netns exec lan ping -c 5 -i 0.2 -W 5 "+tunKeepAddr.String())
 	if !strings.Contains(out, "5 packets transmitted, 5 received") {
 		t.Errorf("NOC LAN → %s through the tunnel and the NAT:\n%s", tunKeepAddr, out)
 	}
@@ -377,11 +288,7 @@ func TestScenarioTunnelNAT(t *testing.T) {
 	// appliance's side; its next packet (DPD, keepalive) reaches charon
 	// from a new port, charon moves the IKE SA and its ESP states there,
 	// and the NOC's pings cross again, on the same SAs.
-	evs, err = tunnelEvents(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lastSeq := evs[len(evs)-1].Seq
+	lastSeq := lastTunnelSeq(ctx, t, c)
 	inBefore := uint64(0)
 	if st, err := c.Tunnel(ctx); err == nil && len(st.IKE) == 1 && len(st.IKE[0].Children) == 1 {
 		inBefore = st.IKE[0].Children[0].PacketsIn
@@ -441,7 +348,8 @@ ip -n isp link set isp0 up
 		st.IKE[0].Children[0].PacketsIn < inBefore+5 {
 		t.Errorf("after the rebinding, want the same IKE SA %s with ≥ %d packets in: %+v %v", ike.SPIi, inBefore+5, st, err)
 	}
-	if evs, err = c.Events(ctx, api.EventQuery{Source: "tunnel", After: lastSeq}); err != nil {
+	evs, err := c.Events(ctx, api.EventQuery{Source: "tunnel", After: lastSeq})
+	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range evs {

@@ -139,6 +139,157 @@ func findEvent(evs []events.Event, kind string) (events.Event, bool) {
 	return events.Event{}, false
 }
 
+// lastTunnelSeq is the sequence number of the appliance's newest tunnel
+// event (the tunnel service's first, fail_closed, is always there).
+func lastTunnelSeq(ctx context.Context, t *testing.T, c *api.Client) uint64 {
+	t.Helper()
+	evs, err := tunnelEvents(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) == 0 {
+		t.Fatal("no tunnel events at all")
+	}
+	return evs[len(evs)-1].Seq
+}
+
+// tunnelSite is one scenario's NOC guest and appliance, joined by a
+// stream link (the appliance's NIC wanMAC; the NOC guest's eth0, captured
+// on the host as "wan").
+type tunnelSite struct {
+	name   string      // the NOC guest's name
+	swan   noc.PSKSite // charon's side of the tunnel
+	files  []noc.File  // more files for the NOC guest
+	script string      // the NOC guest's network setup
+	config string      // the appliance's keep.config
+	wanMAC string
+	// onFail adds diagnostics when the test failed (c is nil before the
+	// appliance's API answers).
+	onFail func(nocVM *noc.VM, c *api.Client)
+}
+
+// tunnelRun is a started tunnelSite whose tunnel is up.
+type tunnelRun struct {
+	noc *noc.VM
+	vm  *qemu.VM
+	c   *api.Client
+	// up is the first tunnel.up; setup the time from the tunnel
+	// service's start (tunnel.fail_closed) to it.
+	up    events.Event
+	setup time.Duration
+}
+
+// startTunnelSite boots the NOC guest and starts charon, then boots the
+// appliance with IPv6 off (its WAN sends no ND/MLD) and waits for its
+// ready line and its first tunnel.up. The block policies must be in
+// before the tunnel comes up, and nothing may fail before it does.
+func startTunnelSite(ctx context.Context, t *testing.T, kernel, initrd string, s tunnelSite) tunnelRun {
+	t.Helper()
+	nocDir, err := os.MkdirTemp("", "keep-noc-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(nocDir) })
+	wanSock := filepath.Join(nocDir, "wan.sock")
+	var r tunnelRun
+	r.noc = noc.Boot(t, noc.Options{
+		Name:    s.name,
+		Dir:     nocDir,
+		Kernel:  kernel,
+		Capture: []string{"wan"},
+		NICs:    []qemu.NIC{{ID: "wan", Kind: qemu.NICStream, Listen: wanSock}},
+		Files:   append(s.files, noc.File{Path: "/etc/swanctl/conf.d/keep.conf", Data: []byte(s.swan.SwanctlConf()), Mode: 0o600}),
+		Script:  s.script,
+	})
+	out, err := r.noc.StartCharon(ctx)
+	if err != nil {
+		t.Fatalf("noc: %v", err)
+	}
+	t.Logf("noc: booted in %v (guest uptime %v); %s", r.noc.BootTime.Round(time.Millisecond), r.noc.GuestUptime.Round(time.Millisecond), strings.TrimSpace(out))
+
+	dir, err := os.MkdirTemp("", "keep-vm-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	m := qemu.Appliance(qemu.ApplianceSpec{Kernel: kernel, Initrd: initrd, Dir: dir, Disks: 6, DiskBytes: 128 << 20, BMC: true,
+		Append: []string{"ipv6.disable=1", "keep.config=b64:" + base64.StdEncoding.EncodeToString([]byte(s.config))}})
+	m.NICs = append(m.NICs, qemu.NIC{ID: "wan", Kind: qemu.NICStream, MAC: s.wanMAC, Connect: wanSock})
+	bootCtx, bootCancel := context.WithTimeout(ctx, tunTimeout)
+	defer bootCancel()
+	start := time.Now()
+	if r.vm, err = m.Start(bootCtx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			if s.onFail != nil {
+				s.onFail(r.noc, r.c)
+			}
+			t.Logf("appliance console tail:\n%s", r.vm.Console().Tail(60))
+		}
+		if err := r.vm.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	match, err := r.vm.Console().Expect(bootCtx, tunReadyRE)
+	if err != nil {
+		t.Fatalf("waiting for the ready line: %v", err)
+	}
+	t.Logf("appliance ready at kernel uptime %ss, %v wall", match[1], time.Since(start).Round(time.Millisecond))
+	addr, err := r.vm.HostAddr(qemu.APINIC, qemu.APIGuestPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.c = api.NewTCPClient(addr)
+
+	r.up = r.waitEvent(ctx, t, 0, "tunnel.up", 2*time.Minute)
+	evs, err := tunnelEvents(ctx, r.c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed, ok := findEvent(evs, "tunnel.fail_closed")
+	if !ok || closed.Seq > r.up.Seq {
+		t.Errorf("tunnel.fail_closed missing or after tunnel.up: %+v", evs)
+	}
+	for _, e := range evs {
+		if e.Seq < r.up.Seq && (e.Kind == "tunnel.failed" || e.Kind == "tunnel.auth_failed" || e.Kind == "tunnel.start_failed") {
+			t.Errorf("before tunnel.up: %s %s %v", e.Kind, e.Message, e.Fields)
+		}
+	}
+	r.setup = r.up.Time.Sub(closed.Time)
+	nlog, err := r.noc.CharonLogText(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("tunnel.up %v after the tunnel service started (tunnel.fail_closed; the NOC was already reachable); NOC responder: %s",
+		r.setup.Round(time.Millisecond), nocResponderSpan(nlog))
+	return r
+}
+
+// waitEvent polls the appliance's journal (every 200 ms) for the first
+// tunnel event of kind after sequence number after, failing the test
+// with the tunnel's status and charon's log if none comes within.
+func (r tunnelRun) waitEvent(ctx context.Context, t *testing.T, after uint64, kind string, within time.Duration) events.Event {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		evs, err := r.c.Events(ctx, api.EventQuery{Source: "tunnel", After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e, ok := findEvent(evs, kind); ok {
+			return e
+		}
+		if time.Now().After(deadline) {
+			st, _ := r.c.Tunnel(ctx)
+			nlog, _ := r.noc.CharonLogText(ctx)
+			t.Fatalf("no %s within %v; tunnel events %+v\nstatus %+v\nNOC charon log:\n%s", kind, within, evs, st, nlog)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // TestScenarioTunnel is the first whole-system proof of the NOC tunnel:
 // the appliance (test image, Keep's own IKEv2 daemon as the tunnel
 // service, real kernel ESP) brings up a PSK tunnel with
@@ -163,111 +314,23 @@ func TestScenarioTunnel(t *testing.T) {
 		LocalID: "noc.example.net", RemoteID: "keep-01.example.net", LocalTS: tunNOCLAN, RemoteTS: tunKeepLAN, PSK: psk,
 		Extra: []string{"dpd_delay = 5s"}}
 
-	nocDir, err := os.MkdirTemp("", "keep-noc-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(nocDir) })
-	wanSock := filepath.Join(nocDir, "wan.sock")
-	nocVM := noc.Boot(t, noc.Options{
-		Name:    "noc",
-		Dir:     nocDir,
-		Kernel:  kernel,
-		Capture: []string{"wan"},
-		NICs:    []qemu.NIC{{ID: "wan", Kind: qemu.NICStream, Listen: wanSock}},
-		Files: append(nocOperatorFiles(t),
-			noc.File{Path: "/etc/swanctl/conf.d/keep.conf", Data: []byte(site.SwanctlConf()), Mode: 0o600}),
-		Script: nocSiteScript(tunNOCWAN, tunNOCLAN, tunNOCHost),
-	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	out, err := nocVM.StartCharon(ctx)
-	if err != nil {
-		t.Fatalf("noc: %v", err)
-	}
-	t.Logf("noc: booted in %v (guest uptime %v); %s", nocVM.BootTime.Round(time.Millisecond), nocVM.GuestUptime.Round(time.Millisecond), strings.TrimSpace(out))
-
-	// The appliance: the test image on the default hardware, plus the
-	// WAN NIC on the NOC's link. IPv6 is off so its WAN sends no ND/MLD.
-	dir, err := os.MkdirTemp("", "keep-vm-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	m := qemu.Appliance(qemu.ApplianceSpec{Kernel: kernel, Initrd: initrd, Dir: dir, Disks: 6, DiskBytes: 128 << 20, BMC: true,
-		Append: []string{"ipv6.disable=1", "keep.config=b64:" + base64.StdEncoding.EncodeToString([]byte(tunnelConfig()))}})
-	m.NICs = append(m.NICs, qemu.NIC{ID: "wan", Kind: qemu.NICStream, MAC: tunWANMAC, Connect: wanSock})
-	bootCtx, bootCancel := context.WithTimeout(ctx, tunTimeout)
-	defer bootCancel()
-	start := time.Now()
-	vm, err := m.Start(bootCtx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("appliance console tail:\n%s", vm.Console().Tail(60))
-		}
-		if err := vm.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
+	run := startTunnelSite(ctx, t, kernel, initrd, tunnelSite{
+		name: "noc", swan: site, wanMAC: tunWANMAC, config: tunnelConfig(),
+		files:  nocOperatorFiles(t),
+		script: nocSiteScript(tunNOCWAN, tunNOCLAN, tunNOCHost),
 	})
-	match, err := vm.Console().Expect(bootCtx, tunReadyRE)
-	if err != nil {
-		t.Fatalf("waiting for the ready line: %v", err)
+	nocVM, c, up := run.noc, run.c, run.up
+	var out string
+	if ready, _ := c.Events(ctx, api.EventQuery{Kind: "boot.ready"}); len(ready) > 0 {
+		t.Logf("boot.ready → tunnel.up %v", up.Time.Sub(ready[0].Time).Round(time.Millisecond))
 	}
-	t.Logf("appliance ready at kernel uptime %ss, %v wall", match[1], time.Since(start).Round(time.Millisecond))
-	addr, err := vm.HostAddr(qemu.APINIC, qemu.APIGuestPort)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := api.NewTCPClient(addr)
-
-	// tunnel.up, by the appliance's journal.
-	var evs []events.Event
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		if evs, err = tunnelEvents(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := findEvent(evs, "tunnel.up"); ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			st, _ := c.Tunnel(ctx)
-			nlog, _ := nocVM.CharonLogText(ctx)
-			t.Fatalf("no tunnel.up within 2 min of ready; tunnel events %+v\nstatus %+v\nNOC charon log:\n%s", evs, st, nlog)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	up, _ := findEvent(evs, "tunnel.up")
-	closed, ok := findEvent(evs, "tunnel.fail_closed")
-	if !ok || closed.Seq > up.Seq {
-		t.Errorf("tunnel.fail_closed missing or after tunnel.up: %+v", evs)
-	}
-	for _, e := range evs {
-		if e.Seq < up.Seq && (e.Kind == "tunnel.failed" || e.Kind == "tunnel.auth_failed" || e.Kind == "tunnel.start_failed") {
-			t.Errorf("before tunnel.up: %s %s %v", e.Kind, e.Message, e.Fields)
-		}
-	}
-	setup := up.Time.Sub(closed.Time)
-	ready, _ := c.Events(ctx, api.EventQuery{Kind: "boot.ready"})
-	readyToUp := "n/a"
-	if len(ready) > 0 {
-		readyToUp = up.Time.Sub(ready[0].Time).Round(time.Millisecond).String()
-	}
-	nlog, err := nocVM.CharonLogText(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("tunnel.up %v after the tunnel service started (tunnel.fail_closed; the NOC was already reachable); boot.ready → tunnel.up %s; NOC responder: %s",
-		setup.Round(time.Millisecond), readyToUp, nocResponderSpan(nlog))
 	if l, err := c.Logs(ctx, "modules", 0); err == nil && len(l.Lines) > 0 {
 		last := l.Lines[len(l.Lines)-1]
 		t.Logf("appliance boot modules: %s %v", last.Message, last.Fields)
 	}
-	if setup > tunSetupMax {
-		t.Errorf("tunnel setup took %v after the NOC was reachable (target ≤ %v, guard %v)", setup, tunSetupTarget, tunSetupMax)
+	if run.setup > tunSetupMax {
 		// What the first SA waited for: the kernel's on-demand module
 		// loads (one keep-modprobe exec each) and the IKE daemon's steps.
 		for _, lg := range []string{"kernel", "tunnel"} {
@@ -363,8 +426,8 @@ func TestScenarioTunnel(t *testing.T) {
 
 	tunnelAPIFromNOC(ctx, t, nocVM, c)
 	tunnelRekeysUnderTraffic(ctx, t, nocVM, c, site)
-	tunnelCharonRestart(ctx, t, nocVM, c)
-	tunnelServiceRestart(ctx, t, nocVM, c)
+	tunnelCharonRestart(ctx, t, run)
+	tunnelServiceRestart(ctx, t, run)
 
 	// Fail closed: charon dies (kill -9: no Delete, its kernel state
 	// stays) and the NOC's kernel state is flushed, so the NOC's LAN
@@ -379,30 +442,14 @@ func TestScenarioTunnel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, err = tunnelEvents(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lastSeq := evs[len(evs)-1].Seq
+	lastSeq := lastTunnelSeq(ctx, t, c)
 	nocVM.MustRun(t, `kill -9 $(cat /run/charon.pid)
 for i in $(seq 100); do kill -0 $(cat /run/charon.pid) 2>/dev/null || break; sleep 0.1; done
 ip xfrm state flush; ip xfrm policy flush
 ip netns exec lan ping -i 0.5 -c 1200 -W 1 `+tunKeepAddr.String()+` >/run/clear-ping.out 2>&1 &
 echo $! >/run/clear-ping.pid`)
 	killed := time.Now()
-	var dead events.Event
-	for found := false; !found; {
-		if evs, err = c.Events(ctx, api.EventQuery{Source: "tunnel", After: lastSeq}); err != nil {
-			t.Fatal(err)
-		}
-		dead, found = findEvent(evs, "tunnel.peer_dead")
-		if !found && time.Since(killed) > 5*time.Minute {
-			t.Fatalf("no tunnel.peer_dead within 5 min of killing charon; events since: %+v", evs)
-		}
-		if !found {
-			time.Sleep(time.Second)
-		}
-	}
+	dead := run.waitEvent(ctx, t, lastSeq, "tunnel.peer_dead", 5*time.Minute)
 	t.Logf("tunnel.peer_dead %v after charon was killed (host clock; dpd_interval 5s, retransmissions 1s×1.8ⁿ, 3 tries: bound about 17 s): %s",
 		time.Since(killed).Round(100*time.Millisecond), dead.Message)
 	// A few more seconds of clear pings against the appliance without SAs.
@@ -487,11 +534,9 @@ while [ ! -e /run/ctl.stop ]; do
 	if %s >/dev/null 2>>/run/ctl.err; then ok=$((ok+1)); else failed=$((failed+1)); fi
 done
 echo "$ok $failed" >/run/ctl.count) >/dev/null 2>&1 &`, pings, tunKeepAddr, nocCtl(nocOpCreds, "--timeout 10s status")))
-	evs, err := tunnelEvents(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	last := evs[len(evs)-1].Seq
+	last := lastTunnelSeq(ctx, t, c)
+	var evs []events.Event
+	var err error
 	steps := []struct{ by, sa string }{
 		{"keep", "child"}, {"noc", "child"}, {"keep", "ike"}, {"keep", "child"}, {"noc", "ike"}, {"keep", "child"},
 	}
@@ -589,13 +634,10 @@ for i in $(seq 300); do [ -e /run/ctl.count ] && break; sleep 0.1; done`)
 // knows the IKE SA, reports the peer dead and brings the tunnel up again:
 // the time from the crash to tunnel.up is the recovery time, bounded by
 // dpd_interval + the retransmissions + the re-initiation back-off + setup.
-func tunnelCharonRestart(ctx context.Context, t *testing.T, nocVM *noc.VM, c *api.Client) {
+func tunnelCharonRestart(ctx context.Context, t *testing.T, run tunnelRun) {
 	t.Helper()
-	evs, err := tunnelEvents(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	last := evs[len(evs)-1].Seq
+	nocVM := run.noc
+	last := lastTunnelSeq(ctx, t, run.c)
 	nocVM.MustRun(t, `kill -9 $(cat /run/charon.pid)
 for i in $(seq 100); do kill -0 $(cat /run/charon.pid) 2>/dev/null || break; sleep 0.1; done
 ip xfrm state flush; ip xfrm policy flush
@@ -607,28 +649,10 @@ rm -f `+noc.CharonVici) // a crash leaves the socket behind
 	restarted := time.Since(crashed)
 	// Times by the host's clock when the events are seen (polled every
 	// 200 ms), and by the appliance's between the two events.
-	var dead, up events.Event
-	var deadOK, upOK bool
-	var deadSeen, upSeen time.Duration
-	for !upOK {
-		if evs, err = c.Events(ctx, api.EventQuery{Source: "tunnel", After: last}); err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range evs {
-			switch {
-			case e.Kind == "tunnel.peer_dead" && !deadOK:
-				dead, deadOK, deadSeen = e, true, time.Since(crashed)
-			case e.Kind == "tunnel.up" && deadOK:
-				up, upOK, upSeen = e, true, time.Since(crashed)
-			}
-		}
-		if !upOK && time.Since(crashed) > 3*time.Minute {
-			t.Fatalf("no tunnel.peer_dead then tunnel.up within 3 min of restarting charon; events %+v", evs)
-		}
-		if !upOK {
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
+	dead := run.waitEvent(ctx, t, last, "tunnel.peer_dead", 3*time.Minute)
+	deadSeen := time.Since(crashed)
+	up := run.waitEvent(ctx, t, dead.Seq, "tunnel.up", 3*time.Minute)
+	upSeen := time.Since(crashed)
 	t.Logf("charon crashed and restarted (%v to restart): peer_dead after %v, tunnel.up again %v after the crash (appliance clock: %v from peer_dead to up); dpd_interval 5s, retransmissions 1s×1.8ⁿ, 3 tries",
 		restarted.Round(time.Millisecond), deadSeen.Round(100*time.Millisecond), upSeen.Round(100*time.Millisecond),
 		up.Time.Sub(dead.Time).Round(time.Millisecond))
@@ -717,13 +741,10 @@ func tunnelAPIFromNOC(ctx context.Context, t *testing.T, nocVM *noc.VM, c *api.C
 // afresh, adopting the block policies, and the new IKE SA carries
 // INITIAL_CONTACT. The NOC must end with one IKE SA and one pair of ESP
 // SAs (no duplicates left from before), and traffic crosses again.
-func tunnelServiceRestart(ctx context.Context, t *testing.T, nocVM *noc.VM, c *api.Client) {
+func tunnelServiceRestart(ctx context.Context, t *testing.T, run tunnelRun) {
 	t.Helper()
-	evs, err := tunnelEvents(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	last := evs[len(evs)-1].Seq
+	nocVM, c := run.noc, run.c
+	last := lastTunnelSeq(ctx, t, c)
 	initialContacts := func() int {
 		l, err := nocVM.CharonLogText(ctx)
 		if err != nil {
@@ -736,18 +757,7 @@ func tunnelServiceRestart(ctx context.Context, t *testing.T, nocVM *noc.VM, c *a
 	if err := c.RestartService(ctx, "tunnel"); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if evs, err = c.Events(ctx, api.EventQuery{Source: "tunnel", After: last}); err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := findEvent(evs, "tunnel.up"); ok {
-			break
-		}
-		if time.Since(start) > 2*time.Minute {
-			t.Fatalf("no tunnel.up within 2 min of restarting the tunnel service; events %+v", evs)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	run.waitEvent(ctx, t, last, "tunnel.up", 2*time.Minute)
 	t.Logf("tunnel service restarted: up again %v after keep ctl restart tunnel", time.Since(start).Round(100*time.Millisecond))
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		raw, err := nocVM.Swanctl(ctx, "--list-sas", "--raw")

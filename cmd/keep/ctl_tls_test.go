@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,13 +36,8 @@ func nocFixture(t *testing.T) (addr string, files map[string]string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	files = map[string]string{}
-	for name, b := range map[string][]byte{"ca": p.CACert, "cert": p.ServerCert, "key": p.ServerKey, "op": p.OperatorCert, "opkey": p.OperatorKey} {
-		files[name] = filepath.Join(dir, name+".pem")
-		if err := os.WriteFile(files[name], b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+	if files, err = p.WriteFiles(t.TempDir()); err != nil {
+		t.Fatal(err)
 	}
 	tc, err := api.ServerTLSConfig(api.NOCFiles{CertFile: files["cert"], KeyFile: files["key"], ClientCAFile: files["ca"]})
 	if err != nil {

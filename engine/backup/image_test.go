@@ -152,7 +152,7 @@ func imageGrowth(t testing.TB, size int64, ic *imageChunking) growth {
 // most 4× the changed bytes (the bound), and restores identically.
 func TestImageIncrementalGrowth(t *testing.T) {
 	if testing.Short() {
-		t.Skip("writes 64 MiB twice")
+		t.Skip("writes 64 MiB twice: skipped under -short only")
 	}
 	g := imageGrowth(t, 64<<20, nil)
 	t.Logf("changed %d, stored %d, repository grew %d: %.2f×", g.changed, g.stored, g.grown, g.ratio)
