@@ -631,8 +631,22 @@ func TestScenarioUncleanPowerOff(t *testing.T) {
 		case <-time.After(time.Second):
 		}
 	}
-	go c.TestExec(context.Background(), api.ExecRequest{Argv: []string{"/init", "testdata", "write", "/vault/big.bin", "64"}, TimeoutSeconds: 60})
-	time.Sleep(2 * time.Second) // let writes be in flight (there is no event for "half written")
+	go c.TestExec(context.Background(), api.ExecRequest{Argv: []string{"/init", "testdata", "write", "/vault/big.bin", "256"}, TimeoutSeconds: 120})
+	// Cut while writes are in flight: md marks the array active at a
+	// write and clean again 200 ms after the last (safe_mode_delay), so
+	// wait until mdadm reports it active, then cut at once. (A fixed
+	// pause lost that race when the write had finished by then.)
+	for {
+		state := fields(mustOracle(t, ctx, c, "mdadm", "--detail", "/dev/md127"))["State"]
+		if strings.HasPrefix(state, "active") {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the array never went active during the write: state %q", state)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 	if err := vm.QMP().Quit(ctx); err != nil {
 		t.Fatal(err)
 	}
