@@ -18,7 +18,8 @@ func BenchmarkSealOpen(b *testing.B) {
 		name string
 		data []byte
 	}
-	inputs := []input{{"text", corpus.Text(1, size)}, {"random", corpus.Random(1, size)}}
+	inputs := []input{{"text", corpus.Text(1, size)}, {"random", corpus.Random(1, size)},
+		{"code", machineCode(b, size)}} // through the x86 filter
 	// Real files, 1 MiB from the middle of the tree's first 64 MiB.
 	if files, err := corpus.Files(corpus.FilesRoot(), 64<<20); err == nil && len(files) == 64<<20 {
 		inputs = append(inputs, input{"files", files[32<<20 : 32<<20+size]})

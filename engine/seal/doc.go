@@ -18,6 +18,14 @@
 // (measured here), next to about 120–300 MB/s on compressible data, so a
 // separate sampling heuristic would save little and misjudge mixed chunks.
 //
+// Machine code: a plaintext whose sampled bytes hold at least 4 x86 CALL or
+// JMP instructions with small displacements per KiB goes through the x86
+// branch filter (x86.go) before zstd, as codec zstd+x86; Open undoes it
+// after decompression. On the benchmark's file-server corpus (57 % of its
+// bytes are ELF files) that stores 11 MB less of 1528 MB (zstd alone: 592
+// MB); on the test binary's .text, 8.4 % less. The filter runs at about
+// 2.2 GB/s, the test on three 8 KiB samples at tens of GB/s.
+//
 // Invariants:
 //
 //   - Open returns only authenticated plaintext; on any error it returns
@@ -38,11 +46,13 @@
 //   - A Sealer is safe for concurrent use and never prints its key.
 //
 // Testing: round trips over empty, tiny, compressible, zero and random
-// inputs (checking the codec chosen); every byte of a blob flipped and every
-// truncation (header, nonce, ciphertext and tag classes) fails with
-// ErrCorrupt; wrong type, ID and key fail; limits below the size fail with
-// ErrTooLarge; a hand-sealed 256 MiB zstd bomb without a declared size stops
-// at the limit; FuzzOpen feeds arbitrary blobs, FuzzRoundTrip arbitrary
-// plaintexts. Benchmarks report Seal and Open MB/s on compressible and
-// random data.
+// inputs (checking the codec chosen), and machine code (the test binary's
+// .text) through the x86 filter, smaller than plain zstd; every byte of a
+// blob flipped and every truncation (header, nonce, ciphertext and tag
+// classes) fails with ErrCorrupt; wrong type, ID and key fail; limits below
+// the size fail with ErrTooLarge; a hand-sealed 256 MiB zstd bomb without a
+// declared size stops at the limit; FuzzOpen feeds arbitrary blobs,
+// FuzzRoundTrip arbitrary plaintexts, FuzzX86 arbitrary bytes through the
+// filter and back. Benchmarks report Seal and Open MB/s on compressible,
+// random and machine-code data, and the filter's speed.
 package seal

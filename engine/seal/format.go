@@ -36,6 +36,10 @@ type Codec uint8
 const (
 	CodecNone Codec = 0 // stored as is
 	CodecZstd Codec = 1 // one or more zstd frames
+	// CodecZstdX86 is zstd over the plaintext with x86 branch targets
+	// made absolute (x86.go): chosen for plaintexts that look like x86
+	// machine code.
+	CodecZstdX86 Codec = 2
 )
 
 func (c Codec) String() string {
@@ -44,11 +48,13 @@ func (c Codec) String() string {
 		return "none"
 	case CodecZstd:
 		return "zstd"
+	case CodecZstdX86:
+		return "zstd+x86"
 	}
 	return fmt.Sprintf("codec(%d)", uint8(c))
 }
 
-func (c Codec) valid() bool { return c == CodecNone || c == CodecZstd }
+func (c Codec) valid() bool { return c <= CodecZstdX86 }
 
 // Type is what a blob holds; it is bound into the blob's authentication, so
 // a blob sealed as one type never opens as another. Zero is not a type.

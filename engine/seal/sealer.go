@@ -112,8 +112,9 @@ func (s *Sealer) GoString() string { return s.String() }
 // scratch is per-call working memory, pooled so Seal and Open do not
 // allocate on the hot path.
 type scratch struct {
-	buf []byte // compressed plaintext
-	aad [aadLen]byte
+	buf  []byte // compressed plaintext
+	filt []byte // the x86-filtered plaintext
+	aad  [aadLen]byte
 }
 
 func (s *Sealer) getScratch() *scratch {
@@ -124,8 +125,8 @@ func (s *Sealer) getScratch() *scratch {
 }
 
 func (s *Sealer) putScratch(b *scratch) {
-	if cap(b.buf) <= 8<<20 { // do not pin huge buffers
-		b.buf = b.buf[:0]
+	if cap(b.buf) <= 8<<20 && cap(b.filt) <= 8<<20 { // do not pin huge buffers
+		b.buf, b.filt = b.buf[:0], b.filt[:0]
 		s.scratch.Put(b)
 	}
 }
