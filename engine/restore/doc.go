@@ -5,14 +5,27 @@
 // writing, and VerifyRepo does so for a whole repository, or a sample of
 // its chunks, reporting exactly what each damaged blob affects.
 //
-// What Restore recreates: directories, regular files (Workers files at
-// once, and within a file its chunks read and written at their offsets by
-// Workers goroutines, out of order; holes left unwritten
+// What Restore recreates: directories, regular files (chunks read and
+// written at their offsets, out of order, by Workers goroutines shared by
+// all files, so one large file gets all of them; holes left unwritten
 // and the size set with ftruncate, so sparse files come back sparse),
 // symlinks, hard links (a Hardlink node links to the restored first name;
 // if that is outside the restored sub-path, its content is written and it
 // becomes the first name), FIFOs, device nodes (root only), owners (root
 // only), modes, xattrs (POSIX ACLs included) and atime/mtime in ns.
+//
+// How: one walker goroutine reads the trees and does every namespace
+// operation (mkdir, creating a file, symlink, mknod, link, removing what
+// is in the way) one at a time, as concurrent creations in one directory
+// contend for its lock; it hands each created file, open, to the content
+// workers and never waits for content, only for a free slot when
+// max(64, 4×Workers) files are open. A directory counts its unfinished
+// children (and its listing); the last to finish sets its metadata and
+// releases its parent. A later hard-link name is linked as soon as the
+// first name exists (the content reaches it through the inode); if the
+// first name's content fails, the names linked meanwhile are removed and
+// listed as failed too, and a name reached after that writes the content
+// itself.
 // Sockets are reported and skipped; ctime cannot be set. Image nodes are
 // restored by Restore as regular (sparse) files; WriteImage writes one
 // into an existing block device instead (at least the image's size;
@@ -33,8 +46,9 @@
 // Invariants:
 //
 //   - Metadata order per item: content, lchown (it clears set-id bits),
-//     chmod, xattrs, times; a directory's metadata after its children, so
-//     creating them does not disturb its times and a read-only directory
+//     chmod, xattrs, times; a directory's metadata after all its children
+//     are finished (content written, or the file removed), so creating or
+//     removing them does not disturb its times and a read-only directory
 //     can still be filled.
 //   - A file whose data cannot be read (a chunk missing or failing to
 //     authenticate: repo.Get checks every chunk's MAC and fingerprint) is
@@ -46,7 +60,14 @@
 //   - A restored file is created anew (an existing one is removed first),
 //     so writing never goes through a hard link into another file.
 //
-// Testing: engine/backup's tests run backup → restore round trips over
+// Testing: pipeline_test.go restores hand-built nested trees with several
+// workers and checks every directory's mtime and mode, Result's counts
+// and the bound on open files; a damaged first name of a hard-linked file
+// whose other names were linked while it was pending (all removed and
+// listed), a later name writing the content itself after the first
+// failed; and cancellation with the walker and the workers blocked
+// (context.Canceled, no goroutine or descriptor left, no partial file).
+// engine/backup's tests run backup → restore round trips over
 // generated trees with every node type and compare everything (content,
 // modes, owners, ns times, xattrs, hard link identity, holes by
 // SEEK_HOLE), sub-path restores, damaged chunks, and Verify; images

@@ -14,11 +14,8 @@ import (
 	"keep/engine/tree"
 )
 
-// file writes a regular file's content: chunks at their offsets (read and
-// written by up to Workers goroutines, out of order), holes left unwritten
-// and the size set last, so holes stay holes. On a read error the file is
-// removed.
-func (r *restorer) file(ctx context.Context, n *tree.Node, dst string) error {
+// create creates the regular file dst for writing.
+func create(dst string) (*os.File, error) {
 	// Created anew, never written through an existing file (a hard
 	// link into another file): O_EXCL, and only if something is in the
 	// way is it removed first. Into a fresh target the unlink would be a
@@ -29,10 +26,25 @@ func (r *restorer) file(ctx context.Context, n *tree.Node, dst string) error {
 		_ = os.Remove(dst)
 		f, err = os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	}
+	return f, err
+}
+
+// file writes a regular file in this goroutine (WriteImage): chunks at
+// their offsets (read and written by up to Workers goroutines, out of
+// order), holes left unwritten and the size set last, so holes stay
+// holes. On a read error the file is removed.
+func (r *restorer) file(ctx context.Context, n *tree.Node, dst string) error {
+	f, err := create(dst)
 	if err != nil {
 		return err
 	}
-	err = r.content(ctx, f, n.Content)
+	return r.finishFile(n, f, dst, r.content(ctx, f, n.Content))
+}
+
+// finishFile completes the file f at dst whose content was written with
+// the error err: its size and metadata set and closed, or, on an error,
+// closed and removed.
+func (r *restorer) finishFile(n *tree.Node, f *os.File, dst string, err error) error {
 	if err == nil && needsTruncate(n) {
 		err = f.Truncate(int64(n.Size))
 	}
@@ -50,6 +62,150 @@ func (r *restorer) file(ctx context.Context, n *tree.Node, dst string) error {
 	}
 	r.files.Add(1)
 	return nil
+}
+
+// fileJob is a file created by the walker, open, for the workers to
+// write: pieces are its data extents.
+type fileJob struct {
+	n      *tree.Node
+	f      *os.File
+	dst    string
+	parent *dirState
+	lt     *linkTarget // multiply linked: its later names
+	pieces []piece
+	next   int          // the next piece to hand out; under the queue's mu
+	left   atomic.Int64 // pieces not done; who brings it to 0 finishes
+	mu     sync.Mutex
+	err    error // the first piece's error; under mu
+	failed atomic.Bool
+}
+
+// count is how many units of work j is: its pieces, or one for a file
+// without data (it still needs finishing).
+func (j *fileJob) count() int { return max(1, len(j.pieces)) }
+
+// jobQueue holds the files whose pieces are not all handed out, in
+// creation order; workers take pieces from the head, so they work on one
+// large file together and on small files each their own.
+type jobQueue struct {
+	mu     sync.Mutex
+	cond   sync.Cond // L is &mu; signalled on push and close
+	jobs   []*fileJob
+	closed bool
+}
+
+func (q *jobQueue) push(j *fileJob) {
+	q.mu.Lock()
+	q.jobs = append(q.jobs, j)
+	q.mu.Unlock()
+	if j.count() > 1 {
+		q.cond.Broadcast()
+	} else {
+		q.cond.Signal()
+	}
+}
+
+// close makes take return false once the queue is empty.
+func (q *jobQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.cond.Broadcast()
+}
+
+// take returns the next piece to write, by its file and index (an index
+// past the pieces: a file without data), waiting for one; false when the
+// queue is closed and empty.
+func (q *jobQueue) take() (*fileJob, int, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.jobs) == 0 {
+		if q.closed {
+			return nil, 0, false
+		}
+		q.cond.Wait()
+	}
+	j := q.jobs[0]
+	i := j.next
+	j.next++
+	if j.next == j.count() {
+		q.jobs[0] = nil
+		q.jobs = q.jobs[1:]
+	}
+	return j, i, true
+}
+
+// worker writes pieces until the queue is closed and empty, and finishes
+// each file whose last piece it completes. Once a file has failed (or ctx
+// ended) its remaining pieces are skipped, not read.
+func (r *restorer) worker(ctx context.Context) {
+	var buf []byte
+	for {
+		j, i, ok := r.q.take()
+		if !ok {
+			return
+		}
+		if i < len(j.pieces) && !j.failed.Load() && ctx.Err() == nil {
+			var err error
+			if buf, err = r.piece(ctx, j.f, j.pieces[i], buf); err != nil {
+				j.mu.Lock()
+				if j.err == nil {
+					j.err = err
+				}
+				j.mu.Unlock()
+				j.failed.Store(true)
+			}
+			if cap(buf) > maxPooledBuf {
+				buf = nil
+			}
+		}
+		if j.left.Add(-1) == 0 {
+			r.finish(ctx, j)
+		}
+	}
+}
+
+// finish completes a file whose pieces are all done (or skipped): sets its
+// size and metadata and closes it, or removes it (and names linked to it
+// meanwhile) on an error; then frees its slot and releases its directory.
+func (r *restorer) finish(ctx context.Context, j *fileJob) {
+	j.mu.Lock()
+	err := j.err
+	j.mu.Unlock()
+	if err == nil {
+		err = ctx.Err()
+	}
+	lt := j.lt
+	if lt != nil {
+		// Held from before the first name may be removed until the
+		// state says so: the walker links only to a name that exists
+		// and whose failure will remove the link too.
+		lt.mu.Lock()
+	}
+	err = r.finishFile(j.n, j.f, j.dst, err)
+	if err != nil {
+		r.fail(j.dst, err)
+	}
+	if lt != nil {
+		extra := lt.extra
+		lt.extra = nil
+		if err == nil {
+			lt.state = linkOK
+			r.files.Add(int64(len(extra)))
+		} else {
+			lt.state = linkFailed
+			for _, x := range extra {
+				_ = os.Remove(x.dst)
+				r.fail(x.dst, fmt.Errorf("hard link to %s: %w", lt.path, err))
+			}
+		}
+		lt.mu.Unlock()
+		for _, x := range extra {
+			r.release(ctx, x.parent)
+		}
+	}
+	<-r.slots
+	r.release(ctx, j.parent)
 }
 
 // needsTruncate reports whether a file written with n's content still
@@ -70,15 +226,23 @@ type piece struct {
 	off int64
 }
 
-func (r *restorer) content(ctx context.Context, f *os.File, es []tree.Extent) error {
-	var pieces []piece
+// pieces lists the data extents of a content list with their offsets.
+func pieces(es []tree.Extent) []piece {
+	var ps []piece
 	var off int64
 	for _, e := range es {
 		if !e.Hole {
-			pieces = append(pieces, piece{e, off})
+			ps = append(ps, piece{e, off})
 		}
 		off += int64(e.Length)
 	}
+	return ps
+}
+
+// content writes a file's pieces with up to Workers goroutines of its own
+// (WriteImage; Restore's workers share the pieces of all files instead).
+func (r *restorer) content(ctx context.Context, f *os.File, es []tree.Extent) error {
+	pieces := pieces(es)
 	workers := min(r.workers, len(pieces))
 	var (
 		next  atomic.Int64
@@ -101,16 +265,8 @@ func (r *restorer) content(ctx context.Context, f *os.File, es []tree.Extent) er
 			if failed {
 				return
 			}
-			p := pieces[i]
 			var err error
-			buf, err = r.g.Get(ctx, pack.Data, p.ext.ID, buf[:0])
-			if err == nil && uint64(len(buf)) != p.ext.Length {
-				err = fmt.Errorf("chunk %s: %d bytes, the tree says %d", p.ext.ID.Short(), len(buf), p.ext.Length)
-			}
-			if err == nil {
-				_, err = f.WriteAt(buf, p.off)
-				r.bytes.Add(int64(len(buf)))
-			}
+			buf, err = r.piece(ctx, f, pieces[i], buf)
 			if err != nil {
 				mu.Lock()
 				if first == nil {
@@ -130,6 +286,20 @@ func (r *restorer) content(ctx context.Context, f *os.File, es []tree.Extent) er
 		return first
 	}
 	return ctx.Err()
+}
+
+// piece reads one chunk (into buf, returned for reuse) and writes it at
+// its offset in f.
+func (r *restorer) piece(ctx context.Context, f *os.File, p piece, buf []byte) ([]byte, error) {
+	buf, err := r.g.Get(ctx, pack.Data, p.ext.ID, buf[:0])
+	if err == nil && uint64(len(buf)) != p.ext.Length {
+		err = fmt.Errorf("chunk %s: %d bytes, the tree says %d", p.ext.ID.Short(), len(buf), p.ext.Length)
+	}
+	if err == nil {
+		_, err = f.WriteAt(buf, p.off)
+		r.bytes.Add(int64(len(buf)))
+	}
+	return buf, err
 }
 
 // metaFile is meta for a regular file open as f (at dst, for errors).

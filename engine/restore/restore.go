@@ -24,8 +24,9 @@ type Options struct {
 	// Owners restores uid/gid (lchown); Devices creates device nodes.
 	// Both need root; nil: whether the process runs as root.
 	Owners, Devices *bool
-	// Workers is how many files are written at once, and how many
-	// chunks at once within a file; zero: GOMAXPROCS.
+	// Workers is how many goroutines read and write file content, the
+	// chunks of one large file or of several small ones; zero:
+	// GOMAXPROCS.
 	Workers int
 }
 
@@ -55,11 +56,25 @@ func Restore(ctx context.Context, g tree.Getter, snap *snapshot.Snapshot, sub, t
 	if err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}
+	// The content workers; they return once the queue is closed and
+	// empty, every file handed to them finished (written, or removed).
 	var wg sync.WaitGroup
-	for i := range nodes {
-		r.node(ctx, &nodes[i], filepath.Join(target, nodes[i].Name), path.Join(base, nodes[i].Name), &wg)
+	wg.Add(r.workers)
+	for range r.workers {
+		go func() {
+			defer wg.Done()
+			r.worker(ctx)
+		}()
 	}
+	root := &dirState{done: make(chan struct{})}
+	root.pending.Store(1)
+	for i := range nodes {
+		r.node(ctx, &nodes[i], filepath.Join(target, nodes[i].Name), path.Join(base, nodes[i].Name), root)
+	}
+	r.release(ctx, root)
+	r.q.close()
 	wg.Wait()
+	<-root.done // every directory's metadata set (or skipped on cancel)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}
@@ -102,11 +117,25 @@ func find(ctx context.Context, g tree.Getter, root fingerprint.ID, sub string) (
 	return nil, "", nil
 }
 
+// The walker (node, dir, and what they call) is one goroutine: it reads
+// the trees and does every namespace operation (mkdir, the creating open
+// of a regular file, symlink, mknod, link, removing what is in the way),
+// one at a time, so no two creations contend for a directory's lock. A
+// created regular file goes, open, to the content workers (Workers
+// goroutines) through q; at most cap(slots) files are open at once, the
+// walker waiting for a slot. Workers take a file's pieces (its data
+// extents) from the head of the queue, so one large file is written by all
+// of them; whoever finishes a file's last piece sets its size and metadata,
+// closes it and tells its directory. A directory's metadata is set when
+// its pending count falls to zero: its listing walked, and every file,
+// extra hard-link name and sub-directory in it finished. The walker never
+// waits for content.
 type restorer struct {
 	g                  tree.Getter
 	owners, devices    bool
 	workers            int
-	sem                chan struct{}          // one token per file being written
+	slots              chan struct{}          // one token per file created and not finished
+	q                  jobQueue               // files created, content not yet all handed out
 	links              map[string]*linkTarget // by snapshot path; the walker's alone
 	bufs               chan []byte            // free chunk buffers (getBuf)
 	files, dirs, bytes atomic.Int64
@@ -126,10 +155,16 @@ func newRestorer(g tree.Getter, opts Options) *restorer {
 	if r.workers <= 0 {
 		r.workers = runtime.GOMAXPROCS(0)
 	}
-	r.sem = make(chan struct{}, r.workers)
+	r.slots = make(chan struct{}, max(maxOpenMin, 4*r.workers))
+	r.q.cond.L = &r.q.mu
 	r.bufs = make(chan []byte, 2*r.workers)
 	return r
 }
+
+// maxOpenMin is the least number of files open for writing at once: enough
+// for the walker to run ahead of the workers through directories of small
+// files.
+const maxOpenMin = 64
 
 func (r *restorer) fail(path string, err error) {
 	r.mu.Lock()
@@ -137,32 +172,77 @@ func (r *restorer) fail(path string, err error) {
 	r.mu.Unlock()
 }
 
-// linkTarget is a restored (or being restored) multiply linked file:
-// path and ok are set before done is closed.
-type linkTarget struct {
-	done chan struct{}
-	path string
-	ok   bool
+// dirState is a restored directory whose metadata is not set yet.
+// pending counts what must finish first: one for the walker's listing,
+// one per file or extra hard-link name in it not finished, one per
+// sub-directory not finished.
+type dirState struct {
+	n       *tree.Node // nil for the target itself: no metadata
+	dst     string
+	parent  *dirState // nil for the target
+	pending atomic.Int64
+	done    chan struct{} // the target's only: closed when all is finished
 }
 
-// node restores n, whose snapshot path is rel, at dst. Regular files are
-// written by other goroutines (at most Workers at once); wg tracks them so
-// the directory's metadata is set after them.
-func (r *restorer) node(ctx context.Context, n *tree.Node, dst, rel string, wg *sync.WaitGroup) {
+// release ends one pending item of d: at zero, d's metadata is set (after
+// its children's: their creation changes its times) and its parent is
+// released in turn. Called by the walker and by the content workers.
+func (r *restorer) release(ctx context.Context, d *dirState) {
+	for ; d != nil; d = d.parent {
+		if d.pending.Add(-1) != 0 {
+			return
+		}
+		if d.n != nil && ctx.Err() == nil {
+			r.meta(d.n, d.dst)
+		}
+		if d.done != nil {
+			close(d.done)
+		}
+	}
+}
+
+// linkTarget is the first restored name of a multiply linked file. Later
+// names are linked to it as soon as it exists (its content lands in them
+// through the shared inode); if its content then fails, they are removed
+// with it. state and extra are under mu: the walker links, the worker
+// finishing the file settles them.
+type linkTarget struct {
+	path  string
+	mu    sync.Mutex
+	state linkState
+	extra []linkName // linked while pending
+}
+
+type linkState int
+
+const (
+	linkPending linkState = iota // content being written
+	linkOK
+	linkFailed // removed: a later name writes the content itself
+)
+
+type linkName struct {
+	dst    string
+	parent *dirState
+}
+
+// node restores n, whose snapshot path is rel, at dst, in directory
+// parent. A regular file is created here and written by the workers.
+func (r *restorer) node(ctx context.Context, n *tree.Node, dst, rel string, parent *dirState) {
 	if ctx.Err() != nil {
 		return
 	}
 	var err error
 	switch n.Type {
 	case tree.Dir:
-		err = r.dir(ctx, n, dst, rel)
+		err = r.dir(ctx, n, dst, rel, parent)
 	case tree.File, tree.Image:
-		r.fileAsync(ctx, n, dst, rel, wg)
+		err = r.startFile(ctx, n, dst, rel, n.Links > 1, parent)
 	case tree.Hardlink:
-		err = r.hardlink(ctx, n, dst, rel, wg)
+		err = r.hardlink(ctx, n, dst, parent)
 	case tree.Symlink:
-		_ = os.Remove(dst)
-		if err = os.Symlink(n.LinkTarget, dst); err == nil {
+		err = replace(dst, func() error { return os.Symlink(n.LinkTarget, dst) })
+		if err == nil {
 			r.files.Add(1)
 			r.meta(n, dst)
 		}
@@ -176,38 +256,45 @@ func (r *restorer) node(ctx context.Context, n *tree.Node, dst, rel string, wg *
 	}
 }
 
-// fileAsync writes a file in another goroutine; a multiply linked one is
-// registered (under the snapshot path key) for its later names first.
-func (r *restorer) fileAsync(ctx context.Context, n *tree.Node, dst, key string, wg *sync.WaitGroup) {
-	var lt *linkTarget
-	if n.Links > 1 || n.Type == tree.Hardlink {
-		lt = &linkTarget{done: make(chan struct{}), path: dst}
-		r.links[key] = lt
+// replace runs mk, which creates dst; if something is in the way, it is
+// removed and mk run again (not removed first: into a fresh target that
+// would be a wasted lookup per item).
+func replace(dst string, mk func() error) error {
+	err := mk()
+	if errors.Is(err, os.ErrExist) {
+		_ = os.Remove(dst)
+		err = mk()
 	}
-	select {
-	case r.sem <- struct{}{}:
-	case <-ctx.Done():
-		if lt != nil {
-			close(lt.done)
-		}
-		return
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer func() { <-r.sem }()
-		err := r.file(ctx, n, dst)
-		if err != nil {
-			r.fail(dst, err)
-		}
-		if lt != nil {
-			lt.ok = err == nil
-			close(lt.done)
-		}
-	}()
+	return err
 }
 
-func (r *restorer) dir(ctx context.Context, n *tree.Node, dst, rel string) error {
+// startFile creates the regular file dst and queues its content for the
+// workers; a multiply linked one (link) is registered under the snapshot
+// path key for its later names. It waits for a free slot, or for ctx to
+// end (then nothing is created; Restore returns ctx's error).
+func (r *restorer) startFile(ctx context.Context, n *tree.Node, dst, key string, link bool, parent *dirState) error {
+	select {
+	case r.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil
+	}
+	f, err := create(dst)
+	if err != nil {
+		<-r.slots
+		return err
+	}
+	j := &fileJob{n: n, f: f, dst: dst, parent: parent, pieces: pieces(n.Content)}
+	j.left.Store(int64(j.count()))
+	if link {
+		j.lt = &linkTarget{path: dst}
+		r.links[key] = j.lt
+	}
+	parent.pending.Add(1)
+	r.q.push(j)
+	return nil
+}
+
+func (r *restorer) dir(ctx context.Context, n *tree.Node, dst, rel string, parent *dirState) error {
 	if err := os.Mkdir(dst, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
 	}
@@ -216,12 +303,13 @@ func (r *restorer) dir(ctx context.Context, n *tree.Node, dst, rel string) error
 		return err
 	}
 	r.dirs.Add(1)
-	var wg sync.WaitGroup
+	d := &dirState{n: n, dst: dst, parent: parent}
+	d.pending.Store(1) // the listing, released below
+	parent.pending.Add(1)
 	for i := range nodes {
-		r.node(ctx, &nodes[i], filepath.Join(dst, nodes[i].Name), rel+"/"+nodes[i].Name, &wg)
+		r.node(ctx, &nodes[i], filepath.Join(dst, nodes[i].Name), rel+"/"+nodes[i].Name, d)
 	}
-	wg.Wait()
-	r.meta(n, dst) // after the children: their creation changes the times
+	r.release(ctx, d)
 	return nil
 }
 
@@ -238,8 +326,7 @@ func (r *restorer) special(n *tree.Node, dst string) error {
 	if n.Type != tree.FIFO && !r.devices {
 		return errors.New("device nodes are restored only as root")
 	}
-	_ = os.Remove(dst)
-	if err := unix.Mknod(dst, mode, int(n.Rdev)); err != nil {
+	if err := replace(dst, func() error { return unix.Mknod(dst, mode, int(n.Rdev)) }); err != nil {
 		return fmt.Errorf("mknod: %w", err)
 	}
 	r.files.Add(1)
@@ -247,23 +334,38 @@ func (r *restorer) special(n *tree.Node, dst string) error {
 	return nil
 }
 
-// hardlink links dst to the restored first name of the file, or, when
-// that is not part of this restore (or failed), writes the content and
-// becomes the first name for later links.
-func (r *restorer) hardlink(ctx context.Context, n *tree.Node, dst, rel string, wg *sync.WaitGroup) error {
-	if first, ok := r.links[n.LinkTarget]; ok {
-		<-first.done
-		if first.ok {
-			_ = os.Remove(dst)
-			if err := os.Link(first.path, dst); err != nil {
-				return err
-			}
-			r.files.Add(1)
-			return nil
+// hardlink links dst to the restored first name of the file, even while
+// that one's content is still being written; when the first name is not
+// part of this restore (or failed), it writes the content and becomes the
+// first name for later links.
+func (r *restorer) hardlink(ctx context.Context, n *tree.Node, dst string, parent *dirState) error {
+	if lt, ok := r.links[n.LinkTarget]; ok {
+		if done, err := r.link(lt, dst, parent); done {
+			return err
 		}
 	}
 	f := *n
 	f.Type = tree.File
-	r.fileAsync(ctx, &f, dst, n.LinkTarget, wg)
-	return nil
+	return r.startFile(ctx, &f, dst, n.LinkTarget, true, parent)
+}
+
+// link makes dst a name of lt's file unless that failed (done false).
+func (r *restorer) link(lt *linkTarget, dst string, parent *dirState) (done bool, err error) {
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	if lt.state == linkFailed {
+		return false, nil
+	}
+	if err := replace(dst, func() error { return os.Link(lt.path, dst) }); err != nil {
+		return true, err
+	}
+	if lt.state == linkOK {
+		r.files.Add(1)
+		return true, nil
+	}
+	// Counted, or removed, when the content is settled; the directory's
+	// metadata waits for that.
+	parent.pending.Add(1)
+	lt.extra = append(lt.extra, linkName{dst, parent})
+	return true, nil
 }
