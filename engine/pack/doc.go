@@ -13,7 +13,11 @@
 //	entry: type (u8) | ID (32) | offset (u32 LE) | length (u32 LE) | raw length (u32 LE)
 //
 // where offset and length locate the sealed blob in the file and raw length
-// is its plaintext size. The header is sealed (compressed when that pays,
+// is its plaintext size. Small Data blobs may instead be members of a
+// bundle (bundle.go): one sealed object holding several blobs and a table
+// of them; each member has an entry of its own whose offset and length are
+// the bundle's, with the Bundled bit (1<<31) set in the length, and a
+// bundle's members are consecutive entries. The header is sealed (compressed when that pays,
 // encrypted, authenticated) as TypeHeader with the zero ID under the
 // metadata key; the trailer (its sealed length and the magic) is in the
 // clear so a reader finds it from the end of the file.
@@ -32,8 +36,16 @@
 // Invariants:
 //
 //   - Entries tile the blob region exactly: the first at offset 0, each
-//     next one where the previous ended, the last ending where the sealed
-//     header starts. ReadHeader rejects anything else.
+//     next one where the previous ended (or, a member of the same bundle,
+//     where the previous started), the last ending where the sealed header
+//     starts. ReadHeader rejects anything else, and bundles of anything but
+//     Data blobs, of more than MaxBundleMembers or larger than
+//     MaxBundleSize.
+//   - A bundle's table lists its members in order and they tile its member
+//     region exactly (ParseBundle checks it); the reader finds a member by
+//     ID in the table, so the table, authenticated with the members, is
+//     what binds each member's bytes to its ID (the reader also checks the
+//     fingerprint).
 //   - A pack holds 1 to MaxBlobs blobs and its blob region is below 4 GiB
 //     (offsets are 32-bit); Writer refuses to exceed either (ErrFull).
 //   - Decoding bounds every length before allocating: the sealed header is
@@ -49,4 +61,6 @@
 // bit flips in trailer and header fail with ErrCorrupt; hand-built
 // plaintexts that break each rule of the listing are rejected; FuzzReadHeader
 // feeds arbitrary files and FuzzDecodeHeader arbitrary header plaintexts.
+// Bundles: round trip through a pack between plain blobs, the header rules,
+// every truncation and bit flip of a table, and FuzzParseBundle.
 package pack

@@ -88,10 +88,10 @@ func ParseID(s string) (ID, error) {
 type Blob struct {
 	Type      BlobType
 	ID        fingerprint.ID
-	Offset    uint32 // of the sealed blob in the pack file
-	Length    uint32 // of the sealed blob
+	Offset    uint32 // of the sealed blob (or its bundle) in the pack file
+	Length    uint32 // of the sealed blob, or of its bundle | Bundled
 	RawLength uint32 // of the plaintext
 }
 
-// End is the offset just past the blob.
-func (b Blob) End() uint64 { return uint64(b.Offset) + uint64(b.Length) }
+// End is the offset just past the blob (or its bundle).
+func (b Blob) End() uint64 { return uint64(b.Offset) + uint64(b.Sealed()) }

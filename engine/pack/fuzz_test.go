@@ -36,6 +36,8 @@ func FuzzDecodeHeader(f *testing.F) {
 	f.Add(encodeHeader([]Blob{{Type: Data, Length: 100, RawLength: 3}}), uint32(100))
 	f.Add(encodeHeader([]Blob{{Type: Data, Length: 100}, {Type: Tree, Offset: 100, Length: 29}}), uint32(129))
 	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff}, uint32(0))
+	f.Add(encodeHeader([]Blob{{Type: Data, Length: 100 | Bundled}, {Type: Data, Length: 100 | Bundled},
+		{Type: Data, Offset: 100, Length: 29}}), uint32(129))
 	f.Fuzz(func(t *testing.T, plain []byte, region uint32) {
 		blobs, err := decodeHeader(plain, uint64(region))
 		if err != nil {

@@ -42,6 +42,7 @@ func decodeHeader(b []byte, regionEnd uint64) ([]Blob, error) {
 	}
 	blobs := make([]Blob, n)
 	var next uint64
+	run := 0 // members of the current bundle so far
 	for i := range blobs {
 		e := b[headerFixed+i*entrySize:]
 		bl := Blob{
@@ -51,15 +52,30 @@ func decodeHeader(b []byte, regionEnd uint64) ([]Blob, error) {
 			RawLength: binary.LittleEndian.Uint32(e[9+fingerprint.Size:]),
 		}
 		copy(bl.ID[:], e[1:])
+		// A member of the bundle the previous entry is in starts
+		// where that bundle does; anything else where the previous
+		// blob or bundle ended.
+		inPrev := i > 0 && bl.InBundle() && bl.Offset == blobs[i-1].Offset && bl.Length == blobs[i-1].Length
 		switch {
 		case !ValidType(bl.Type):
 			return nil, fmt.Errorf("%w: blob %d: type %v", ErrCorrupt, i, bl.Type)
+		case bl.InBundle() && bl.Type != Data:
+			return nil, fmt.Errorf("%w: blob %d: a bundle of %v blobs", ErrCorrupt, i, bl.Type)
+		case inPrev:
+			if run++; run > MaxBundleMembers {
+				return nil, fmt.Errorf("%w: blob %d: more than %d members in a bundle", ErrCorrupt, i, MaxBundleMembers)
+			}
 		case uint64(bl.Offset) != next:
 			return nil, fmt.Errorf("%w: blob %d at offset %d, want %d", ErrCorrupt, i, bl.Offset, next)
-		case bl.Length < seal.Overhead:
+		case bl.InBundle() && bl.Sealed() > MaxBundleSize+seal.Overhead:
+			return nil, fmt.Errorf("%w: blob %d: bundle of %d bytes", ErrCorrupt, i, bl.Sealed())
+		case bl.Sealed() < seal.Overhead:
 			return nil, fmt.Errorf("%w: blob %d: %d bytes, shorter than a sealed blob", ErrCorrupt, i, bl.Length)
 		case bl.RawLength > seal.MaxSize:
 			return nil, fmt.Errorf("%w: blob %d: plaintext length %d", ErrCorrupt, i, bl.RawLength)
+		}
+		if !inPrev {
+			run = 1
 		}
 		next = bl.End()
 		blobs[i] = bl

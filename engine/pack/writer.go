@@ -59,6 +59,35 @@ func (pw *Writer) Add(t BlobType, id fingerprint.ID, sealed []byte, rawLen int) 
 	return nil
 }
 
+// AddBundle appends a bundle of Data blobs sealed by the caller (as
+// TypeDataBundle with the zero ID) from the plaintext of a Bundler whose
+// members are ms, and lists each member as a blob (see Bundled). Errors as
+// Add's; ErrFull also when the members would take the pack past MaxBlobs.
+func (pw *Writer) AddBundle(ms []Member, sealed []byte) error {
+	if pw.err != nil {
+		return pw.err
+	}
+	switch {
+	case len(ms) == 0 || len(ms) > MaxBundleMembers:
+		return fmt.Errorf("pack add bundle: %w: %d members", ErrBlob, len(ms))
+	case len(sealed) < seal.Overhead || len(sealed) > MaxBundleSize+seal.Overhead:
+		return fmt.Errorf("pack add bundle: %w: %d sealed bytes", ErrBlob, len(sealed))
+	case len(pw.blobs)+len(ms) > MaxBlobs:
+		return fmt.Errorf("pack add bundle: %w: %d + %d blobs", ErrFull, len(pw.blobs), len(ms))
+	case pw.size+uint64(len(sealed)) > MaxBlobRegion:
+		return fmt.Errorf("pack add bundle: %w: %d + %d bytes", ErrFull, pw.size, len(sealed))
+	}
+	if err := pw.write(sealed); err != nil {
+		return fmt.Errorf("pack add bundle: %w", err)
+	}
+	for _, m := range ms {
+		pw.blobs = append(pw.blobs, Blob{Type: Data, ID: m.ID, Offset: uint32(pw.size),
+			Length: uint32(len(sealed)) | Bundled, RawLength: m.Len})
+	}
+	pw.size += uint64(len(sealed))
+	return nil
+}
+
 func (pw *Writer) write(b []byte) error {
 	if _, err := pw.w.Write(b); err != nil {
 		pw.err = fmt.Errorf("write pack: %w", err)

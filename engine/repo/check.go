@@ -131,41 +131,63 @@ func (r *Repo) checkPack(rep *Report, id pack.ID, indexed int, buf []byte) []byt
 	}
 	matched := 0
 	var plain []byte
-	for _, b := range blobs {
-		blobBad := func(err error) { rep.add(Problem{Pack: id, Type: b.Type, Blob: b.ID, Err: err}) }
-		if int64(b.Length) > int64(r.limit(b.Type))+seal.Overhead {
-			blobBad(fmt.Errorf("%w: %d bytes, more than a %v blob can be", ErrCorrupt, b.Length, b.Type))
+	for i := 0; i < len(blobs); {
+		// One blob, or the members of one bundle: blobs[i:j].
+		j := i + 1
+		for j < len(blobs) && blobs[i].InBundle() && blobs[j].Offset == blobs[i].Offset && blobs[j].Length == blobs[i].Length {
+			j++
+		}
+		b := blobs[i]
+		var errs []error // per blob of blobs[i:j]; nil: verified
+		var sealedLen int64
+		if b.InBundle() {
+			sealedLen = int64(b.Sealed())
+		} else {
+			sealedLen = int64(b.Length)
+		}
+		if (b.InBundle() && sealedLen > pack.MaxBundleSize+seal.Overhead) ||
+			(!b.InBundle() && sealedLen > int64(r.limit(b.Type))+seal.Overhead) {
+			errs = sameErr(j-i, fmt.Errorf("%w: %d bytes, more than a %v blob can be", ErrCorrupt, sealedLen, b.Type))
 			if err := hashTo(int64(b.End())); err != nil {
 				bad(fmt.Errorf("%w: read: %w", ErrCorrupt, err))
 				return buf
 			}
 		} else {
-			buf = slices.Grow(buf[:0], int(b.Length))[:b.Length]
+			buf = slices.Grow(buf[:0], int(sealedLen))[:sealedLen]
 			if _, err := f.ReadAt(buf, int64(b.Offset)); err != nil {
 				bad(fmt.Errorf("%w: read: %w", ErrCorrupt, err))
 				return buf
 			}
 			_, _ = h.Write(buf)
 			hashed = int64(b.End())
-			plain, err = r.openBlob(plain[:0], b.Type, b.ID, buf)
-			switch {
-			case err != nil:
-				blobBad(err)
-			case len(plain) != int(b.RawLength):
-				blobBad(fmt.Errorf("%w: %d bytes, header says %d", ErrCorrupt, len(plain), b.RawLength))
-			default:
-				rep.Blobs++
+			if b.InBundle() {
+				plain, errs = r.checkBundle(blobs[i:j], buf, plain)
+			} else {
+				plain, err = r.openBlob(plain[:0], b.Type, b.ID, buf)
+				if err == nil && len(plain) != int(b.RawLength) {
+					err = fmt.Errorf("%w: %d bytes, header says %d", ErrCorrupt, len(plain), b.RawLength)
+				}
+				errs = []error{err}
 			}
 		}
-		loc, ok := r.idx.Lookup(b.Type, b.ID)
-		switch {
-		case !ok && indexed > 0:
-			blobBad(fmt.Errorf("%w: blob is not indexed", ErrCorrupt))
-		case ok && loc.Pack == id && (loc.Offset != b.Offset || loc.Length != b.Length):
-			blobBad(fmt.Errorf("%w: index has it at %d+%d, header at %d+%d", ErrCorrupt, loc.Offset, loc.Length, b.Offset, b.Length))
-		case ok && loc.Pack == id:
-			matched++
+		for k, b := range blobs[i:j] {
+			blobBad := func(err error) { rep.add(Problem{Pack: id, Type: b.Type, Blob: b.ID, Err: err}) }
+			if errs[k] != nil {
+				blobBad(errs[k])
+			} else {
+				rep.Blobs++
+			}
+			loc, ok := r.idx.Lookup(b.Type, b.ID)
+			switch {
+			case !ok && indexed > 0:
+				blobBad(fmt.Errorf("%w: blob is not indexed", ErrCorrupt))
+			case ok && loc.Pack == id && (loc.Offset != b.Offset || loc.Length != b.Length):
+				blobBad(fmt.Errorf("%w: index has it at %d+%d, header at %d+%d", ErrCorrupt, loc.Offset, loc.Length, b.Offset, b.Length))
+			case ok && loc.Pack == id:
+				matched++
+			}
 		}
+		i = j
 	}
 	if blobs != nil && matched < indexed {
 		bad(fmt.Errorf("%w: index lists %d blobs in this pack that its header does not", ErrCorrupt, indexed-matched))
@@ -180,15 +202,77 @@ func (r *Repo) checkPack(rep *Report, id pack.ID, indexed int, buf []byte) []byt
 	return buf
 }
 
+// sameErr returns n copies of err.
+func sameErr(n int, err error) []error {
+	errs := make([]error, n)
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
+}
+
+// checkBundle verifies the members ms (header entries) of the sealed
+// bundle: it must open, its table must list exactly them (IDs, lengths, in
+// order), and each must hash to its ID. It returns one error per member
+// (nil: verified) and plain, a reusable buffer.
+func (r *Repo) checkBundle(ms []pack.Blob, sealed, plain []byte) ([]byte, []error) {
+	b, err := r.openBundle(sealed)
+	if err != nil {
+		return plain, sameErr(len(ms), err)
+	}
+	table, _ := pack.ParseBundle(b.plain) // parsed once by openBundle already
+	if len(table) != len(ms) {
+		return plain, sameErr(len(ms), fmt.Errorf("%w: bundle holds %d blobs, header lists %d", ErrCorrupt, len(table), len(ms)))
+	}
+	errs := make([]error, len(ms))
+	for k, m := range ms {
+		if table[k].ID != m.ID || table[k].Len != m.RawLength {
+			errs[k] = fmt.Errorf("%w: bundle member %d is %s (%d bytes), header lists %s (%d bytes)", ErrCorrupt, k,
+				table[k].ID.Short(), table[k].Len, m.ID.Short(), m.RawLength)
+			continue
+		}
+		plain, errs[k] = r.member(plain[:0], m.Type, m.ID, b)
+	}
+	return plain, errs
+}
+
 // checkIndexedBlobs verifies, in a pack whose header is unreadable, the
 // blobs the index places there.
 func (r *Repo) checkIndexedBlobs(rep *Report, id pack.ID, f File, size int64) {
 	var sealed, plain []byte
+	bundles := map[uint32]*openedBundle{} // by offset; nil: failed
+	bundleErrs := map[uint32]error{}
 	_ = r.idx.Scan(func(e index.Entry) error {
 		if e.Pack != id {
 			return nil
 		}
 		var err error
+		if e.Length&pack.Bundled != 0 {
+			b, seen := bundles[e.Offset]
+			if !seen {
+				var loc index.Location
+				if loc, err = bundleLocation(e.Location); err == nil {
+					if int64(loc.Offset)+int64(loc.Length) > size {
+						err = fmt.Errorf("%w: bundle indexed at %d+%d, past the end of the pack", ErrCorrupt, loc.Offset, loc.Length)
+					} else {
+						sealed = slices.Grow(sealed[:0], int(loc.Length))[:loc.Length]
+						if _, err = f.ReadAt(sealed, int64(loc.Offset)); err == nil {
+							b, err = r.openBundle(sealed)
+						}
+					}
+				}
+				bundles[e.Offset], bundleErrs[e.Offset] = b, err
+			}
+			if err = bundleErrs[e.Offset]; err == nil {
+				plain, err = r.member(plain[:0], e.Type, e.ID, b)
+			}
+			if err != nil {
+				rep.add(Problem{Pack: id, Type: e.Type, Blob: e.ID, Err: err})
+			} else {
+				rep.Blobs++
+			}
+			return nil
+		}
 		switch end := int64(e.Offset) + int64(e.Length); {
 		case end > size:
 			err = fmt.Errorf("%w: indexed at %d+%d, past the end of the pack", ErrCorrupt, e.Offset, e.Length)

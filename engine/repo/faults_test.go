@@ -18,11 +18,14 @@ import (
 func TestFlushReportsLoss(t *testing.T) {
 	tests := []struct {
 		name     string
-		failOp   int // after a's Put: 1 is b's write, 2 the header's
+		bundle   int // BundleBelow
+		failOp   int // after a's Put: 1 is b's write, 2 the header's (a's bundle's when bundled)
 		wantLost string
 	}{
-		{"blob write fails", 1, "1 accepted blobs were lost"},
-		{"header write fails", 2, "2 accepted blobs were lost"},
+		{"blob write fails", -1, 1, "1 accepted blobs were lost"},
+		{"header write fails", -1, 2, "2 accepted blobs were lost"},
+		{"blob write fails, a bundled", 5000, 1, "1 accepted blobs were lost"},
+		{"bundle write fails", 5000, 2, "2 accepted blobs were lost"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -30,7 +33,7 @@ func TestFlushReportsLoss(t *testing.T) {
 			m := fx.m
 			mfs := memfs.New(1)
 			ctx := context.Background()
-			r, err := repo.Init(ctx, mfs, m, repo.Options{PackSize: 10 << 10, Packers: 1})
+			r, err := repo.Init(ctx, mfs, m, repo.Options{PackSize: 10 << 10, Packers: 1, BundleBelow: tt.bundle})
 			if err != nil {
 				t.Fatal(err)
 			}

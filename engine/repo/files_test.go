@@ -90,7 +90,7 @@ func TestAreaFiles(t *testing.T) {
 
 func TestPutSizeAndCutter(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t, Options{})
+	f := newFixture(t, Options{BundleBelow: -1}) // sealed sizes (bundled: TestBundles)
 	r := f.init()
 	defer closeRepo(t, r)
 	data := bytes.Repeat([]byte("compressible "), 1000)
@@ -109,7 +109,7 @@ func TestPutSizeAndCutter(t *testing.T) {
 
 func TestSumPut(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t, Options{})
+	f := newFixture(t, Options{BundleBelow: -1})
 	r := f.init()
 	defer closeRepo(t, r)
 	data := bytes.Repeat([]byte("sum and put "), 1000)

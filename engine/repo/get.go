@@ -45,6 +45,13 @@ func (r *Repo) Get(ctx context.Context, t pack.BlobType, id fingerprint.ID, dst 
 		}
 		return dst, fmt.Errorf("get %v %s: %w", t, id.Short(), ErrNotFound)
 	}
+	if loc.Length&pack.Bundled != 0 {
+		b, err := r.bundles.get(bundleKey{loc.Pack, loc.Offset}, func() (*openedBundle, error) { return r.readBundle(loc) })
+		if err != nil {
+			return dst, fmt.Errorf("get %v %s: %w", t, id.Short(), err)
+		}
+		return r.member(dst, t, id, b)
+	}
 	if int64(loc.Length) > int64(r.limit(t))+seal.Overhead {
 		return dst, fmt.Errorf("get %v %s: %w: indexed length %d exceeds the type's limit", t, id.Short(), ErrCorrupt, loc.Length)
 	}

@@ -16,7 +16,7 @@ import (
 // index files.
 func filled(t *testing.T) (*fixture, []blob) {
 	t.Helper()
-	fx := newFixture(t, Options{PackSize: 32 << 10})
+	fx := newFixture(t, Options{PackSize: 32 << 10, BundleBelow: -1}) // blob by blob (bundles: bundle_test.go)
 	r := fx.init()
 	var blobs []blob
 	for i := range 60 {

@@ -14,9 +14,10 @@ import (
 // packer is a pack being written: a temporary file and its pack.Writer.
 // Whoever holds its token (Repo.packers) owns it.
 type packer struct {
-	f   File
-	tmp string
-	w   *pack.Writer
+	f      File
+	tmp    string
+	w      *pack.Writer
+	bundle pack.Bundler // small data blobs not yet sealed into w
 }
 
 // abort closes and removes the temporary file (best effort: the next Open
@@ -134,8 +135,12 @@ func (r *Repo) putVerified(ctx context.Context, t pack.BlobType, id fingerprint.
 }
 
 // put seals the blob and appends it to a pack; on error the blob is not
-// in any pack. It returns the sealed size.
+// in any pack. It returns the sealed size. A small data blob goes into the
+// bundle of a packer instead (putBundled).
 func (r *Repo) put(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte) (int, error) {
+	if t == pack.Data && len(data) < r.opts.BundleBelow {
+		return r.putBundled(ctx, id, data)
+	}
 	bp := r.getBuf()
 	defer r.bufs.Put(bp)
 	sealed, err := r.sealer(t).Seal((*bp)[:0], t, id, data)
@@ -143,19 +148,9 @@ func (r *Repo) put(ctx context.Context, t pack.BlobType, id fingerprint.ID, data
 	if err != nil {
 		return 0, err
 	}
-	n := len(sealed)
-
-	var p *packer
-	select {
-	case p = <-r.packers:
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-	if p == nil {
-		if p, err = r.newPacker(); err != nil {
-			r.packers <- nil
-			return 0, err
-		}
+	p, err := r.takePacker(ctx)
+	if err != nil {
+		return 0, err
 	}
 	if err := p.w.Add(t, id, sealed, len(data)); err != nil {
 		// The file may hold part of the blob: the pack is lost. Record
@@ -165,17 +160,86 @@ func (r *Repo) put(ctx context.Context, t pack.BlobType, id fingerprint.ID, data
 		r.packers <- nil
 		return 0, err
 	}
-	if p.w.Size() < int64(r.opts.PackSize) && p.w.Len() < pack.MaxBlobs {
-		r.packers <- p
-		return n, nil
-	}
-	err = r.finishPack(p)
-	r.packers <- nil
+	return len(sealed), r.givePacker(p)
+}
+
+// putBundled adds a small data blob to a packer's bundle, sealing the
+// bundle into the pack when it is full. The compression of a bundle runs
+// in the Put that fills it, holding that packer (the others stay free).
+// The size it returns is the blob's share at the compression ratio of the
+// bundles sealed so far: its own bundle is sealed later.
+func (r *Repo) putBundled(ctx context.Context, id fingerprint.ID, data []byte) (int, error) {
+	p, err := r.takePacker(ctx)
 	if err != nil {
 		return 0, err
 	}
+	p.bundle.Add(id, data)
+	if p.bundle.Size() >= r.opts.BundleSize || p.bundle.Len() >= pack.MaxBundleMembers {
+		if err := r.sealBundle(p); err != nil {
+			r.discard(p, err)
+			r.packers <- nil
+			return 0, err
+		}
+	}
+	n := len(data)
+	if raw := r.bundleRaw.Load(); raw > 0 {
+		n = int(int64(n) * r.bundleSealed.Load() / raw)
+	}
+	return max(n, 1), r.givePacker(p) // 0 would mean "present already"
+}
+
+// sealBundle seals p's bundle and appends it to p's pack.
+func (r *Repo) sealBundle(p *packer) error {
+	plain := p.bundle.Plaintext()
+	bp := r.getBuf()
+	defer r.bufs.Put(bp)
+	sealed, err := r.chunkSeal.Seal((*bp)[:0], pack.TypeDataBundle, fingerprint.ID{}, plain)
+	*bp = sealed[:0]
+	if err != nil {
+		return err
+	}
+	if err := p.w.AddBundle(p.bundle.Members(), sealed); err != nil {
+		return err
+	}
+	r.bundleRaw.Add(int64(len(plain)))
+	r.bundleSealed.Add(int64(len(sealed)))
+	p.bundle.Reset()
+	return nil
+}
+
+// takePacker takes a packer token, opening a pack if it held none.
+func (r *Repo) takePacker(ctx context.Context) (*packer, error) {
+	var p *packer
+	select {
+	case p = <-r.packers:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if p == nil {
+		var err error
+		if p, err = r.newPacker(); err != nil {
+			r.packers <- nil
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// givePacker gives p's token back, first writing p's pack if it is full.
+// Its open bundle counts, at its plaintext size (sealing it must not
+// overfill the pack with members).
+func (r *Repo) givePacker(p *packer) error {
+	if p.w.Size()+int64(p.bundle.Size()) < int64(r.opts.PackSize) && p.w.Len()+p.bundle.Len() < pack.MaxBlobs {
+		r.packers <- p
+		return nil
+	}
+	err := r.finishPack(p)
+	r.packers <- nil
+	if err != nil {
+		return err
+	}
 	r.maybeWriteIndex()
-	return n, nil
+	return nil
 }
 
 func (r *Repo) newPacker() (*packer, error) {
@@ -195,6 +259,12 @@ func (r *Repo) newPacker() (*packer, error) {
 // index write. On error p's blobs are lost (and reported by the next
 // Flush). The caller holds p's token.
 func (r *Repo) finishPack(p *packer) error {
+	if p.bundle.Len() > 0 {
+		if err := r.sealBundle(p); err != nil {
+			r.discard(p, err)
+			return err
+		}
+	}
 	id, err := r.writePack(p)
 	if err != nil {
 		r.discard(p, err)
@@ -268,16 +338,20 @@ func (r *Repo) ensureShard(id pack.ID) error {
 // the loss is recorded for the next Flush.
 func (r *Repo) discard(p *packer, err error) {
 	p.abort(r.fs)
-	blobs := p.w.Blobs()
+	blobs, bundled := p.w.Blobs(), p.bundle.Members()
+	n := len(blobs) + len(bundled)
 	r.mu.Lock()
 	for _, b := range blobs {
 		delete(r.pending, blobKey{b.Type, b.ID})
 	}
-	if r.lost == nil && len(blobs) > 0 {
-		r.lost = fmt.Errorf("%d accepted blobs were lost with their pack: %w", len(blobs), err)
+	for _, m := range bundled {
+		delete(r.pending, blobKey{pack.Data, m.ID})
+	}
+	if r.lost == nil && n > 0 {
+		r.lost = fmt.Errorf("%d accepted blobs were lost with their pack: %w", n, err)
 	}
 	r.mu.Unlock()
-	r.log.Error("pack lost", "blobs", len(blobs), "error", err)
+	r.log.Error("pack lost", "blobs", n, "error", err)
 }
 
 // maybeWriteIndex writes an index file for the written packs when enough

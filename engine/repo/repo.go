@@ -26,6 +26,14 @@ import (
 const (
 	// metaWindow is the metadata sealer's zstd window.
 	metaWindow = 1 << 20
+	// DefaultBundleBelow and DefaultBundleSize: data blobs under 256 KiB
+	// (whole small files; every chunk of a disk image) go into 1 MiB
+	// bundles. Measured on the benchmark's file-server tree: its blobs
+	// under 256 KiB store 14 % smaller (4 % of the whole), and 4 MiB
+	// bundles would save only 0.4 % more while every read of a member
+	// opens the whole bundle.
+	DefaultBundleBelow = 256 << 10
+	DefaultBundleSize  = 1 << 20
 	// DefaultPackSize is the size a pack grows to before it is written.
 	DefaultPackSize = 16 << 20
 	// MaxPackSize is the largest PackSize option accepted.
@@ -61,6 +69,11 @@ type Options struct {
 	// Packers is how many packs may be open for writing at once (Puts
 	// beyond that wait); zero: max(2, GOMAXPROCS).
 	Packers int
+	// BundleBelow: data blobs smaller than this are sealed together in
+	// bundles of about BundleSize bytes (engine/pack, bundle.go), which
+	// compress better than alone; zero: DefaultBundleBelow and
+	// DefaultBundleSize; negative: no bundles.
+	BundleBelow, BundleSize int
 	// ReadOnly (Open only) takes no lock and writes nothing: Put and Flush
 	// fail with ErrReadOnly, and packs that no index file lists are
 	// indexed in memory only.
@@ -97,6 +110,15 @@ func (o *Options) fill() error {
 	if o.Packers < 0 {
 		return fmt.Errorf("repo: %d packers", o.Packers)
 	}
+	if o.BundleBelow == 0 {
+		o.BundleBelow = DefaultBundleBelow
+	}
+	if o.BundleSize == 0 {
+		o.BundleSize = DefaultBundleSize
+	}
+	if o.BundleBelow > 0 && (o.BundleSize <= 0 || o.BundleSize+o.BundleBelow > pack.MaxBundleSize/2) {
+		return fmt.Errorf("repo: bundle size %d for blobs below %d: want both positive, sum at most %d", o.BundleSize, o.BundleBelow, pack.MaxBundleSize/2)
+	}
 	if o.maxIndexFiles == 0 {
 		o.maxIndexFiles = defaultMaxIndexFiles
 	}
@@ -121,6 +143,11 @@ type Repo struct {
 	lock      io.Closer    // nil when read-only
 	idx       *index.Index
 	bufs      sync.Pool // *[]byte: sealed blobs (Put, Get)
+	bundles   bundleCache
+
+	// Bundled bytes sealed so far, plaintext and sealed: PutSize reports a
+	// bundled blob's share at this ratio (its bundle is sealed later).
+	bundleRaw, bundleSealed atomic.Int64
 
 	// packers holds one token per pack that may be open: nil, or the
 	// open packer. Whoever holds a token owns that packer.

@@ -135,7 +135,14 @@ func TestPendingUntilFlush(t *testing.T) {
 // TestReopen: blobs across many packs and index files survive Close and
 // Open; Put fills packs to the target size without a Flush.
 func TestReopen(t *testing.T) {
-	fx := newFixture(t, Options{PackSize: 64 << 10, autoIndexBlobs: 20})
+	t.Run("bundled", func(t *testing.T) {
+		testReopen(t, Options{PackSize: 64 << 10, autoIndexBlobs: 20, BundleSize: 8 << 10})
+	})
+	t.Run("alone", func(t *testing.T) { testReopen(t, Options{PackSize: 64 << 10, autoIndexBlobs: 20, BundleBelow: -1}) })
+}
+
+func testReopen(t *testing.T, opts Options) {
+	fx := newFixture(t, opts)
 	r := fx.init()
 	var blobs []blob
 	for i := range 200 {

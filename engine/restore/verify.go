@@ -44,6 +44,9 @@ func (d Damage) String() string {
 // returned; the error is for the context only.
 func Verify(ctx context.Context, g tree.Getter, snap *snapshot.Snapshot) (*VerifyReport, error) {
 	rep := &VerifyReport{}
+	if d, ok := g.(CacheDropper); ok {
+		d.DropCache() // read what is verified from the disk
+	}
 	chunks := map[fingerprint.ID]chunkUse{}
 	var order []fingerprint.ID
 	seenTrees := map[fingerprint.ID]bool{}

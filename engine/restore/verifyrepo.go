@@ -35,6 +35,13 @@ type Checker interface {
 	Check(ctx context.Context) (*repo.Report, error)
 }
 
+// CacheDropper may be implemented by a RepoSource (engine/repo's Repo
+// keeps recently opened bundles): VerifyRepo drops what it holds first, so
+// every chunk it verifies is read from the disk during the verify.
+type CacheDropper interface {
+	DropCache()
+}
+
 // VerifyOptions tune VerifyRepo.
 type VerifyOptions struct {
 	// Percent is the share of the distinct data chunks to read (0 < N
@@ -143,6 +150,9 @@ func mix(x uint64) uint64 {
 // for the context and for failing to list snapshots.
 func VerifyRepo(ctx context.Context, src RepoSource, opts VerifyOptions) (*RepoReport, error) {
 	rep := &RepoReport{}
+	if d, ok := src.(CacheDropper); ok {
+		d.DropCache()
+	}
 	snaps := opts.Snapshots
 	if snaps == nil {
 		var err error

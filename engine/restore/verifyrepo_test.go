@@ -46,12 +46,15 @@ type world struct {
 	big        []byte
 }
 
-func newWorld(t *testing.T) *world {
+// newWorld builds the world; bundleBelow is the repository's
+// BundleBelow (-1: every chunk sealed alone).
+func newWorld(t *testing.T, bundleBelow int) *world {
 	ctx := context.Background()
 	m, err := keys.NewMaster(rand.Reader)
 	must(t, err)
 	w := &world{dir: t.TempDir()}
-	w.r, err = repo.Init(ctx, repo.DirFS(w.dir), m, repo.Options{Chunker: chunker.Params{Min: 4 << 10, Avg: 16 << 10, Max: 64 << 10}})
+	w.r, err = repo.Init(ctx, repo.DirFS(w.dir), m, repo.Options{
+		Chunker: chunker.Params{Min: 4 << 10, Avg: 16 << 10, Max: 64 << 10}, BundleBelow: bundleBelow, BundleSize: 128 << 10})
 	must(t, err)
 	t.Cleanup(func() { _ = w.r.Close(ctx) })
 	src := filepath.Join(t.TempDir(), "src")
@@ -115,13 +118,18 @@ func usesOf(t *testing.T, g tree.Getter, id fingerprint.ID, snaps ...*snapshot.S
 }
 
 // TestVerifyRepoDamagedPack flips a byte inside a pack on disk: VerifyRepo
-// names the damaged chunk, the pack holding it (as repo.Check does), and
-// exactly the snapshots and paths that need it; a restore of an affected
-// snapshot removes those files rather than writing wrong bytes and
-// restores the rest.
+// names the damaged chunks (one sealed alone; every member of a bundle),
+// the pack holding them (as repo.Check does), and exactly the snapshots
+// and paths that need them; a restore of an affected snapshot removes
+// those files rather than writing wrong bytes and restores the rest.
 func TestVerifyRepoDamagedPack(t *testing.T) {
+	t.Run("alone", func(t *testing.T) { testVerifyRepoDamagedPack(t, -1) })
+	t.Run("bundled", func(t *testing.T) { testVerifyRepoDamagedPack(t, 0) })
+}
+
+func testVerifyRepoDamagedPack(t *testing.T, bundleBelow int) {
 	ctx := context.Background()
-	w := newWorld(t)
+	w := newWorld(t, bundleBelow)
 	clean, err := restore.VerifyRepo(ctx, w.r, restore.VerifyOptions{})
 	must(t, err)
 	if !clean.OK() || clean.Snapshots != 3 || clean.Read != clean.Chunks || clean.Chunks < 100 {
@@ -143,13 +151,24 @@ func TestVerifyRepoDamagedPack(t *testing.T) {
 
 	rep, err := restore.VerifyRepo(ctx, w.r, restore.VerifyOptions{})
 	must(t, err)
-	if rep.OK() || len(rep.Damaged) != 1 || rep.Check != nil { // repo.Repo is a Locator: no whole-repository Check
+	if rep.OK() || rep.Check != nil { // repo.Repo is a Locator: no whole-repository Check
 		t.Fatalf("damaged: %+v", rep.Damaged)
 	}
-	d := rep.Damaged[0]
-	if d.Type != pack.Data || d.Pack.String() != filepath.Base(packPath) || !errors.Is(d.Err, repo.ErrCorrupt) {
-		t.Fatalf("damage: %v (pack file %s)", d, filepath.Base(packPath))
+	if n := len(rep.Damaged); (bundleBelow < 0 && n != 1) || (bundleBelow >= 0 && n < 2) {
+		t.Fatalf("%d chunks damaged (bundles below %d): %+v", n, bundleBelow, rep.Damaged)
 	}
+	var ids []fingerprint.ID
+	for _, d := range rep.Damaged {
+		if d.Type != pack.Data || d.Pack.String() != filepath.Base(packPath) || !errors.Is(d.Err, repo.ErrCorrupt) {
+			t.Fatalf("damage: %v (pack file %s)", d, filepath.Base(packPath))
+		}
+		if want := usesOf(t, w.r, d.ID, w.s1, w.s2, w.s3); len(want) == 0 || !slices.Equal(d.Uses, want) {
+			t.Fatalf("uses of %s: %v, want %v", d.ID.Short(), d.Uses, want)
+		}
+		ids = append(ids, d.ID)
+	}
+	slices.SortFunc(ids, func(a, b fingerprint.ID) int { return slices.Compare(a[:], b[:]) })
+	t.Logf("%d chunks damaged, the first %v: %v", len(rep.Damaged), rep.Damaged[0], rep.Damaged[0].Uses)
 	// Without a Locator the pack is named by a whole-repository Check.
 	type checkOnly struct {
 		restore.RepoSource
@@ -157,19 +176,19 @@ func TestVerifyRepoDamagedPack(t *testing.T) {
 	}
 	viaCheck, err := restore.VerifyRepo(ctx, checkOnly{w.r, w.r}, restore.VerifyOptions{})
 	must(t, err)
-	if len(viaCheck.Damaged) != 1 || viaCheck.Check == nil || viaCheck.Damaged[0].Pack != d.Pack || viaCheck.Damaged[0].ID != d.ID {
-		t.Fatalf("via Check: %+v (Check %v), want %v", viaCheck.Damaged, viaCheck.Check != nil, d)
+	if len(viaCheck.Damaged) != len(rep.Damaged) || viaCheck.Check == nil {
+		t.Fatalf("via Check: %+v (Check %v), want %v", viaCheck.Damaged, viaCheck.Check != nil, rep.Damaged)
 	}
-	want := usesOf(t, w.r, d.ID, w.s1, w.s2, w.s3)
-	if len(want) == 0 || !slices.Equal(d.Uses, want) {
-		t.Fatalf("uses %v, want %v", d.Uses, want)
+	for i, d := range viaCheck.Damaged {
+		if d.Pack != rep.Damaged[i].Pack || d.ID != rep.Damaged[i].ID {
+			t.Fatalf("via Check: %v, want %v", d, rep.Damaged[i])
+		}
 	}
-	t.Logf("%v: %v", d, d.Uses)
 	if aff := rep.Affected(); slices.Contains(aff, w.s3.ID) || len(aff) == 0 {
 		t.Fatalf("affected: %v", aff)
 	}
-	// Restore s2: every file that needs the chunk is failed and absent,
-	// the others are intact.
+	// Restore s2: every file that needs a damaged chunk is failed and
+	// absent, the others are intact.
 	target := t.TempDir()
 	rr, err := restore.Restore(ctx, w.r, w.s2, "", target, restore.Options{})
 	must(t, err)
@@ -177,20 +196,22 @@ func TestVerifyRepoDamagedPack(t *testing.T) {
 	for _, f := range rr.Failed {
 		failed = append(failed, f.Path)
 	}
-	for _, u := range d.Uses {
-		if u.Snapshot != w.s2.ID {
-			continue
-		}
-		p := filepath.Join(target, filepath.FromSlash(u.Path))
-		if !slices.Contains(failed, p) {
-			t.Errorf("%s not reported failed: %v", p, failed)
-		}
-		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("%s left behind: %v", p, err)
+	for _, d := range rep.Damaged {
+		for _, u := range d.Uses {
+			if u.Snapshot != w.s2.ID {
+				continue
+			}
+			p := filepath.Join(target, filepath.FromSlash(u.Path))
+			if !slices.Contains(failed, p) {
+				t.Errorf("%s not reported failed: %v", p, failed)
+			}
+			if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s left behind: %v", p, err)
+			}
 		}
 	}
-	got, err := os.ReadFile(filepath.Join(target, "src", "small"))
-	if err != nil || string(got) != "small" {
+	if got, err := os.ReadFile(filepath.Join(target, "src", "small")); !slices.Contains(failed, filepath.Join(target, "src", "small")) &&
+		(err != nil || string(got) != "small") {
 		t.Fatalf("small: %q %v", got, err)
 	}
 	for _, name := range []string{"big2", "d/big1"} {
@@ -198,11 +219,20 @@ func TestVerifyRepoDamagedPack(t *testing.T) {
 			t.Fatalf("%s restored with wrong bytes", name)
 		}
 	}
-	// The existing per-snapshot Verify agrees on the ID.
+	// The existing per-snapshot Verify agrees on the IDs s1 uses.
 	v, err := restore.Verify(ctx, w.r, w.s1)
 	must(t, err)
-	if len(v.Damaged) != 1 || v.Damaged[0].ID != d.ID {
-		t.Fatalf("Verify: %v", v.Damaged)
+	var vids []fingerprint.ID
+	for _, d := range v.Damaged {
+		vids = append(vids, d.ID)
+	}
+	for _, id := range vids {
+		if _, ok := slices.BinarySearchFunc(ids, id, func(a, b fingerprint.ID) int { return slices.Compare(a[:], b[:]) }); !ok {
+			t.Fatalf("Verify names %s, VerifyRepo does not", id.Short())
+		}
+	}
+	if len(vids) == 0 {
+		t.Fatal("Verify of s1 finds no damage")
 	}
 }
 
@@ -230,7 +260,7 @@ func (c *countGetter) Get(ctx context.Context, t pack.BlobType, id fingerprint.I
 // Checker is reported with its uses and an unknown pack.
 func TestVerifyRepoSample(t *testing.T) {
 	ctx := context.Background()
-	w := newWorld(t)
+	w := newWorld(t, -1)
 	all, err := restore.VerifyRepo(ctx, w.r, restore.VerifyOptions{})
 	must(t, err)
 	n := all.Chunks
