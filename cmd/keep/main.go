@@ -18,12 +18,14 @@ import (
 	"keep/appliance"
 	"keep/appliance/kmod"
 	"keep/appliance/pid1"
+	"keep/internal/gctune"
 )
 
 // version is the firmware version shown by `keep version` and the API.
 const version = "0.1.0-dev"
 
 func main() {
+	gctune.Apply()
 	if filepath.Base(os.Args[0]) == "modprobe" {
 		os.Exit(modprobeMain(os.Args[1:]))
 	}

@@ -11,8 +11,13 @@ import (
 // Seal appends the sealed form of plaintext, a blob of type t with ID id,
 // to dst and returns the extended slice. It compresses the plaintext with
 // zstd (fastest; x86 machine code through the branch filter of x86.go
-// first) and keeps the result only if it saves at least 1/32 of the size; incompressible data costs little to try, as the encoder detects it
-// at several GB/s. The nonce is random (96 bits).
+// first) and keeps the result only if it saves at least 1/32 of the size;
+// incompressible data costs little to try, as the encoder detects it at
+// several GB/s. The nonce is random (96 bits).
+//
+// The plaintext is compressed straight into dst and encrypted there in
+// place: no intermediate buffer of the blob's size (a backup seals
+// Workers blobs of up to 4 MiB at once).
 //
 // Seal does not check that id is the fingerprint of plaintext; the caller
 // computed it and owns that invariant. plaintext must not overlap dst's
@@ -26,7 +31,13 @@ func (s *Sealer) Seal(dst []byte, t Type, id fingerprint.ID, plaintext []byte) (
 	}
 	sc := s.getScratch()
 	defer s.putScratch(sc)
-	codec, payload := CodecNone, plaintext
+	start := len(dst)
+	// Room for zstd's worst case (incompressible input grows by a few
+	// bytes per 128 KiB block), so EncodeAll never reallocates.
+	dst = slices.Grow(dst, Overhead+len(plaintext)+len(plaintext)>>7+64)
+	dst = dst[:start+headerLen+nonceSize]
+	payload := len(dst) // where the payload starts
+	codec := CodecNone
 	if s.compress && len(plaintext) >= minCompressSize {
 		in, zc := plaintext, CodecZstd
 		if looksX86(plaintext) {
@@ -34,21 +45,22 @@ func (s *Sealer) Seal(dst []byte, t Type, id fingerprint.ID, plaintext []byte) (
 			x86Encode(sc.filt)
 			in, zc = sc.filt, CodecZstdX86
 		}
-		sc.buf = s.enc.EncodeAll(in, sc.buf[:0])
-		if len(sc.buf) <= len(plaintext)-len(plaintext)/savingsDiv {
-			codec, payload = zc, sc.buf
+		// EncodeAll appends to dst.
+		if out := s.enc.EncodeAll(in, dst); len(out)-payload <= len(plaintext)-len(plaintext)/savingsDiv {
+			codec, dst = zc, out
 		}
 	}
+	if codec == CodecNone {
+		dst = append(dst[:payload], plaintext...)
+	}
 	h := header(codec)
-	start := len(dst)
-	dst = slices.Grow(dst, Overhead+len(payload))
-	dst = append(dst, h)
-	dst = dst[:len(dst)+nonceSize]
-	nonce := dst[len(dst)-nonceSize:]
+	dst[start] = h
+	nonce := dst[start+headerLen : payload]
 	if _, err := io.ReadFull(s.rand, nonce); err != nil {
 		return dst[:start], fmt.Errorf("seal %v %s: nonce: %w", t, id.Short(), err)
 	}
-	return s.aead.Seal(dst, nonce, payload, additionalData(&sc.aad, h, t, id)), nil
+	// In place: the ciphertext overwrites the payload it encrypts.
+	return s.aead.Seal(dst[:payload], nonce, dst[payload:], additionalData(&sc.aad, h, t, id)), nil
 }
 
 // Open authenticates blob as type t with ID id, decompresses it and appends

@@ -47,6 +47,7 @@ import (
 	"keep/engine/repo"
 	"keep/engine/restore"
 	"keep/engine/snapshot"
+	"keep/internal/gctune"
 )
 
 const keyFileName = "keyfile.json"
@@ -71,6 +72,7 @@ type stats struct {
 }
 
 func main() {
+	gctune.Apply() // as keep and keep-agent do
 	if len(os.Args) < 2 {
 		usage()
 	}
