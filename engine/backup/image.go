@@ -1,10 +1,12 @@
 package backup
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
 	"strings"
 	"sync"
@@ -16,30 +18,43 @@ import (
 	"keep/engine/tree"
 )
 
-// ImageBlockSize is the block size image streams are cut into (capped by
-// the repository's largest chunk). The package doc gives the measurements
-// that chose it.
-const ImageBlockSize = 64 << 10
-
 // StreamPathPrefix marks a stream in Snapshot.Paths: a stream named N is
 // recorded as StreamPathPrefix+N.
 const StreamPathPrefix = "stream:"
 
-// imageChunking is how image streams are cut: fixed blocks of block bytes
-// or, when cdc is set, content-defined chunks with those bounds (the
-// alternative the measurement compares).
+// ImageAlign is the block image chunks are made of: the filesystem block,
+// at which files inside an image start.
+const ImageAlign = 4096
+
+// imageChunking is how image streams are cut: content-defined chunks of
+// whole ImageAlign blocks with bounds cdc (aligned, the default), fixed
+// blocks of block bytes, or byte-wise content-defined chunks with bounds
+// cdc (the alternatives the measurement compares).
 type imageChunking struct {
-	block  int
-	cdc    chunker.Params
-	cutter *chunker.Cutter
+	aligned bool
+	block   int
+	cdc     chunker.Params
+	cutter  *chunker.Cutter
 }
 
-// defaultImageChunking resolves the measurement seam o (nil: fixed
-// ImageBlockSize blocks) against the repository's cutter c.
+// defaultImageChunking resolves the measurement seam o (nil: aligned, with
+// chunker.ImageParams) against the repository's cutter c.
 func defaultImageChunking(c *chunker.Cutter, o *imageChunking) (imageChunking, error) {
 	maxChunk := c.Params().Max
 	if o == nil {
-		return imageChunking{block: min(ImageBlockSize, maxChunk)}, nil
+		o = &imageChunking{aligned: true, cdc: chunker.ImageParams()}
+	}
+	if o.aligned {
+		p := o.cdc
+		if p.Max > maxChunk { // a repository of small chunks: scale down
+			p.Max = maxChunk / ImageAlign * ImageAlign
+			p.Avg = min(p.Avg, 1<<(bits.Len(uint(p.Max/4))-1))
+			p.Min = max(ImageAlign, min(p.Min, p.Avg/4))
+		}
+		if p.Avg/ImageAlign&(p.Avg/ImageAlign-1) != 0 || p.Min%ImageAlign != 0 || p.Avg%ImageAlign != 0 || p.Min < ImageAlign || p.Min >= p.Avg || p.Avg >= p.Max {
+			return imageChunking{}, fmt.Errorf("backup: aligned image chunking %v: bounds must be multiples of %d, avg a power of two of them, min < avg < max", p, ImageAlign)
+		}
+		return imageChunking{aligned: true, cdc: p, cutter: c}, nil
 	}
 	if o.cdc != (chunker.Params{}) {
 		p := o.cdc
@@ -58,6 +73,9 @@ func defaultImageChunking(c *chunker.Cutter, o *imageChunking) (imageChunking, e
 
 // cutImage cuts r (starting at content offset b.off) as an image.
 func (a *archiver) cutImage(ctx context.Context, b *contentBuilder, r io.Reader, buf *[]byte) error {
+	if a.image.aligned {
+		return b.cutAligned(ctx, r, a.image, buf)
+	}
 	if a.image.cutter != nil {
 		return b.cutCDC(ctx, a.image.cutter.NewChunker(nil), r, true)
 	}
@@ -232,4 +250,58 @@ func (a *archiver) streamEntry(ctx context.Context, dl *dirList, s Stream) {
 		a.c.bytesSeen.Add(int64(size))
 		return content, size, err
 	})
+}
+
+// cutAligned cuts r into content-defined chunks of whole ImageAlign blocks
+// (aligned to content offsets): a chunk ends after a block whose keyed
+// BlockHash has its top log2(Avg/ImageAlign) bits zero, once it holds Min
+// bytes, or at Max. Blocks of zeros are holes and end the chunk before
+// them. A file inside an image starts at a block, so copies of it dedupe
+// wherever they lie (fixed 64 KiB blocks deduped only copies at the same
+// offset modulo 64 KiB), and an in-place write dirties the chunks holding
+// its blocks, plus a neighbour when it changes a cut decision.
+func (b *contentBuilder) cutAligned(ctx context.Context, r io.Reader, ic imageChunking, buf *[]byte) error {
+	p := ic.cdc
+	if len(*buf) < p.Max {
+		*buf = make([]byte, p.Max)
+	}
+	c, n := (*buf)[:p.Max], 0
+	shift := 64 - (bits.Len(uint(p.Avg/ImageAlign)) - 1)
+	emit := func() error {
+		if n == 0 {
+			return nil
+		}
+		err := b.chunk(ctx, c[:n])
+		n = 0
+		return err
+	}
+	br := bufio.NewReaderSize(r, 1<<20) // whole-block reads without a syscall each
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		want := ImageAlign - int((b.off+int64(n))%ImageAlign)
+		k, err := io.ReadFull(br, c[n:n+want])
+		if k > 0 {
+			if blk := c[n : n+k]; allZero(blk) {
+				if err := emit(); err != nil {
+					return err
+				}
+				b.zeros(int64(k))
+			} else {
+				n += k
+				if n+ImageAlign > p.Max || (n >= p.Min && k == ImageAlign && ic.cutter.BlockHash(blk)>>shift == 0) {
+					if err := emit(); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return emit()
+		}
+		if err != nil {
+			return err
+		}
+	}
 }

@@ -178,6 +178,7 @@ func BenchmarkImageGrowth(b *testing.B) {
 		name string
 		ic   *imageChunking
 	}{
+		{"aligned-16/64/256K", nil}, // the default
 		{"fixed-16K", &imageChunking{block: 16 << 10}},
 		{"fixed-32K", &imageChunking{block: 32 << 10}},
 		{"fixed-64K", &imageChunking{block: 64 << 10}},
@@ -199,8 +200,8 @@ func BenchmarkImageGrowth(b *testing.B) {
 }
 
 // TestImageBlocks: zero blocks of an image become holes (stored as
-// nothing), blocks are aligned to image offsets, and the Image node
-// carries the source's size.
+// nothing), chunks are whole 4 KiB blocks aligned to image offsets, and
+// the Image node carries the source's size.
 func TestImageBlocks(t *testing.T) {
 	ctx := context.Background()
 	r, _ := initRepo(t, newMaster(t), repo.Options{})
@@ -217,8 +218,9 @@ func TestImageBlocks(t *testing.T) {
 	if n.Type != tree.Image || n.Size != uint64(len(data)) || n.Rdev != 0 || n.Name != "img" {
 		t.Fatalf("node %+v", n)
 	}
-	block := uint64(min(ImageBlockSize, testChunker.Max))
-	want := []tree.Extent{{Hole: true, Length: block}, {Length: block}, {Hole: true, Length: 1<<20 - 2*block}, {Length: 100}}
+	// The data at 70000–75000 lies in 4 KiB blocks 17 and 18.
+	const a = ImageAlign
+	want := []tree.Extent{{Hole: true, Length: 17 * a}, {Length: 2 * a}, {Hole: true, Length: 1<<20 - 19*a}, {Length: 100}}
 	if len(n.Content) != len(want) {
 		t.Fatalf("content %+v", n.Content)
 	}
@@ -229,5 +231,32 @@ func TestImageBlocks(t *testing.T) {
 	}
 	if s := res.Snapshot.Summary; s.ChunksNew != 2 || s.BytesSeen != int64(len(data)) {
 		t.Fatalf("summary %+v", s)
+	}
+}
+
+// TestImageAlignedDedup: a file's copy elsewhere in an image, at another
+// 4 KiB-aligned offset (not the same modulo 64 KiB), is deduplicated by
+// the default aligned chunking; fixed 64 KiB blocks store it again.
+func TestImageAlignedDedup(t *testing.T) {
+	ctx := context.Background()
+	file := pseudo(7, 600<<10)
+	data := make([]byte, 4<<20)
+	copy(data[8<<10:], file)
+	copy(data[2<<20+12<<10:], file) // 12 KiB past a 64 KiB boundary
+	src := filepath.Join(t.TempDir(), "img")
+	must(t, os.WriteFile(src, data, 0o600))
+	stored := map[string]int64{}
+	for name, ic := range map[string]*imageChunking{"aligned": nil, "fixed-64K": {block: 64 << 10}} {
+		r, _ := initRepo(t, newMaster(t), repo.Options{Chunker: chunker.FileParams()})
+		res, err := Run(ctx, r, nil, Options{Hostname: "h", Images: []string{src}, imageChunking: ic})
+		must(t, err)
+		stored[name] = res.Snapshot.Summary.BytesNew
+	}
+	t.Logf("new bytes of two copies of a 600 KiB file: %v", stored)
+	if a := stored["aligned"]; a > int64(len(file))+256<<10 {
+		t.Errorf("aligned chunking stored %d new bytes for two copies of %d", a, len(file))
+	}
+	if f := stored["fixed-64K"]; f < int64(len(file))*3/2 {
+		t.Errorf("fixed blocks stored only %d new bytes: the test image no longer tells them apart", f)
 	}
 }

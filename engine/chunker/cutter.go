@@ -133,3 +133,19 @@ func (c *Cutter) WithParams(p Params) (*Cutter, error) {
 	lg := bits.Len(uint(p.Avg)) - 1
 	return &Cutter{gear: c.gear, p: p, maskS: topBits(lg + normalization), maskL: topBits(lg - normalization)}, nil
 }
+
+// BlockHash is a keyed hash of a block for block-aligned chunking (disk
+// images, cut only at multiples of the filesystem block): the gear hash
+// over 64 bytes sampled from 8 places spread over b, so its top bits
+// depend on all of them and, through the gear table, on the vault's seed.
+// b must hold at least 64 bytes.
+func (c *Cutter) BlockHash(b []byte) uint64 {
+	step := (len(b) - 8) / 7
+	var h uint64
+	for i := range 8 {
+		for _, x := range b[i*step : i*step+8] {
+			h = h<<1 + c.gear[x]
+		}
+	}
+	return h
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -155,5 +156,46 @@ func TestCutterStringHidesSeed(t *testing.T) {
 	s := fmt.Sprint(mustNew(t, testParams, seed))
 	if strings.Contains(s, "dead") || strings.Contains(s, "222") {
 		t.Errorf("String() = %q reveals the seed", s)
+	}
+}
+
+// TestBlockHash: deterministic, keyed by the seed, and its top bits are
+// spread over random blocks (the aligned image chunking cuts on them).
+func TestBlockHash(t *testing.T) {
+	c1, err := New(ImageParams(), Seed{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, _ := New(ImageParams(), Seed{2})
+	rng := rand.New(rand.NewPCG(1, 2))
+	block := make([]byte, 4096)
+	zeroTop4, same := 0, 0
+	const n = 8192
+	for range n {
+		for i := range block {
+			block[i] = byte(rng.Uint32())
+		}
+		h := c1.BlockHash(block)
+		if h != c1.BlockHash(block) {
+			t.Fatal("BlockHash is not deterministic")
+		}
+		if h == c2.BlockHash(block) {
+			same++
+		}
+		if h>>60 == 0 {
+			zeroTop4++
+		}
+	}
+	if same > 0 {
+		t.Fatalf("%d of %d blocks hash alike under two seeds", same, n)
+	}
+	if want := n / 16; zeroTop4 < want*3/4 || zeroTop4 > want*5/4 {
+		t.Fatalf("%d of %d blocks have the top 4 bits zero, want about %d", zeroTop4, n, want)
+	}
+	// The last sampled byte counts.
+	b := bytes.Clone(block)
+	b[len(b)-1] ^= 1
+	if c1.BlockHash(b) == c1.BlockHash(block) {
+		t.Fatal("the block's last byte does not change the hash")
 	}
 }

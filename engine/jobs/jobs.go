@@ -80,7 +80,7 @@ type Counts struct {
 	BytesRead   int64 `json:"bytes_read"`   // read at the source
 	BytesNew    int64 `json:"bytes_new"`    // plaintext new to the vault
 	BytesSent   int64 `json:"bytes_sent"`   // plaintext transferred (blobs sent or read)
-	BytesStored int64 `json:"bytes_stored"` // sealed bytes written
+	BytesStored int64 `json:"bytes_stored"` // sealed bytes written (blobs in bundles: their share, estimated)
 	BlobsSent   int64 `json:"blobs_sent"`   //
 	BlobsNew    int64 `json:"blobs_new"`    //
 }

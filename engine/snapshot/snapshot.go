@@ -61,7 +61,7 @@ type Summary struct {
 	HoleBytes      int64 `json:"hole_bytes"`      // sparse bytes recorded, not read
 	ChunksNew      int64 `json:"chunks_new"`      // data blobs stored
 	BytesNew       int64 `json:"bytes_new"`       // plaintext of new data and tree blobs
-	BytesStored    int64 `json:"bytes_stored"`    // sealed size of new blobs
+	BytesStored    int64 `json:"bytes_stored"`    // sealed size of new blobs (bundled ones: estimated, repo.PutSize)
 	TreesNew       int64 `json:"trees_new"`       //
 	Skipped        int64 `json:"skipped"`         // items skipped after errors
 	// Excluded counts items left out by exclude patterns (added after

@@ -199,7 +199,11 @@ func open(ctx context.Context, dir string, readOnly bool, st *stats) (*repo.Repo
 		stopMemProfile = peakHeapProfile(p)
 	}
 	t = time.Now()
-	r, err := repo.Open(ctx, repo.DirFS(filepath.Join(dir, "repo")), m, repo.Options{ReadOnly: readOnly})
+	opts := repo.Options{ReadOnly: readOnly}
+	// Investigation knobs: the bundle parameters (repo.Options).
+	opts.BundleSize, _ = strconv.Atoi(os.Getenv("KEEP_BUNDLE_SIZE"))
+	opts.BundleBelow, _ = strconv.Atoi(os.Getenv("KEEP_BUNDLE_BELOW"))
+	r, err := repo.Open(ctx, repo.DirFS(filepath.Join(dir, "repo")), m, opts)
 	st.OpenS = time.Since(t).Seconds()
 	return r, err
 }
