@@ -54,7 +54,8 @@ type Options struct {
 	Streams []Stream
 	// Images are paths of block devices or files backed up whole as
 	// image streams (tree.Image nodes of the root tree, named by their
-	// last element), cut into fixed blocks and with zero blocks as holes.
+	// last element), cut into block-aligned chunks and with zero blocks
+	// as holes.
 	Images []string
 
 	// imageChunking, a measurement seam, overrides how images are cut.
@@ -136,10 +137,13 @@ func Run(ctx context.Context, r Store, paths []string, opts Options) (*Result, e
 	if err != nil {
 		return nil, err
 	}
-	return a.run(ctx, paths)
+	// The repository counts the exact stored bytes of what this backup
+	// adds (bundled chunks are sealed after their Put returns).
+	return a.run(repo.WithTally(ctx, &a.tally), paths)
 }
 
 type archiver struct {
+	tally   repo.Tally // stored bytes, when the store is a repo.Repo
 	store   Store
 	opts    Options
 	cutter  *chunker.Cutter
@@ -333,6 +337,10 @@ func (a *archiver) run(ctx context.Context, paths []string) (*Result, error) {
 	for _, st := range a.opts.Streams {
 		given = append(given, StreamPathPrefix+st.Name)
 	}
+	// Flushed first, so the stored bytes in the summary are exact.
+	if err := a.store.Flush(ctx); err != nil {
+		return nil, fmt.Errorf("backup: flush: %w", err)
+	}
 	s := a.snapshot(given, rootID)
 	if err := snapshot.Save(ctx, a.store, s); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
@@ -371,6 +379,9 @@ func (a *archiver) snapshot(paths []string, root fingerprint.ID) *snapshot.Snaps
 		ChunksNew: c.chunksNew.Load(), BytesNew: c.bytesNew.Load() + tRaw,
 		BytesStored: c.bytesStored.Load() + tStored, TreesNew: trees, Skipped: c.skipped.Load(),
 		Excluded: c.excluded.Load(),
+	}
+	if t := a.tally.Bytes(); t > 0 {
+		sum.BytesStored = t // exact; PutSize's figures estimate bundled chunks
 	}
 	if sum.BytesNew > 0 {
 		sum.DedupRatio = float64(sum.BytesSeen) / float64(sum.BytesNew)

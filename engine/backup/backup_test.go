@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -324,5 +325,36 @@ func TestSmallFileChangesAfterLstat(t *testing.T) {
 				t.Errorf("%s: chunk %d differs from the chunker's", n.Name, i)
 			}
 		}
+	}
+}
+
+// TestBytesStoredExact: the summary's stored bytes are what the packs hold
+// (bundled chunks counted at their share of their bundle, not estimated):
+// the data directory's size less the packs' headers (which list every
+// blob: under 64 bytes each) and trailers.
+func TestBytesStoredExact(t *testing.T) {
+	ctx := context.Background()
+	r, dir := initRepo(t, newMaster(t), repo.Options{})
+	src := t.TempDir()
+	for i := range 200 { // small compressible files: all bundled
+		must(t, os.WriteFile(filepath.Join(src, fmt.Sprintf("f%03d", i)), pseudo(uint64(i), 3000+i*20), 0o644))
+	}
+	res, err := Run(ctx, r, []string{src}, Options{Hostname: "h"})
+	must(t, err)
+	var data int64
+	must(t, filepath.WalkDir(filepath.Join(dir, "data"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			fi, err := d.Info()
+			if err == nil {
+				data += fi.Size()
+			}
+			return err
+		}
+		return err
+	}))
+	s := res.Snapshot.Summary
+	t.Logf("stored %d, packs %d bytes, new %d", s.BytesStored, data, s.BytesNew)
+	if s.BytesStored > data || s.BytesStored < data-64*int64(s.ChunksNew+s.TreesNew)-4096 {
+		t.Fatalf("summary says %d bytes stored, the packs hold %d", s.BytesStored, data)
 	}
 }

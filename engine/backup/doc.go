@@ -78,7 +78,8 @@
 // it lies. Blocks of zeros are recorded as holes, stored and indexed as
 // nothing (their bytes count as read and as hole bytes). A regular-file
 // image whose size, times and inode match its parent node is not read; a
-// device always is. Images used to be cut into fixed 64 KiB blocks, which dedupe only copies at the same offset modulo 64 KiB: on the
+// device always is. Images used to be cut into fixed 64 KiB blocks, which
+// dedupe only copies at the same offset modulo 64 KiB: on the
 // benchmark's 2 GiB ext4 image the aligned chunks leave 1157 MB of unique
 // data against 1410 MB, and the repository after the first backup is 491
 // MiB against 588 (restic 474). Measured growth (BenchmarkImageGrowth: a

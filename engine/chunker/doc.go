@@ -30,11 +30,12 @@
 // max(Max, 1 MiB) bytes) for all chunks: Next does not allocate.
 // Cutter.WithParams derives a Cutter with other bounds and the same gear
 // table (the seed stays inside the package). FileParams (256 KiB/1 MiB/4
-// MiB) are the default for file data. ImageParams (16/64/256 KiB) were
-// measured for disk images against fixed blocks (engine/backup's package
-// doc has the table): fixed 64 KiB blocks grew the repository less (1.26×
-// the changed bytes on a 2 GiB image, against 1.40× for ImageParams), so
-// images are cut in fixed blocks and ImageParams remain for comparison.
+// MiB) are the default for file data. ImageParams (16/64/256 KiB) bound
+// the chunks of disk images, which engine/backup cuts only at 4 KiB block
+// boundaries, deciding each cut by BlockHash (a keyed hash of 64 bytes
+// sampled from the block): copies of a file inside an image dedupe at any
+// block offset, where fixed 64 KiB blocks deduped only copies at the same
+// offset modulo 64 KiB (engine/backup's package doc has the measurements).
 //
 // Invariants:
 //

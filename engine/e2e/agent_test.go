@@ -71,6 +71,22 @@ func TestAgentRoundTrip(t *testing.T) {
 		j1.Counts.BytesSent < s1.BytesSent || j1.Counts.BytesSeen != s1.BytesSeen || j1.Client != "web1" {
 		t.Fatalf("job record %+v\nsummary %+v", j1, s1)
 	}
+	// The vault's stored bytes are exact (bundled chunks too): the fresh
+	// repository's packs less their headers (under 64 bytes per blob).
+	var packs int64
+	must(t, filepath.WalkDir(filepath.Join(v.dir, "repo", "data"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			fi, err := d.Info()
+			if err == nil {
+				packs += fi.Size()
+			}
+			return err
+		}
+		return err
+	}))
+	if st := j1.Counts.BytesStored; st > packs || st < packs-64*j1.Counts.BlobsNew-4096 {
+		t.Fatalf("job record: %d bytes stored, the packs hold %d (%d blobs)", st, packs, j1.Counts.BlobsNew)
+	}
 
 	// Out-of-place restore of everything, compared item by item.
 	out := filepath.Join(t.TempDir(), "out")

@@ -209,3 +209,63 @@ func TestBundleDamage(t *testing.T) {
 		t.Fatalf("%d members damaged, %d intact; Check: %d blob problems, %d blobs verified", hit, intact, blobProblems, rep.Blobs)
 	}
 }
+
+// TestTally: a Tally counts the sealed bytes of the blobs put with its
+// context, bundled ones at their share of the bundle, exactly (to a byte
+// per member) once flushed; blobs present already and Puts without it
+// count nothing.
+func TestTally(t *testing.T) {
+	ctx := context.Background()
+	fx := newFixture(t, Options{BundleSize: 64 << 10})
+	r := fx.init()
+	defer closeRepo(t, r)
+	var tl Tally
+	tctx := WithTally(ctx, &tl)
+	bs := smallBlobs(fx, 100)
+	for _, b := range bs {
+		if _, err := r.PutSize(tctx, b.t, b.id, b.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.PutSize(tctx, bs[0].t, bs[0].id, bs[0].data); err != nil { // present
+		t.Fatal(err)
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	other := fx.blob(pack.Data, []byte("not counted"))
+	put(t, r, other)
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var want, members int64
+	for _, p := range fx.files(dataDir) {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := f.Stat()
+		blobs, err := pack.ReadHeader(f, fi.Size(), r.metaSeal)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, b := range blobs {
+			if b.ID == other.id {
+				continue
+			}
+			if b.InBundle() {
+				members++
+			}
+			if i == 0 || b.Offset != blobs[i-1].Offset {
+				want += int64(b.Sealed())
+			}
+		}
+	}
+	if got := tl.Bytes(); got > want || got < want-members {
+		t.Fatalf("tally %d, sealed bytes %d (%d bundle members round down)", got, want, members)
+	}
+	if members < 50 {
+		t.Fatalf("only %d members: the test no longer exercises bundles", members)
+	}
+}

@@ -14,10 +14,11 @@ import (
 // packer is a pack being written: a temporary file and its pack.Writer.
 // Whoever holds its token (Repo.packers) owns it.
 type packer struct {
-	f      File
-	tmp    string
-	w      *pack.Writer
-	bundle pack.Bundler // small data blobs not yet sealed into w
+	f       File
+	tmp     string
+	w       *pack.Writer
+	bundle  pack.Bundler // small data blobs not yet sealed into w
+	tallies []*Tally     // of the bundle's members (nil entries: none)
 }
 
 // abort closes and removes the temporary file (best effort: the next Open
@@ -160,6 +161,7 @@ func (r *Repo) put(ctx context.Context, t pack.BlobType, id fingerprint.ID, data
 		r.packers <- nil
 		return 0, err
 	}
+	tallyOf(ctx).add(int64(len(sealed)))
 	return len(sealed), r.givePacker(p)
 }
 
@@ -167,13 +169,15 @@ func (r *Repo) put(ctx context.Context, t pack.BlobType, id fingerprint.ID, data
 // bundle into the pack when it is full. The compression of a bundle runs
 // in the Put that fills it, holding that packer (the others stay free).
 // The size it returns is the blob's share at the compression ratio of the
-// bundles sealed so far: its own bundle is sealed later.
+// bundles sealed so far (an estimate: its own bundle is sealed later; a
+// Tally gets the exact share then).
 func (r *Repo) putBundled(ctx context.Context, id fingerprint.ID, data []byte) (int, error) {
 	p, err := r.takePacker(ctx)
 	if err != nil {
 		return 0, err
 	}
 	p.bundle.Add(id, data)
+	p.tallies = append(p.tallies, tallyOf(ctx))
 	if p.bundle.Size() >= r.opts.BundleSize || p.bundle.Len() >= pack.MaxBundleMembers {
 		if err := r.sealBundle(p); err != nil {
 			r.discard(p, err)
@@ -203,7 +207,14 @@ func (r *Repo) sealBundle(p *packer) error {
 	}
 	r.bundleRaw.Add(int64(len(plain)))
 	r.bundleSealed.Add(int64(len(sealed)))
+	if raw := int64(max(1, p.bundle.Size())); len(p.tallies) > 0 {
+		for i, m := range p.bundle.Members() {
+			p.tallies[i].add(int64(len(sealed)) * int64(m.Len) / raw)
+		}
+	}
 	p.bundle.Reset()
+	clear(p.tallies)
+	p.tallies = p.tallies[:0]
 	return nil
 }
 

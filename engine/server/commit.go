@@ -46,26 +46,32 @@ func (ss *session) commit(ctx context.Context, m *agentproto.Commit) agentproto.
 	// The vault's word, not the agent's: whose snapshot it is and what
 	// this session stored.
 	snap.Client = ss.client
-	sum := &snap.Summary
-	sum.ChunksNew, sum.TreesNew = c.chunksNew, c.treesNew
-	sum.BytesNew, sum.BytesStored = c.dataNew+c.treeNew, c.dataStored+c.treeStored
-	sum.DedupRatio, sum.Compression = 0, 0
-	if sum.BytesNew > 0 {
-		sum.DedupRatio = float64(sum.BytesSeen) / float64(sum.BytesNew)
-	}
-	if sum.BytesStored > 0 {
-		sum.Compression = float64(sum.BytesNew) / float64(sum.BytesStored)
-	}
 	if !snap.Parent.IsZero() {
 		if _, err := ss.loadOwn(ctx, snap.Parent); err != nil {
 			uncommit()
 			return fail(fmt.Errorf("commit: parent: %w", err))
 		}
 	}
-	// Trees just sent are in open packs: flush so they can be read back.
+	// Trees just sent are in open packs: flush so they can be read back
+	// (and so the stored bytes are exact).
+	before := ss.unflushed()
 	if err := s.Repo.Flush(ctx); err != nil {
 		uncommit()
 		return fail(fmt.Errorf("commit: flush: %w", err))
+	}
+	ss.flushed(before)
+	ss.mu.Lock()
+	stored := ss.storedLocked()
+	ss.mu.Unlock()
+	sum := &snap.Summary
+	sum.ChunksNew, sum.TreesNew = c.chunksNew, c.treesNew
+	sum.BytesNew, sum.BytesStored = c.dataNew+c.treeNew, stored
+	sum.DedupRatio, sum.Compression = 0, 0
+	if sum.BytesNew > 0 {
+		sum.DedupRatio = float64(sum.BytesSeen) / float64(sum.BytesNew)
+	}
+	if sum.BytesStored > 0 {
+		sum.Compression = float64(sum.BytesNew) / float64(sum.BytesStored)
 	}
 	if err := s.checkComplete(ctx, snap.Tree); err != nil {
 		uncommit()

@@ -125,9 +125,11 @@ func (ss *session) handle(ctx context.Context, m agentproto.Message) agentproto.
 	case *agentproto.GetBlob:
 		return ss.get(ctx, m)
 	case *agentproto.Flush:
+		before := ss.unflushed()
 		if err := s.Repo.Flush(ctx); err != nil {
 			return fail(fmt.Errorf("flush: %w", err))
 		}
+		ss.flushed(before)
 		return &agentproto.FlushOK{}
 	case *agentproto.Commit:
 		return ss.commit(ctx, m)
@@ -171,7 +173,7 @@ func (ss *session) put(ctx context.Context, m *agentproto.PutBlob) agentproto.Me
 		ss.log.Warn("blob refused: content does not match its ID", "id", m.ID.Short())
 		return errMsg(agentproto.CodeIDMismatch, fmt.Sprintf("blob %s: content does not hash to its ID; nothing stored (agent bug or corruption in transit)", m.ID.Short()))
 	}
-	n, err := ss.s.Repo.PutSize(ctx, t, m.ID, m.Data)
+	n, err := ss.s.Repo.PutSize(repo.WithTally(ctx, &ss.tally), t, m.ID, m.Data)
 	if err != nil {
 		return fail(fmt.Errorf("store blob %s: %w", m.ID.Short(), err))
 	}
@@ -180,6 +182,7 @@ func (ss *session) put(ctx context.Context, m *agentproto.PutBlob) agentproto.Me
 	c.blobsSent++
 	c.bytesSent += int64(len(m.Data))
 	if n > 0 {
+		c.unflushed++
 		if t == pack.Data {
 			c.chunksNew++
 			c.dataNew += int64(len(m.Data))
@@ -205,7 +208,32 @@ func (ss *session) applyCounts(j *jobs.Job) {
 	j.Counts.BytesSent = c.bytesSent + c.readBytes
 	j.Counts.BlobsNew = c.chunksNew + c.treesNew
 	j.Counts.BytesNew = c.dataNew + c.treeNew
-	j.Counts.BytesStored = c.dataStored + c.treeStored
+	j.Counts.BytesStored = ss.storedLocked()
+}
+
+// storedLocked is the bytes this session stored: the exact tally when no
+// blob was stored since the last Flush, else the sum of PutSize's figures
+// (bundled chunks estimated). ss.mu held.
+func (ss *session) storedLocked() int64 {
+	if ss.c.unflushed == 0 && ss.tally.Bytes() > 0 {
+		return ss.tally.Bytes()
+	}
+	return ss.c.dataStored + ss.c.treeStored
+}
+
+// unflushed returns how many blobs were stored since the last Flush.
+func (ss *session) unflushed() int64 {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.c.unflushed
+}
+
+// flushed notes a successful Flush of the repository: everything this
+// session stored before it is in the tally.
+func (ss *session) flushed(before int64) {
+	ss.mu.Lock()
+	ss.c.unflushed -= before
+	ss.mu.Unlock()
 }
 
 // get serves a blob this client may read (see the package doc).

@@ -18,6 +18,7 @@ import (
 	"keep/engine/fingerprint"
 	"keep/engine/jobs"
 	"keep/engine/pack"
+	"keep/engine/repo"
 )
 
 // perRequest is what each request costs of the in-flight budget beyond
@@ -92,6 +93,10 @@ type session struct {
 	committed bool
 	readable  map[blobKey]struct{} // blobs this client may read (GetBlob)
 	c         sessionCounts
+	// tally counts the exact stored bytes of the blobs this session put
+	// (repo.Tally); the counts' dataStored and treeStored estimate bundled
+	// chunks until their bundle is sealed. After a Flush it is exact.
+	tally repo.Tally
 }
 
 // sessionCounts are what this session stored, by the vault's own count.
@@ -100,6 +105,7 @@ type sessionCounts struct {
 	chunksNew, dataNew, dataStored      int64
 	treesNew, treeNew, treeStored       int64
 	readBlobs, readBytes                int64
+	unflushed                           int64 // blobs stored since the last Flush
 	files, dirs, bytesSeen, bytesReadAt int64 // the agent's reports
 }
 

@@ -87,7 +87,7 @@ func keepToolNamed(name, bin string) tool {
 			}
 			if j.corpus == "vm" {
 				// A disk image is backed up as one (keep-agent
-				// backup --image): fixed blocks, zero blocks as holes.
+				// backup --image): block-aligned chunks, zero blocks as holes.
 				a = append(a, "-images")
 			}
 			return cmdline{argv: append(a, j.src())}

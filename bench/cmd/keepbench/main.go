@@ -213,7 +213,7 @@ func cmdBackup(ctx context.Context, args []string) error {
 	dir := fs.String("repo", "", "directory made by init")
 	parent := fs.String("parent", "", `parent snapshot: "latest" (same host and paths) or an ID; empty: full backup`)
 	host := fs.String("host", "", "hostname recorded (default: os.Hostname)")
-	images := fs.Bool("images", false, "back up the regular files directly in each PATH as disk images (fixed blocks, zero blocks as holes), as keep-agent backup --image does")
+	images := fs.Bool("images", false, "back up the regular files directly in each PATH as disk images (block-aligned chunks, zero blocks as holes), as keep-agent backup --image does")
 	fs.Parse(args)
 	if *dir == "" || fs.NArg() == 0 {
 		return errors.New("-repo and at least one PATH are required")
