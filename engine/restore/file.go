@@ -113,27 +113,41 @@ func (q *jobQueue) close() {
 	q.cond.Broadcast()
 }
 
-// take returns the next piece to write, by its file and index (an index
-// past the pieces: a file without data), waiting for one; false when the
-// queue is closed and empty.
-func (q *jobQueue) take() (*fileJob, int, bool) {
+// take returns the next run of pieces to write, by its file and the
+// indexes [i, end) (an index past the pieces: a file without data),
+// waiting for one; false when the queue is closed and empty.
+func (q *jobQueue) take() (*fileJob, int, int, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for len(q.jobs) == 0 {
 		if q.closed {
-			return nil, 0, false
+			return nil, 0, 0, false
 		}
 		q.cond.Wait()
 	}
 	j := q.jobs[0]
 	i := j.next
-	j.next++
+	// A run of consecutive pieces of about runBytes: small chunks of one
+	// bundle (a disk image's) go to one worker, which opens the bundle
+	// once, while another worker opens the next bundle; handed out one by
+	// one, both workers asked for the same bundle and one waited.
+	var n uint64
+	for j.next < j.count() && (j.next == i || n < runBytes) {
+		if j.next < len(j.pieces) {
+			n += j.pieces[j.next].ext.Length
+		}
+		j.next++
+	}
 	if j.next == j.count() {
 		q.jobs[0] = nil
 		q.jobs = q.jobs[1:]
 	}
-	return j, i, true
+	return j, i, j.next, true
 }
+
+// runBytes is how much data take hands out at once: a bundle's worth
+// (repo.DefaultBundleSize).
+const runBytes = 1 << 20
 
 // worker writes pieces until the queue is closed and empty, and finishes
 // each file whose last piece it completes. Once a file has failed (or ctx
@@ -141,26 +155,28 @@ func (q *jobQueue) take() (*fileJob, int, bool) {
 func (r *restorer) worker(ctx context.Context) {
 	var buf []byte
 	for {
-		j, i, ok := r.q.take()
+		j, i, end, ok := r.q.take()
 		if !ok {
 			return
 		}
-		if i < len(j.pieces) && !j.failed.Load() && ctx.Err() == nil {
-			var err error
-			if buf, err = r.piece(ctx, j.f, j.pieces[i], buf); err != nil {
-				j.mu.Lock()
-				if j.err == nil {
-					j.err = err
+		for ; i < end; i++ {
+			if i < len(j.pieces) && !j.failed.Load() && ctx.Err() == nil {
+				var err error
+				if buf, err = r.piece(ctx, j.f, j.pieces[i], buf); err != nil {
+					j.mu.Lock()
+					if j.err == nil {
+						j.err = err
+					}
+					j.mu.Unlock()
+					j.failed.Store(true)
 				}
-				j.mu.Unlock()
-				j.failed.Store(true)
+				if cap(buf) > maxPooledBuf {
+					buf = nil
+				}
 			}
-			if cap(buf) > maxPooledBuf {
-				buf = nil
+			if j.left.Add(-1) == 0 {
+				r.finish(ctx, j)
 			}
-		}
-		if j.left.Add(-1) == 0 {
-			r.finish(ctx, j)
 		}
 	}
 }
