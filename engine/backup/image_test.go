@@ -218,19 +218,29 @@ func TestImageBlocks(t *testing.T) {
 	if n.Type != tree.Image || n.Size != uint64(len(data)) || n.Rdev != 0 || n.Name != "img" {
 		t.Fatalf("node %+v", n)
 	}
-	// The data at 70000–75000 lies in 4 KiB blocks 17 and 18.
+	// The data at 70000–75000 lies in 4 KiB blocks 17 and 18: one chunk
+	// or, when the vault's keyed hash cuts after block 17, two. Runs of
+	// data extents are merged for the comparison.
 	const a = ImageAlign
 	want := []tree.Extent{{Hole: true, Length: 17 * a}, {Length: 2 * a}, {Hole: true, Length: 1<<20 - 19*a}, {Length: 100}}
-	if len(n.Content) != len(want) {
+	var got []tree.Extent
+	for _, e := range n.Content {
+		if k := len(got) - 1; k >= 0 && !e.Hole && !got[k].Hole {
+			got[k].Length += e.Length
+			continue
+		}
+		got = append(got, tree.Extent{Hole: e.Hole, Length: e.Length})
+	}
+	if len(got) != len(want) {
 		t.Fatalf("content %+v", n.Content)
 	}
-	for i, e := range n.Content {
+	for i, e := range got {
 		if e.Hole != want[i].Hole || e.Length != want[i].Length {
-			t.Fatalf("extent %d: %+v, want %+v", i, e, want[i])
+			t.Fatalf("extent %d: %+v, want %+v (content %+v)", i, e, want[i], n.Content)
 		}
 	}
-	if s := res.Snapshot.Summary; s.ChunksNew != 2 || s.BytesSeen != int64(len(data)) {
-		t.Fatalf("summary %+v", s)
+	if s := res.Snapshot.Summary; s.ChunksNew != int64(len(n.Content)-2) || s.BytesSeen != int64(len(data)) {
+		t.Fatalf("summary %+v, content %+v", s, n.Content)
 	}
 }
 
