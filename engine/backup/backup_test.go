@@ -341,17 +341,7 @@ func TestBytesStoredExact(t *testing.T) {
 	}
 	res, err := Run(ctx, r, []string{src}, Options{Hostname: "h"})
 	must(t, err)
-	var data int64
-	must(t, filepath.WalkDir(filepath.Join(dir, "data"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			fi, err := d.Info()
-			if err == nil {
-				data += fi.Size()
-			}
-			return err
-		}
-		return err
-	}))
+	data := dirSize(t, filepath.Join(dir, "data"))
 	s := res.Snapshot.Summary
 	t.Logf("stored %d, packs %d bytes, new %d", s.BytesStored, data, s.BytesNew)
 	if s.BytesStored > data || s.BytesStored < data-64*int64(s.ChunksNew+s.TreesNew)-4096 {

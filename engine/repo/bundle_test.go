@@ -42,6 +42,29 @@ func packBytes(t *testing.T, fx *fixture) (n int64) {
 	return n
 }
 
+// packHeaders reads the header of every pack of fx (r must be open).
+func packHeaders(t *testing.T, fx *fixture, r *Repo) [][]pack.Blob {
+	t.Helper()
+	var out [][]pack.Blob
+	for _, p := range fx.files(dataDir) {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		blobs, err := pack.ReadHeader(f, fi.Size(), r.metaSeal)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, blobs)
+	}
+	return out
+}
+
 // TestBundles: small data blobs are sealed together, read back (also
 // concurrently and after the index is rebuilt from the pack headers), and
 // store smaller than alone; Check verifies every member.
@@ -78,17 +101,7 @@ func TestBundles(t *testing.T) {
 		}
 		// The headers list the members, the large blobs alone.
 		members := 0
-		for _, p := range fx.files(dataDir) {
-			f, err := os.Open(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fi, _ := f.Stat()
-			blobs, err := pack.ReadHeader(f, fi.Size(), r.metaSeal)
-			f.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
+		for _, blobs := range packHeaders(t, fx, r) {
 			for _, b := range blobs {
 				if b.InBundle() {
 					members++
@@ -239,17 +252,7 @@ func TestTally(t *testing.T) {
 		t.Fatal(err)
 	}
 	var want, members int64
-	for _, p := range fx.files(dataDir) {
-		f, err := os.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fi, _ := f.Stat()
-		blobs, err := pack.ReadHeader(f, fi.Size(), r.metaSeal)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, blobs := range packHeaders(t, fx, r) {
 		for i, b := range blobs {
 			if b.ID == other.id {
 				continue
