@@ -130,12 +130,9 @@ tunnel:
 func TestScenarioTunnelNAT(t *testing.T) {
 	t.Parallel()
 	kernel, initrd := tunnelDeps(t)
-	psk := []byte(image.TestPSK)
 	// Charon knows the appliance by the NAT's public address, as a real
 	// NOC knows a customer site's public address.
-	site := noc.PSKSite{Conn: "keep-psk", Child: "keep-lan", Local: natNOCWAN.Addr(), Remote: natPublic.Addr(),
-		LocalID: "noc.example.net", RemoteID: "keep-01.example.net", LocalTS: tunNOCLAN, RemoteTS: tunKeepLAN, PSK: psk,
-		Extra: []string{"dpd_delay = 5s"}}
+	site := tunnelPSKSite(natNOCWAN.Addr(), natPublic.Addr())
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()

@@ -306,13 +306,18 @@ func (r tunnelRun) waitEvent(ctx context.Context, t *testing.T, after uint64, ki
 // NOC pings it in clear, the appliance sends nothing but IKE and ARP.
 // Takes about a minute and a half (DPD every 5 s, retransmissions 1 s
 // ×1.8ⁿ, 3 tries: a dead NOC is noticed in about 17 s).
+// tunnelPSKSite is the NOC's side of the scenarios' PSK tunnel: charon
+// at local, the appliance at remote (its own address, or a NAT's).
+func tunnelPSKSite(local, remote netip.Addr) noc.PSKSite {
+	return noc.PSKSite{Conn: "keep-psk", Child: "keep-lan", Local: local, Remote: remote,
+		LocalID: "noc.example.net", RemoteID: "keep-01.example.net", LocalTS: tunNOCLAN, RemoteTS: tunKeepLAN,
+		PSK: []byte(image.TestPSK), Extra: []string{"dpd_delay = 5s"}}
+}
+
 func TestScenarioTunnel(t *testing.T) {
 	t.Parallel()
 	kernel, initrd := tunnelDeps(t)
-	psk := []byte(image.TestPSK)
-	site := noc.PSKSite{Conn: "keep-psk", Child: "keep-lan", Local: tunNOCWAN.Addr(), Remote: tunKeepWAN.Addr(),
-		LocalID: "noc.example.net", RemoteID: "keep-01.example.net", LocalTS: tunNOCLAN, RemoteTS: tunKeepLAN, PSK: psk,
-		Extra: []string{"dpd_delay = 5s"}}
+	site := tunnelPSKSite(tunNOCWAN.Addr(), tunKeepWAN.Addr())
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()

@@ -29,7 +29,8 @@ type bundleKey struct {
 // openedBundle is a bundle's plaintext and its members by ID.
 type openedBundle struct {
 	plain   []byte
-	members pack.BundleIndex
+	table   []pack.Member    // in table order (Check compares it with the header)
+	members pack.BundleIndex // by ID
 }
 
 type bundleCall struct {
@@ -127,7 +128,7 @@ func (r *Repo) openBundle(sealed []byte) (*openedBundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	return &openedBundle{plain: plain, members: pack.NewBundleIndex(ms)}, nil
+	return &openedBundle{plain: plain, table: ms, members: pack.NewBundleIndex(ms)}, nil
 }
 
 // readBundle reads and opens the bundle at loc (a member's location).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -270,5 +271,32 @@ func TestTally(t *testing.T) {
 	}
 	if members < 50 {
 		t.Fatalf("only %d members: the test no longer exercises bundles", members)
+	}
+}
+
+// TestDropCache: a member read keeps its bundle open, so damage on disk
+// after that read is not seen until DropCache; then it is ErrCorrupt.
+func TestDropCache(t *testing.T) {
+	ctx := context.Background()
+	fx := newFixture(t, Options{BundleSize: 32 << 10, Packers: 1})
+	r := fx.init()
+	bs := smallBlobs(fx, 20)
+	for _, b := range bs {
+		put(t, r, b)
+	}
+	closeRepo(t, r)
+	r = fx.open()
+	defer closeRepo(t, r)
+	mustGet(t, r, bs[0]) // opens and keeps its bundle
+	loc, _ := r.idx.Lookup(bs[0].t, bs[0].id)
+	if loc.Length&pack.Bundled == 0 {
+		t.Fatalf("blob at %+v is not bundled", loc)
+	}
+	pk := filepath.Join(fx.dir, packPath(loc.Pack))
+	flipByte(t, pk, func(int) int { return int(loc.Offset) + int(loc.Length&^pack.Bundled)/2 })
+	mustGet(t, r, bs[0]) // from the kept bundle
+	r.DropCache()
+	if _, err := r.Get(ctx, bs[0].t, bs[0].id, nil); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Get after DropCache of a damaged bundle: %v", err)
 	}
 }

@@ -220,7 +220,7 @@ func (r *Repo) checkBundle(ms []pack.Blob, sealed, plain []byte) ([]byte, []erro
 	if err != nil {
 		return plain, sameErr(len(ms), err)
 	}
-	table, _ := pack.ParseBundle(b.plain) // parsed once by openBundle already
+	table := b.table
 	if len(table) != len(ms) {
 		return plain, sameErr(len(ms), fmt.Errorf("%w: bundle holds %d blobs, header lists %d", ErrCorrupt, len(table), len(ms)))
 	}

@@ -207,10 +207,9 @@ func (r *Repo) sealBundle(p *packer) error {
 	}
 	r.bundleRaw.Add(int64(len(plain)))
 	r.bundleSealed.Add(int64(len(sealed)))
-	if raw := int64(max(1, p.bundle.Size())); len(p.tallies) > 0 {
-		for i, m := range p.bundle.Members() {
-			p.tallies[i].add(int64(len(sealed)) * int64(m.Len) / raw)
-		}
+	raw := int64(max(1, p.bundle.Size()))
+	for i, m := range p.bundle.Members() {
+		p.tallies[i].add(int64(len(sealed)) * int64(m.Len) / raw)
 	}
 	p.bundle.Reset()
 	clear(p.tallies)

@@ -320,3 +320,30 @@ func chunkIDs(t *testing.T, w *world) []fingerprint.ID {
 	}
 	return ids
 }
+
+// dropCounter is a RepoSource that counts DropCache calls.
+type dropCounter struct {
+	restore.RepoSource
+	drops int
+}
+
+func (d *dropCounter) DropCache() { d.drops++ }
+
+// TestVerifyDropsCache: VerifyRepo and Verify drop the source's cache of
+// opened bundles before reading, so what they verify comes from the disk
+// (repo's TestDropCache shows a kept bundle hides damage until then).
+func TestVerifyDropsCache(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, 0)
+	d := &dropCounter{RepoSource: w.r}
+	_, err := restore.VerifyRepo(ctx, d, restore.VerifyOptions{})
+	must(t, err)
+	if d.drops != 1 {
+		t.Fatalf("VerifyRepo dropped the cache %d times, want 1", d.drops)
+	}
+	_, err = restore.Verify(ctx, d, w.s1)
+	must(t, err)
+	if d.drops != 2 {
+		t.Fatalf("Verify dropped the cache %d times in all, want 2", d.drops)
+	}
+}
