@@ -429,12 +429,25 @@ func appendHole(es []tree.Extent, n uint64) []tree.Extent {
 	return append(es, tree.Extent{Hole: true, Length: n})
 }
 
+// openNoatime opens path for reading without updating its atime. It
+// calls open(2) itself and wraps the descriptor with os.NewFile, which
+// costs one fcntl: os.OpenFile tries to register every regular file with
+// the runtime's poller, an epoll_ctl that fails and four fcntl calls per
+// file (330k needless system calls for the benchmark's 61k files).
 func openNoatime(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOATIME, 0)
-	if errors.Is(err, unix.EPERM) { // O_NOATIME needs ownership or CAP_FOWNER
-		f, err = os.Open(path)
+	flags := unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOATIME
+	for {
+		fd, err := unix.Open(path, flags, 0)
+		switch {
+		case err == nil:
+			return os.NewFile(uintptr(fd), path), nil
+		case err == unix.EINTR:
+		case err == unix.EPERM && flags&unix.O_NOATIME != 0:
+			flags &^= unix.O_NOATIME // it needs ownership or CAP_FOWNER
+		default:
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
 	}
-	return f, err
 }
 
 // region is a data region of a sparse file; n < 0: to the end.
