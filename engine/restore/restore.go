@@ -153,11 +153,8 @@ func newRestorer(g tree.Getter, opts Options) *restorer {
 		r.devices = *opts.Devices
 	}
 	if r.workers <= 0 {
-		// Twice the cores: a worker waits in its writes (page and block
-		// allocation) and for a bundle another worker is opening, and
-		// the others keep the cores busy meanwhile. Restoring the
-		// benchmark's 2 GiB disk image on 2 cores, alternated runs took
-		// 2.3–3.0 s with 4 workers and 3.1–4.2 s with 2.
+		// Twice the cores: workers wait in writes and for bundles
+		// (measured in the package doc).
 		r.workers = 2 * runtime.GOMAXPROCS(0)
 	}
 	r.slots = make(chan struct{}, max(maxOpenMin, 4*r.workers))
