@@ -41,6 +41,7 @@ if [ -n "${KEEP_REV:-}" ]; then
 	keep_source="commit $rev (git archive)"
 	(cd "$src" && $GOBUILD -o "$WORK/bin/keepbench" ./bench/cmd/keepbench)
 	(cd "$src" && $GOBUILD -o "$WORK/bin/benchrun" ./bench/cmd/benchrun)
+	(cd "$src" && $GOBUILD -o "$WORK/bin/keep" ./cmd/keep && $GOBUILD -o "$WORK/bin/keep-agent" ./cmd/keep-agent)
 else
 	keep_source="working tree at $(git rev-parse HEAD 2>/dev/null || echo unknown)"
 	if [ -n "$(GIT_OPTIONAL_LOCKS=0 git status --porcelain --untracked-files=no -- engine 2>/dev/null)" ]; then
@@ -48,6 +49,9 @@ else
 	fi
 	$GOBUILD -o "$WORK/bin/keepbench" ./bench/cmd/keepbench
 	$GOBUILD -o "$WORK/bin/benchrun" ./bench/cmd/benchrun
+	$GOBUILD -o "$WORK/bin/keep" ./cmd/keep
+	$GOBUILD -o "$WORK/bin/keep-agent" ./cmd/keep-agent
 fi
 exec "$WORK/bin/benchrun" -keepbench "$WORK/bin/keepbench" -keep-source "$keep_source" \
+	-keep-bin "$WORK/bin/keep" -agent-bin "$WORK/bin/keep-agent" \
 	-work "$WORK" -results "$ROOT/bench/results" "$@"

@@ -44,7 +44,7 @@ type step struct {
 	UserS      float64 `json:"user_s"`
 	SysS       float64 `json:"sys_s"`
 	CPUS       float64 `json:"cpu_s"`
-	RSSKiB     int64   `json:"rss_kib"`        // process peak (keep: including the KDF)
+	RSSKiB     int64   `json:"rss_kib"`        // process peak (keep: including the KDF; keep-agent: agent + vault)
 	RSSRusage  int64   `json:"rss_rusage_kib"` // wait4's ru_maxrss
 	RepoBytes  int64   `json:"repo_bytes"`     // du of the repository after the step
 	InputBytes int64   `json:"input_bytes"`    // bytes of the corpus generation this step reads or writes
@@ -54,7 +54,10 @@ type step struct {
 	KDFCPUS      float64         `json:"kdf_cpu_s,omitempty"`
 	RSSEngineKiB int64           `json:"rss_engine_kib,omitempty"`
 	KeepStats    json.RawMessage `json:"keepbench_stats,omitempty"`
-	Log          string          `json:"log"`
+	// keep-agent only: the vault's share, included in CPUS and RSSKiB
+	VaultCPUS   float64 `json:"vault_cpu_s,omitempty"`
+	VaultRSSKiB int64   `json:"vault_rss_kib,omitempty"`
+	Log         string  `json:"log"`
 }
 
 type results struct {
@@ -116,6 +119,8 @@ func main() {
 	flag.StringVar(&resDir, "results", "bench/results", "results directory (a timestamped subdirectory is made)")
 	keepBin := flag.String("keepbench", "", "keepbench binary (bench/run.sh builds it)")
 	keepBase := flag.String("keepbench-base", "", "a second keepbench binary, run as tool keep-base (before/after in one run)")
+	keepCmd := flag.String("keep-bin", "", "keep binary, the vault of tool keep-agent (bench/run.sh builds it)")
+	agentCmd := flag.String("agent-bin", "", "keep-agent binary, for tool keep-agent (bench/run.sh builds it)")
 	keepRepos := flag.Bool("keep-repos", false, "leave the repositories in the work directory")
 	buildOnly := flag.Bool("build-only", false, "build (or find cached) corpora and exit")
 	flag.Float64Var(&vmSkew, "vm-write-skew", 1, "image gen2 write sizes 4 KiB·2^k, k=0..8, P(k) ∝ 2^(-skew·k)")
@@ -152,6 +157,13 @@ func main() {
 				b, _ := filepath.Abs(*keepBase)
 				tools = append(tools, keepToolNamed("keep-base", b))
 			}
+		case "keep-agent":
+			if *keepCmd == "" || *agentCmd == "" {
+				fatalf("-keep-bin and -agent-bin are required for keep-agent")
+			}
+			k, _ := filepath.Abs(*keepCmd)
+			a, _ := filepath.Abs(*agentCmd)
+			tools = append(tools, agentTool(k, a))
 		case "restic":
 			tools = append(tools, resticTool())
 		case "borg":
@@ -280,6 +292,9 @@ func runCorpus(c, dir string, info *corpus.Info, tools []tool, reps int, seed ui
 			jobs[t.name] = j
 		}
 		for _, t := range order {
+			if t.start != nil {
+				must(t.start(jobs[t.name]))
+			}
 			timed(t, jobs[t.name], rep, "init", t.init(jobs[t.name]), 0)
 		}
 		gen1Bytes := info.Bytes
@@ -327,6 +342,9 @@ func runCorpus(c, dir string, info *corpus.Info, tools []tool, reps int, seed ui
 			must(err)
 			timed(t, j, rep, "restore", t.restore(j), gen2Bytes)
 			targets = append(targets, j.target)
+			if t.stop != nil {
+				t.stop(j)
+			}
 		}
 		for _, t := range order {
 			j := jobs[t.name]
@@ -414,9 +432,19 @@ func timed(t tool, j *job, rep int, name string, cl cmdline, input int64) step {
 	st := step{Corpus: j.corpus, Tool: t.name, Rep: rep, Step: name, InputBytes: input, Load1: load1(), Log: logPath}
 	res.LoadRange[0] = min(res.LoadRange[0], st.Load1)
 	res.LoadRange[1] = max(res.LoadRange[1], st.Load1)
+	var vu, vs float64
+	if j.vault != nil {
+		resetPeak(j.vault.cmd.Process.Pid)
+		vu, vs = procCPU(j.vault.cmd.Process.Pid)
+	}
 	start := time.Now()
 	err = cmd.Run()
 	st.WallS = time.Since(start).Seconds()
+	if j.vault != nil {
+		u, s := procCPU(j.vault.cmd.Process.Pid)
+		st.VaultCPUS = u - vu + s - vs
+		st.VaultRSSKiB = procHWM(j.vault.cmd.Process.Pid)
+	}
 	pw.Close()
 	<-done
 	if err != nil {
@@ -425,9 +453,9 @@ func timed(t tool, j *job, rep int, name string, cl cmdline, input int64) step {
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	st.UserS = time.Duration(ru.Utime.Nano()).Seconds()
 	st.SysS = time.Duration(ru.Stime.Nano()).Seconds()
-	st.CPUS = st.UserS + st.SysS
+	st.CPUS = st.UserS + st.SysS + st.VaultCPUS
 	st.RSSRusage = ru.Maxrss
-	st.RSSKiB = ru.Maxrss
+	st.RSSKiB = ru.Maxrss + st.VaultRSSKiB
 	if len(stats) > 0 {
 		var ks struct {
 			KDFS      float64 `json:"kdf_s"`

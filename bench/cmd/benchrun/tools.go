@@ -19,6 +19,7 @@ type job struct {
 	aux     string // tool state outside the repository (caches, config)
 	target  string // fresh restore directory
 	parent  string // snapshot ID of backup 1, for tools that need it
+	vault   *vault // keep-agent: the running keep engine
 }
 
 func (j *job) src() string { return filepath.Join(j.liveDir, j.corpus) }
@@ -41,6 +42,10 @@ type tool struct {
 	restore     func(j *job) cmdline
 	// restored is where the backed-up directory appears under the target.
 	restored func(j *job) string
+	// start runs untimed before the job's init, stop after its restore
+	// (keep-agent: the vault); both optional.
+	start func(j *job) error
+	stop  func(j *job)
 }
 
 const passphrase = "keep-bench-passphrase-0123456789"
