@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"os"
@@ -87,13 +86,13 @@ func startVault(keepBin string, j *job) (*vault, error) {
 	addr := ln.Addr().String()
 	ln.Close()
 	sock := filepath.Join(j.aux, "api.sock")
-	logf, err := os.Create(filepath.Join(logDir, fmt.Sprintf("%s-keep-agent-vault-%s.log", j.corpus, filepath.Base(j.repo))))
+	lf, err := os.Create(filepath.Join(logDir, fmt.Sprintf("%s-keep-agent-vault-%s.log", j.corpus, filepath.Base(j.repo))))
 	if err != nil {
 		return nil, err
 	}
-	defer logf.Close()
+	defer lf.Close()
 	cmd := exec.Command(keepBin, "engine", "--data", j.repo, "--listen", addr, "--api", sock)
-	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM} // gone with the runner
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -132,26 +131,4 @@ func procCPU(pid int) (user, sys float64) {
 	st, _ := strconv.ParseFloat(f[12], 64)
 	const hz = 100 // USER_HZ on Linux
 	return ut / hz, st / hz
-}
-
-// resetPeak resets pid's VmHWM to its current RSS.
-func resetPeak(pid int) {
-	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
-}
-
-// procHWM returns pid's VmHWM in KiB.
-func procHWM(pid int) int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
 }

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"keep/bench/corpus"
+	"keep/bench/internal/proc"
 )
 
 type step struct {
@@ -434,7 +435,7 @@ func timed(t tool, j *job, rep int, name string, cl cmdline, input int64) step {
 	res.LoadRange[1] = max(res.LoadRange[1], st.Load1)
 	var vu, vs float64
 	if j.vault != nil {
-		resetPeak(j.vault.cmd.Process.Pid)
+		proc.ResetPeak(strconv.Itoa(j.vault.cmd.Process.Pid))
 		vu, vs = procCPU(j.vault.cmd.Process.Pid)
 	}
 	start := time.Now()
@@ -443,7 +444,7 @@ func timed(t tool, j *job, rep int, name string, cl cmdline, input int64) step {
 	if j.vault != nil {
 		u, s := procCPU(j.vault.cmd.Process.Pid)
 		st.VaultCPUS = u - vu + s - vs
-		st.VaultRSSKiB = procHWM(j.vault.cmd.Process.Pid)
+		st.VaultRSSKiB = proc.VmHWM(strconv.Itoa(j.vault.cmd.Process.Pid))
 	}
 	pw.Close()
 	<-done

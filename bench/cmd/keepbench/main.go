@@ -24,7 +24,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -37,10 +36,10 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
+	"keep/bench/internal/proc"
 	"keep/engine/backup"
 	"keep/engine/fingerprint"
 	"keep/engine/keys"
@@ -143,7 +142,7 @@ func cmdInit(ctx context.Context, args []string) error {
 	}
 	st.KDFSeconds = time.Since(t).Seconds()
 	st.KDFCPU = cpuSeconds()
-	st.RSSKDFKiB = vmHWM()
+	st.RSSKDFKiB = proc.VmHWM("self")
 	b, err := kf.Encode()
 	if err != nil {
 		return err
@@ -161,7 +160,7 @@ func cmdInit(ctx context.Context, args []string) error {
 	if err := r.Close(ctx); err != nil {
 		return err
 	}
-	st.RSSEngineKiB = vmHWM()
+	st.RSSEngineKiB = proc.VmHWM("self")
 	report(st)
 	return nil
 }
@@ -189,10 +188,10 @@ func open(ctx context.Context, dir string, readOnly bool, st *stats) (*repo.Repo
 	}
 	st.KDFSeconds = time.Since(t).Seconds()
 	st.KDFCPU = cpuSeconds()
-	st.RSSKDFKiB = vmHWM()
+	st.RSSKDFKiB = proc.VmHWM("self")
 	runtime.GC()
 	debug.FreeOSMemory()
-	st.PeakReset = resetHWM()
+	st.PeakReset = proc.ResetPeak("self")
 	if p := os.Getenv("KEEP_MEMPROFILE"); p != "" {
 		// An investigation knob: a heap profile of the job (after the
 		// KDF) taken at the largest heap seen, checked every 100 ms.
@@ -282,7 +281,7 @@ func cmdBackup(ctx context.Context, args []string) error {
 	st.Snapshot = res.Snapshot.ID.String()
 	st.Summary = res.Snapshot.Summary
 	st.Skipped = len(res.Skipped)
-	st.RSSEngineKiB = vmHWM()
+	st.RSSEngineKiB = proc.VmHWM("self")
 	report(st)
 	fmt.Printf("snapshot %s saved\n", res.Snapshot.ID)
 	return nil
@@ -325,7 +324,7 @@ func cmdRestore(ctx context.Context, args []string) error {
 	}
 	st.Snapshot = snap.ID.String()
 	st.Files, st.Bytes, st.Failed = res.Files, res.Bytes, len(res.Failed)
-	st.RSSEngineKiB = vmHWM()
+	st.RSSEngineKiB = proc.VmHWM("self")
 	report(st)
 	if len(res.Failed) > 0 {
 		return fmt.Errorf("%d items not restored", len(res.Failed))
@@ -367,34 +366,12 @@ func report(st stats) {
 	fmt.Fprintf(os.Stderr, "keepbench-stats %s\n", b)
 }
 
-// vmHWM returns this process's peak resident set size in KiB (0 if unknown).
-func vmHWM() int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
-}
-
 func cpuSeconds() float64 {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}
-
-// resetHWM resets the peak RSS to the current RSS (Linux ≥ 4.0).
-func resetHWM() bool {
-	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
 }
 
 func writeFileSync(name string, b []byte) error {
