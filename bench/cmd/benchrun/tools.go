@@ -65,10 +65,9 @@ func versionOf(argv ...string) string {
 	return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
 }
 
-// keepTool is THE one place the keep command line is defined. It drives the
-// engine in-process through bench/cmd/keepbench; to benchmark the product
-// path, replace init/backup/restore with `keep engine --data DIR` (vault) plus
-// `keep-agent backup …` and its restore.
+// keepTool is THE one place the keepbench command line is defined. It drives
+// the engine in-process through bench/cmd/keepbench; the product path is
+// agentTool (agent.go).
 func keepTool(bin string) tool { return keepToolNamed("keep", bin) }
 
 // keepToolNamed is keep under another name: "keep-base" runs a second

@@ -10,9 +10,10 @@
 // 3 passes over 256 MiB) and the repository (DIR/repo). Each invocation
 // unlocks the key file, as restic and borg do on every command.
 //
-// It stands in for the product path (keep engine --data DIR as the vault plus
-// keep-agent backup over TLS) until that exists; the runner names this command
-// line in one place (bench/run.go, keepTool) so it can be switched.
+// It measures the engine alone; the product path (keep engine --data DIR as
+// the vault plus keep-agent over TLS) is the runner's tool keep-agent
+// (bench/cmd/benchrun/agent.go). The runner names this command line in one
+// place (keepTool).
 //
 // Peak memory: the Argon2id unlock alone takes 256 MiB. The vault unlocks once
 // at boot and an agent never runs the KDF, so keepbench reports both peaks on
