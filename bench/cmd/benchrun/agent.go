@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -25,7 +24,6 @@ import (
 // vault is a running `keep engine`.
 type vault struct {
 	cmd   *exec.Cmd
-	addr  string
 	token string // the enrolment token for the job's agent
 }
 
@@ -97,7 +95,7 @@ func startVault(keepBin string, j *job) (*vault, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	v := &vault{cmd: cmd, addr: addr}
+	v := &vault{cmd: cmd}
 	// Ready when the API answers an enrolment.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -113,22 +111,4 @@ func startVault(keepBin string, j *job) (*vault, error) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// procCPU returns the user and system CPU seconds of process pid.
-func procCPU(pid int) (user, sys float64) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0
-	}
-	s := string(b)
-	// Fields after the command name, which is in parentheses.
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0, 0
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	const hz = 100 // USER_HZ on Linux
-	return ut / hz, st / hz
 }

@@ -433,18 +433,17 @@ func timed(t tool, j *job, rep int, name string, cl cmdline, input int64) step {
 	st := step{Corpus: j.corpus, Tool: t.name, Rep: rep, Step: name, InputBytes: input, Load1: load1(), Log: logPath}
 	res.LoadRange[0] = min(res.LoadRange[0], st.Load1)
 	res.LoadRange[1] = max(res.LoadRange[1], st.Load1)
-	var vu, vs float64
+	var vaultCPU float64
 	if j.vault != nil {
-		proc.ResetPeak(strconv.Itoa(j.vault.cmd.Process.Pid))
-		vu, vs = procCPU(j.vault.cmd.Process.Pid)
+		proc.ResetPeak(j.vault.cmd.Process.Pid)
+		vaultCPU = proc.CPU(j.vault.cmd.Process.Pid)
 	}
 	start := time.Now()
 	err = cmd.Run()
 	st.WallS = time.Since(start).Seconds()
 	if j.vault != nil {
-		u, s := procCPU(j.vault.cmd.Process.Pid)
-		st.VaultCPUS = u - vu + s - vs
-		st.VaultRSSKiB = proc.VmHWM(strconv.Itoa(j.vault.cmd.Process.Pid))
+		st.VaultCPUS = proc.CPU(j.vault.cmd.Process.Pid) - vaultCPU
+		st.VaultRSSKiB = proc.VmHWM(j.vault.cmd.Process.Pid)
 	}
 	pw.Close()
 	<-done

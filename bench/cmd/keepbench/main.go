@@ -143,7 +143,7 @@ func cmdInit(ctx context.Context, args []string) error {
 	}
 	st.KDFSeconds = time.Since(t).Seconds()
 	st.KDFCPU = cpuSeconds()
-	st.RSSKDFKiB = proc.VmHWM("self")
+	st.RSSKDFKiB = proc.VmHWM(os.Getpid())
 	b, err := kf.Encode()
 	if err != nil {
 		return err
@@ -161,7 +161,7 @@ func cmdInit(ctx context.Context, args []string) error {
 	if err := r.Close(ctx); err != nil {
 		return err
 	}
-	st.RSSEngineKiB = proc.VmHWM("self")
+	st.RSSEngineKiB = proc.VmHWM(os.Getpid())
 	report(st)
 	return nil
 }
@@ -189,10 +189,10 @@ func open(ctx context.Context, dir string, readOnly bool, st *stats) (*repo.Repo
 	}
 	st.KDFSeconds = time.Since(t).Seconds()
 	st.KDFCPU = cpuSeconds()
-	st.RSSKDFKiB = proc.VmHWM("self")
+	st.RSSKDFKiB = proc.VmHWM(os.Getpid())
 	runtime.GC()
 	debug.FreeOSMemory()
-	st.PeakReset = proc.ResetPeak("self")
+	st.PeakReset = proc.ResetPeak(os.Getpid())
 	if p := os.Getenv("KEEP_MEMPROFILE"); p != "" {
 		// An investigation knob: a heap profile of the job (after the
 		// KDF) taken at the largest heap seen, checked every 100 ms.
@@ -282,7 +282,7 @@ func cmdBackup(ctx context.Context, args []string) error {
 	st.Snapshot = res.Snapshot.ID.String()
 	st.Summary = res.Snapshot.Summary
 	st.Skipped = len(res.Skipped)
-	st.RSSEngineKiB = proc.VmHWM("self")
+	st.RSSEngineKiB = proc.VmHWM(os.Getpid())
 	report(st)
 	fmt.Printf("snapshot %s saved\n", res.Snapshot.ID)
 	return nil
@@ -325,7 +325,7 @@ func cmdRestore(ctx context.Context, args []string) error {
 	}
 	st.Snapshot = snap.ID.String()
 	st.Files, st.Bytes, st.Failed = res.Files, res.Bytes, len(res.Failed)
-	st.RSSEngineKiB = proc.VmHWM("self")
+	st.RSSEngineKiB = proc.VmHWM(os.Getpid())
 	report(st)
 	if len(res.Failed) > 0 {
 		return fmt.Errorf("%d items not restored", len(res.Failed))

@@ -1,18 +1,39 @@
-// Package proc reads a process's peak memory from /proc for the benchmark
-// programs: VmHWM, and its reset through clear_refs.
+// Package proc reads a process's CPU time and peak memory from /proc for
+// the benchmark programs.
 package proc
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
 )
 
-// VmHWM returns the peak resident set size in KiB of process pid ("self"
-// for this one), 0 if unknown.
-func VmHWM(pid string) int64 {
-	f, err := os.Open("/proc/" + pid + "/status")
+// CPU returns the user plus system CPU seconds of process pid, 0 if
+// unknown.
+func CPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	// utime and stime are fields 14 and 15; the command name (field 2,
+	// in parentheses) may hold spaces, so count after its ')'.
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	const hz = 100 // USER_HZ on Linux
+	return (ut + st) / hz
+}
+
+// VmHWM returns the peak resident set size in KiB of process pid, 0 if
+// unknown.
+func VmHWM(pid int) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
@@ -29,6 +50,6 @@ func VmHWM(pid string) int64 {
 
 // ResetPeak resets pid's VmHWM to its current RSS; false if the kernel
 // refused.
-func ResetPeak(pid string) bool {
-	return os.WriteFile("/proc/"+pid+"/clear_refs", []byte("5"), 0) == nil
+func ResetPeak(pid int) bool {
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0) == nil
 }
