@@ -47,7 +47,9 @@ func crashHelper(dir string) {
 		fail(err)
 	}
 	ctx := context.Background()
-	r, err := repo.Open(ctx, repo.DirFS(dir), m, repo.Options{PackSize: 64 << 10})
+	// Small packs and bundles, so that the small tree fills several
+	// before the kill: what they hold is durable and not sent again.
+	r, err := repo.Open(ctx, repo.DirFS(dir), m, repo.Options{PackSize: 64 << 10, BundleSize: 16 << 10})
 	if err != nil {
 		fail(err)
 	}

@@ -66,9 +66,13 @@ type Store struct {
 	timer    *time.Timer
 	inflight int           // batches dispatched, not done
 	idle     chan struct{} // closed when inflight drops to 0
-	err      error         // first failure of the pipeline
-	stats    StoreStats
-	ended    bool
+	// sent is closed when the last batch dispatched has sent its blobs:
+	// batches ask the vault concurrently but send in dispatch order, so
+	// the vault bundles chunks in the order the backup put them.
+	sent  chan struct{}
+	err   error // first failure of the pipeline
+	stats StoreStats
+	ended bool
 }
 
 type queuedBlob struct {
@@ -223,11 +227,17 @@ func (st *Store) dispatchLocked(t pack.BlobType) {
 	}
 	st.inflight++
 	st.stats.HaveQueries++
-	go st.runBatch(t, b)
+	prev, sent := st.sent, make(chan struct{})
+	st.sent = sent
+	go st.runBatch(t, b, prev, sent)
 }
 
-// runBatch asks which of b the vault lacks and sends those.
-func (st *Store) runBatch(t pack.BlobType, b []queuedBlob) {
+// runBatch asks which of b the vault lacks and sends those, after the
+// batch before it (prev closed) has sent its own; it closes sent when it
+// has sent (or failed).
+func (st *Store) runBatch(t pack.BlobType, b []queuedBlob, prev <-chan struct{}, sent chan struct{}) {
+	sentOnce := sync.OnceFunc(func() { close(sent) })
+	defer sentOnce()
 	defer func() {
 		st.mu.Lock()
 		st.inflight--
@@ -260,11 +270,17 @@ func (st *Store) runBatch(t pack.BlobType, b []queuedBlob) {
 		}
 		return
 	}
-	type sent struct {
+	type sending struct {
 		q  queuedBlob
 		ch chan result
 	}
-	var out []sent
+	var out []sending
+	if prev != nil {
+		select {
+		case <-prev:
+		case <-st.ctx.Done():
+		}
+	}
 	for i, q := range b {
 		if r.Present[i] {
 			release(q, true)
@@ -283,8 +299,9 @@ func (st *Store) runBatch(t pack.BlobType, b []queuedBlob) {
 		// Written: the buffer is no longer needed, only the answer.
 		st.mem.release(len(q.data) + perBlob)
 		q.data = nil
-		out = append(out, sent{q, ch})
+		out = append(out, sending{q, ch})
 	}
+	sentOnce()
 	for _, s := range out {
 		_, err := reply[*agentproto.PutOK](wait(st.ctx, s.ch))
 		st.mu.Lock()

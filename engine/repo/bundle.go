@@ -120,6 +120,7 @@ func bundleLocation(loc index.Location) (index.Location, error) {
 
 // openBundle authenticates, decompresses and parses a sealed bundle.
 func (r *Repo) openBundle(sealed []byte) (*openedBundle, error) {
+	r.bundleOpens.Add(1)
 	plain, err := r.chunkSeal.Open(nil, pack.TypeDataBundle, fingerprint.ID{}, sealed, pack.MaxBundleSize)
 	if err != nil {
 		return nil, fmt.Errorf("%w: bundle: %w", ErrCorrupt, err)

@@ -20,10 +20,12 @@
 //	tmp/                files being written
 //
 // Bundles: data blobs under Options.BundleBelow (256 KiB: whole small
-// files, and every chunk of a disk image) are not sealed alone. Each packer
-// collects them in a bundle and seals it, about BundleSize (1 MiB) at a
-// time, into its pack (engine/pack, bundle.go); the index points each
-// member at its bundle. A Get of a member opens the whole bundle, so the
+// files, and every chunk of a disk image) are not sealed alone. A Stream
+// (stream.go: the Repo's own, or one per agent session) collects them in
+// call order in a bundle, which is sealed about BundleSize (1 MiB) at a
+// time into whichever pack is free (engine/pack, bundle.go); the index
+// points each member at its bundle. A bundle thus holds neighbouring
+// chunks of a file, and restoring the file opens each bundle about once. A Get of a member opens the whole bundle, so the
 // Repo keeps the last 8 it opened (bundle.go), and concurrent Gets of one
 // bundle open it once. Trees are never bundled. Measured on the
 // benchmark's 1.8 GB file-server tree: 539.6 MB stored against 588.3 MB
@@ -95,8 +97,11 @@
 // callers scale ingest by calling Put from several goroutines. At most
 // Options.Packers packs are open at once; the Put that fills one writes it
 // (fsync included) before returning. Concurrent Puts of one blob store it
-// once (a pending set covers blobs in open packs). Flush excludes Puts only
-// while it writes the open packs. The Repo starts no goroutines.
+// once (a pending set covers blobs in open packs and open bundles). Flush
+// first seals every Stream's open bundle and waits for bundles being
+// sealed, then excludes Puts only while it writes the open packs. The
+// Repo starts no goroutines, except a Stream made with NewStream(async):
+// up to async goroutines sealing its full bundles, which Flush waits for.
 //
 // One writer: Open takes a flock(2) on "lock" (released by the kernel when
 // the process dies, so a crash leaves no stale lock); a second writer gets
@@ -107,7 +112,8 @@
 // packs not yet in an index file keep their listing (48 bytes per blob)
 // until the next index write, which Put triggers by itself every 65536
 // blobs. Packs are streamed to their temporary file, not buffered; each
-// open packer holds one bundle's plaintext (up to BundleSize plus a blob),
+// Stream holds one open bundle's plaintext (up to BundleSize plus a blob)
+// and each bundle being sealed another,
 // and reads keep up to 8 opened bundles (about 10 MiB).
 //
 // Verify: Check reads every pack once, front to back, one blob (or bundle)

@@ -28,8 +28,13 @@ func (r *Repo) Flush(ctx context.Context) error {
 	r.flushMu.Lock()
 	defer r.flushMu.Unlock()
 
-	// Take every packer token: no Put is writing, every open pack is ours.
-	held, err := r.takePackers(ctx)
+	// Every accepted bundled blob into an open pack, then take every
+	// packer token: no Put is writing, every open pack is ours.
+	err := r.sealOpenBundles(ctx)
+	var held []*packer
+	if err == nil {
+		held, err = r.takePackers(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("flush: %w", err)
 	}

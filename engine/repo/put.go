@@ -14,11 +14,9 @@ import (
 // packer is a pack being written: a temporary file and its pack.Writer.
 // Whoever holds its token (Repo.packers) owns it.
 type packer struct {
-	f       File
-	tmp     string
-	w       *pack.Writer
-	bundle  pack.Bundler // small data blobs not yet sealed into w
-	tallies []*Tally     // of the bundle's members (nil entries: none)
+	f   File
+	tmp string
+	w   *pack.Writer
 }
 
 // abort closes and removes the temporary file (best effort: the next Open
@@ -82,6 +80,25 @@ func (r *Repo) PutSize(ctx context.Context, t pack.BlobType, id fingerprint.ID, 
 	return r.putVerified(ctx, t, id, data)
 }
 
+// PutVerifiedSize is PutSize for a caller that has checked that id is
+// the fingerprint of data (Sum), as the vault does for every blob an agent
+// sends: the blob is not hashed a second time.
+func (r *Repo) PutVerifiedSize(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte) (int, error) {
+	if err := r.checkPut(t, id, data); err != nil {
+		return 0, err
+	}
+	if r.Has(t, id) {
+		return 0, nil
+	}
+	return r.putVerified(ctx, t, id, data)
+}
+
+// Bundles reports whether a blob of type t and size bytes is bundled
+// (put through a Stream, stream.go) rather than sealed alone.
+func (r *Repo) Bundles(t pack.BlobType, size int) bool {
+	return t == pack.Data && size < r.opts.BundleBelow
+}
+
 // SumPut is PutSize for a caller that has not computed the ID: it
 // fingerprints data once, where Sum followed by PutSize hashes every new
 // blob twice (PutSize checks the caller's ID), and returns the ID with the
@@ -139,7 +156,7 @@ func (r *Repo) putVerified(ctx context.Context, t pack.BlobType, id fingerprint.
 // in any pack. It returns the sealed size. A small data blob goes into the
 // bundle of a packer instead (putBundled).
 func (r *Repo) put(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte) (int, error) {
-	if t == pack.Data && len(data) < r.opts.BundleBelow {
+	if r.Bundles(t, len(data)) {
 		return r.putBundled(ctx, id, data)
 	}
 	bp := r.getBuf()
@@ -165,56 +182,19 @@ func (r *Repo) put(ctx context.Context, t pack.BlobType, id fingerprint.ID, data
 	return len(sealed), r.givePacker(p)
 }
 
-// putBundled adds a small data blob to a packer's bundle, sealing the
-// bundle into the pack when it is full. The compression of a bundle runs
-// in the Put that fills it, holding that packer (the others stay free).
-// The size it returns is the blob's share at the compression ratio of the
-// bundles sealed so far (an estimate: its own bundle is sealed later; a
-// Tally gets the exact share then).
+// putBundled adds a small data blob to the bundle of ctx's Stream
+// (stream.go). The size it returns is the blob's share at the compression
+// ratio of the bundles sealed so far (an estimate: its own bundle is
+// sealed later; a Tally gets the exact share then).
 func (r *Repo) putBundled(ctx context.Context, id fingerprint.ID, data []byte) (int, error) {
-	p, err := r.takePacker(ctx)
-	if err != nil {
+	if err := r.streamOf(ctx).add(ctx, id, data); err != nil {
 		return 0, err
-	}
-	p.bundle.Add(id, data)
-	p.tallies = append(p.tallies, tallyOf(ctx))
-	if p.bundle.Size() >= r.opts.BundleSize || p.bundle.Len() >= pack.MaxBundleMembers {
-		if err := r.sealBundle(p); err != nil {
-			r.discard(p, err)
-			r.packers <- nil
-			return 0, err
-		}
 	}
 	n := len(data)
 	if raw := r.bundleRaw.Load(); raw > 0 {
 		n = int(int64(n) * r.bundleSealed.Load() / raw)
 	}
-	return max(n, 1), r.givePacker(p) // 0 would mean "present already"
-}
-
-// sealBundle seals p's bundle and appends it to p's pack.
-func (r *Repo) sealBundle(p *packer) error {
-	plain := p.bundle.Plaintext()
-	bp := r.getBuf()
-	defer r.bufs.Put(bp)
-	sealed, err := r.chunkSeal.Seal((*bp)[:0], pack.TypeDataBundle, fingerprint.ID{}, plain)
-	*bp = sealed[:0]
-	if err != nil {
-		return err
-	}
-	if err := p.w.AddBundle(p.bundle.Members(), sealed); err != nil {
-		return err
-	}
-	r.bundleRaw.Add(int64(len(plain)))
-	r.bundleSealed.Add(int64(len(sealed)))
-	raw := int64(max(1, p.bundle.Size()))
-	for i, m := range p.bundle.Members() {
-		p.tallies[i].add(int64(len(sealed)) * int64(m.Len) / raw)
-	}
-	p.bundle.Reset()
-	clear(p.tallies)
-	p.tallies = p.tallies[:0]
-	return nil
+	return max(n, 1), nil // 0 would mean "present already"
 }
 
 // takePacker takes a packer token, opening a pack if it held none.
@@ -236,10 +216,8 @@ func (r *Repo) takePacker(ctx context.Context) (*packer, error) {
 }
 
 // givePacker gives p's token back, first writing p's pack if it is full.
-// Its open bundle counts, at its plaintext size (sealing it must not
-// overfill the pack with members).
 func (r *Repo) givePacker(p *packer) error {
-	if p.w.Size()+int64(p.bundle.Size()) < int64(r.opts.PackSize) && p.w.Len()+p.bundle.Len() < pack.MaxBlobs {
+	if p.w.Size() < int64(r.opts.PackSize) && p.w.Len() < pack.MaxBlobs {
 		r.packers <- p
 		return nil
 	}
@@ -269,12 +247,6 @@ func (r *Repo) newPacker() (*packer, error) {
 // index write. On error p's blobs are lost (and reported by the next
 // Flush). The caller holds p's token.
 func (r *Repo) finishPack(p *packer) error {
-	if p.bundle.Len() > 0 {
-		if err := r.sealBundle(p); err != nil {
-			r.discard(p, err)
-			return err
-		}
-	}
 	id, err := r.writePack(p)
 	if err != nil {
 		r.discard(p, err)
@@ -348,14 +320,11 @@ func (r *Repo) ensureShard(id pack.ID) error {
 // the loss is recorded for the next Flush.
 func (r *Repo) discard(p *packer, err error) {
 	p.abort(r.fs)
-	blobs, bundled := p.w.Blobs(), p.bundle.Members()
-	n := len(blobs) + len(bundled)
+	blobs := p.w.Blobs()
+	n := len(blobs)
 	r.mu.Lock()
 	for _, b := range blobs {
 		delete(r.pending, blobKey{b.Type, b.ID})
-	}
-	for _, m := range bundled {
-		delete(r.pending, blobKey{pack.Data, m.ID})
 	}
 	if r.lost == nil && n > 0 {
 		r.lost = fmt.Errorf("%d accepted blobs were lost with their pack: %w", n, err)

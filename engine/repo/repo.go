@@ -147,7 +147,8 @@ type Repo struct {
 
 	// Bundled bytes sealed so far, plaintext and sealed: PutSize reports a
 	// bundled blob's share at this ratio (its bundle is sealed later).
-	bundleRaw, bundleSealed atomic.Int64
+	bundleRaw, bundleSealed    atomic.Int64
+	bundlesSealed, bundleOpens atomic.Int64 // since Open, for Stats
 
 	// packers holds one token per pack that may be open: nil, or the
 	// open packer. Whoever holds a token owns that packer.
@@ -161,6 +162,14 @@ type Repo struct {
 	missing    map[pack.ID]int      // indexed packs absent at Open → their blob count
 	shards     [256]bool            // data/<xx> known to exist durably
 	closed     bool
+
+	// Bundling (stream.go): the Streams with open bundles, the Repo's
+	// own, and the bundles detached and being sealed, by ticket.
+	streams    map[*Stream]struct{}
+	stream     *Stream
+	sealTicket uint64
+	sealing    map[uint64]struct{}
+	sealed     *sync.Cond // on mu: a detached bundle is done
 
 	// flushMu serializes index file writers (Flush, the automatic index
 	// flush, compaction) and guards indexFiles.
@@ -199,7 +208,10 @@ func newRepo(fsys FS, m *keys.Master, opts Options) (*Repo, error) {
 		fs: fsys, opts: opts, log: opts.Logger, keyID: keyID,
 		pending: map[blobKey]struct{}{}, missing: map[pack.ID]int{},
 		packers: make(chan *packer, opts.Packers),
+		streams: map[*Stream]struct{}{}, sealing: map[uint64]struct{}{},
 	}
+	r.sealed = sync.NewCond(&r.mu)
+	r.stream = r.NewStream(0)
 	r.gear = chunker.Seed(sub.Gear.Array())
 	if r.fp, err = fingerprint.New(sub.Fingerprint.Bytes()); err != nil {
 		return nil, fmt.Errorf("repo: %w", err)
@@ -378,6 +390,11 @@ type Stats struct {
 	Pending     int // blobs accepted, in packs not yet written
 	Unindexed   int // blobs in written packs no index file lists yet
 	MissingPack int // indexed packs that were absent at Open
+	// BundlesSealed and BundleOpens count, since Open, the bundles
+	// written and the bundles read from disk and opened (cache misses):
+	// reading a bundled file back opens each of its bundles about once
+	// when bundling kept its chunks together.
+	BundlesSealed, BundleOpens int64
 }
 
 // Stats returns the repository's current Stats.
@@ -387,6 +404,7 @@ func (r *Repo) Stats() Stats {
 	s.Pending, s.Unindexed, s.MissingPack = len(r.pending), r.unindexedN, len(r.missing)
 	r.mu.Unlock()
 	s.IndexFiles = int(r.nIndex.Load())
+	s.BundlesSealed, s.BundleOpens = r.bundlesSealed.Load(), r.bundleOpens.Load()
 	return s
 }
 

@@ -313,7 +313,9 @@ func TestInitAndOpenErrors(t *testing.T) {
 }
 
 func TestCancelledPutAndFlush(t *testing.T) {
-	fx := newFixture(t, Options{Packers: 1})
+	// Without bundles: a small data blob would join a bundle without
+	// waiting for the packer.
+	fx := newFixture(t, Options{Packers: 1, BundleBelow: -1})
 	r := fx.init()
 	defer closeRepo(t, r)
 	held := <-r.packers // a Put in progress holds the only packer

@@ -17,7 +17,13 @@
 // Requests are pipelined: the reader takes each request's bytes from a
 // per-connection budget (MaxInFlight) and a handler slot (MaxHandlers)
 // before allocating its payload, then handles it in its own goroutine;
-// replies go out as handlers finish, under one write lock. When the
+// replies go out as handlers finish, under one write lock. A small data
+// blob (one the repository bundles) is put by the reader itself, in
+// wire order, through the session's repo.Stream, and only its reply waits
+// for a handler: so a bundle holds the chunks the agent sent together
+// (engine/repo, stream.go). Its cost in the reader is the fingerprint
+// check and a copy; full bundles are sealed by the Stream's goroutines
+// (GOMAXPROCS of them). When the
 // budget is spent the reader stops reading, and TCP pushes back on the
 // agent. Memory per connection is thus bounded by MaxInFlight plus one
 // reply buffer.

@@ -173,7 +173,7 @@ func (ss *session) put(ctx context.Context, m *agentproto.PutBlob) agentproto.Me
 		ss.log.Warn("blob refused: content does not match its ID", "id", m.ID.Short())
 		return errMsg(agentproto.CodeIDMismatch, fmt.Sprintf("blob %s: content does not hash to its ID; nothing stored (agent bug or corruption in transit)", m.ID.Short()))
 	}
-	n, err := ss.s.Repo.PutSize(repo.WithTally(ctx, &ss.tally), t, m.ID, m.Data)
+	n, err := ss.s.Repo.PutVerifiedSize(repo.WithStream(repo.WithTally(ctx, &ss.tally), ss.stream), t, m.ID, m.Data)
 	if err != nil {
 		return fail(fmt.Errorf("store blob %s: %w", m.ID.Short(), err))
 	}
@@ -195,6 +195,14 @@ func (ss *session) put(ctx context.Context, m *agentproto.PutBlob) agentproto.Me
 	}
 	ss.mu.Unlock()
 	return &agentproto.PutOK{Stored: uint32(n)}
+}
+
+// inOrder reports whether the reader puts m itself (session.run): a data
+// blob the repository bundles. Its cost there is the fingerprint check
+// and a copy into the bundle; sealing full bundles runs elsewhere.
+func (ss *session) inOrder(m *agentproto.PutBlob) bool {
+	t, err := blobType(m.BlobType)
+	return err == nil && ss.s.Repo.Bundles(t, len(m.Data))
 }
 
 // applyCounts copies the session's counts into its job record; callers

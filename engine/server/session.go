@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -97,6 +98,9 @@ type session struct {
 	// (repo.Tally); the counts' dataStored and treeStored estimate bundled
 	// chunks until their bundle is sealed. After a Flush it is exact.
 	tally repo.Tally
+	// stream bundles the session's small data blobs in the order they
+	// came off the wire: the reader puts them itself (putInOrder).
+	stream *repo.Stream
 }
 
 // sessionCounts are what this session stored, by the vault's own count.
@@ -180,6 +184,12 @@ func (ss *session) run(ctx context.Context) error {
 	// backpressure) while they are exhausted.
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	ss.stream = s.Repo.NewStream(runtime.GOMAXPROCS(0))
+	defer func() {
+		if err := ss.stream.Close(); err != nil {
+			ss.log.Error("cannot store the session's last bundle", "error", err)
+		}
+	}()
 	b := newBudget(s.MaxInFlight)
 	slots := make(chan struct{}, s.MaxHandlers)
 	var wg sync.WaitGroup
@@ -214,10 +224,19 @@ func (ss *session) run(ctx context.Context) error {
 				break
 			}
 		}
+		// A small data blob is put here, in wire order, so that its
+		// bundle holds what the agent sent together (a file's chunks);
+		// only the reply waits for a handler.
+		var reply agentproto.Message
+		if pb, ok := m.(*agentproto.PutBlob); ok && ss.inOrder(pb) {
+			reply = ss.put(hctx, pb)
+		}
 		wg.Add(1)
 		go func(id uint32, m agentproto.Message) {
 			defer wg.Done()
-			reply := ss.handle(hctx, m)
+			if reply == nil {
+				reply = ss.handle(hctx, m)
+			}
 			ss.send(id, reply)
 			ss.inflight.Add(-1)
 			<-slots

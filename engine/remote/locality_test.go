@@ -1,0 +1,65 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"keep/engine/backup"
+	"keep/engine/restore"
+)
+
+// TestImageBundleLocality backs a disk image up through the vault and
+// restores it: every chunk of an image is bundled, and the restore must
+// open each bundle about once. Bundles whose members are scattered over
+// the image (chunks of many requests in flight bundled in the order their
+// handlers ran) are opened again and again, which made restoring an
+// image through the vault several times as costly as in-process.
+func TestImageBundleLocality(t *testing.T) {
+	v := newVault(t)
+	ctx := context.Background()
+	cr := v.enrolAgent(t, "web1")
+	dir := t.TempDir()
+	img := filepath.Join(dir, "disk.img")
+	data := pseudo(11, 48<<20)
+	must(t, os.WriteFile(img, data, 0o600))
+
+	c := v.dial(t, cr, Options{})
+	st, err := c.NewStore(ctx, Job{Hostname: "web1", Paths: []string{img}})
+	must(t, err)
+	res, err := backup.Run(ctx, st, nil, backup.Options{Hostname: "web1", Images: []string{img}, Progress: st.Progress})
+	must(t, st.Finish(ctx, res, err))
+	must(t, err)
+	sealed := v.repo.Stats().BundlesSealed
+
+	v.repo.DropCache()
+	opens0 := v.repo.Stats().BundleOpens
+	rd, err := v.dial(t, cr, Options{}).OpenRestore(ctx, res.Snapshot.ID, "", "web1")
+	must(t, err)
+	target := t.TempDir()
+	rres, err := restore.Restore(ctx, rd, rd.Snapshot(), "", target, restore.Options{})
+	must(t, err)
+	must(t, rd.Finish(ctx, nil, nil))
+	if len(rres.Failed) > 0 {
+		t.Fatalf("restore failed: %+v", rres.Failed)
+	}
+	opens := v.repo.Stats().BundleOpens - opens0
+	var got []byte
+	must(t, filepath.WalkDir(target, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			got, err = os.ReadFile(p)
+		}
+		return err
+	}))
+	if !bytes.Equal(got, data) {
+		t.Fatalf("restored image differs (%d bytes, want %d)", len(got), len(data))
+	}
+	t.Logf("%d bundles sealed, restore opened %d (%.2f per bundle)", sealed, opens, float64(opens)/float64(sealed))
+	// A 1 MiB run of the image may straddle two bundles, and the
+	// restore's workers may open one at once; anything near 1 is local.
+	if sealed < 40 || float64(opens) > 1.25*float64(sealed) {
+		t.Fatalf("restore opened %d bundles for %d sealed: bundles do not hold neighbouring chunks", opens, sealed)
+	}
+}
