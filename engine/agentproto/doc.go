@@ -26,6 +26,7 @@
 //	HaveQuery      blob type, IDs (≤ MaxHaveIDs)           HaveReply: count, bitmap (LSB first)
 //	PutBlob        blob type, ID, plaintext                PutOK: sealed bytes stored (0: had it)
 //	GetBlob        blob type, ID                           Blob: plaintext
+//	GetBlobs       blob type, IDs (≤ MaxGetIDs)            Blobs: (code, message, plaintext)…
 //	Flush          –                                       FlushOK
 //	Commit         snapshot JSON                           Committed: snapshot ID
 //	ListSnapshots  –                                       Snapshots: (ID, JSON)…

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // HeaderSize is the size of a frame header: type, request ID, length.
@@ -96,6 +97,9 @@ func ReadFrame(r io.Reader, max int) (uint32, Message, error) {
 // the payload exceeds MaxPayload.
 func AppendFrame(b []byte, id uint32, m Message) ([]byte, error) {
 	start := len(b)
+	if s, ok := m.(sizer); ok {
+		b = slices.Grow(b, HeaderSize+s.size())
+	}
 	b = AppendHeader(b, Header{Type: m.Type(), ID: id})
 	b = m.Append(b)
 	n := len(b) - start - HeaderSize
@@ -105,6 +109,10 @@ func AppendFrame(b []byte, id uint32, m Message) ([]byte, error) {
 	binary.BigEndian.PutUint32(b[start+5:], uint32(n))
 	return b, nil
 }
+
+// sizer is a message that knows its payload size, so AppendFrame grows
+// the buffer once instead of doubling it through a large payload.
+type sizer interface{ size() int }
 
 // DecodeFrame decodes exactly one frame (header and payload, nothing
 // more) from b.

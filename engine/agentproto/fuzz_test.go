@@ -54,6 +54,8 @@ func FuzzEndJob(f *testing.F)        { fuzzType(f, TypeEndJob) }
 func FuzzAck(f *testing.F)           { fuzzType(f, TypeAck) }
 func FuzzEnrol(f *testing.F)         { fuzzType(f, TypeEnrol) }
 func FuzzEnrolled(f *testing.F)      { fuzzType(f, TypeEnrolled) }
+func FuzzGetBlobs(f *testing.F)      { fuzzType(f, TypeGetBlobs) }
+func FuzzBlobs(f *testing.F)         { fuzzType(f, TypeBlobs) }
 
 // FuzzDecodeFrame feeds whole frames: header checks, then the payload.
 func FuzzDecodeFrame(f *testing.F) {

@@ -10,12 +10,13 @@ import (
 )
 
 // Version is the protocol version Hello and HelloOK carry.
-const Version = 1
+const Version = 2 // 2: GetBlobs
 
 // Bounds every decoder enforces.
 const (
 	MaxString    = 4096    // names, reasons, messages, paths
 	MaxHaveIDs   = 4096    // IDs in one HaveQuery
+	MaxGetIDs    = 1024    // IDs in one GetBlobs
 	MaxPaths     = 1024    // paths of one BeginJob
 	MaxSkipped   = 4096    // items of one Skipped
 	MaxSnapshots = 65536   // snapshots in one Snapshots reply
@@ -55,13 +56,15 @@ const (
 	TypeAck           Type = 23
 	TypeEnrol         Type = 24
 	TypeEnrolled      Type = 25
-	typeEnd           Type = 26
+	TypeGetBlobs      Type = 26
+	TypeBlobs         Type = 27
+	typeEnd           Type = 28
 )
 
 var typeNames = [...]string{"", "Hello", "HelloOK", "Error", "HaveQuery", "HaveReply", "PutBlob", "PutOK",
 	"GetBlob", "Blob", "Flush", "FlushOK", "Commit", "Committed", "ListSnapshots", "Snapshots",
 	"OpenSnapshot", "SnapshotInfo", "BeginJob", "JobStarted", "Progress", "Skipped", "EndJob", "Ack",
-	"Enrol", "Enrolled"}
+	"Enrol", "Enrolled", "GetBlobs", "Blobs"}
 
 // Valid reports whether t is a known message type.
 func (t Type) Valid() bool { return t > 0 && t < typeEnd }
@@ -130,6 +133,26 @@ func Decode(t Type, p []byte) (Message, error) {
 		m = &GetBlob{BlobType: d.u8("blob type"), ID: d.id("ID")}
 	case TypeBlob:
 		m = &Blob{Data: d.rest()}
+	case TypeGetBlobs:
+		q := &GetBlobs{BlobType: d.u8("blob type")}
+		n := d.count("IDs", MaxGetIDs, fingerprint.Size)
+		if d.err == nil {
+			q.IDs = make([]fingerprint.ID, n)
+			for i := range q.IDs {
+				q.IDs[i] = d.id("ID")
+			}
+		}
+		m = q
+	case TypeBlobs:
+		r := &Blobs{}
+		n := d.count("items", MaxGetIDs, 8)
+		if d.err == nil {
+			r.Items = make([]BlobItem, n)
+			for i := range r.Items {
+				r.Items[i] = BlobItem{Code: Code(d.u16("code")), Message: d.str("message", MaxString), Data: d.bytes32("data", MaxPayload)}
+			}
+		}
+		m = r
 	case TypeFlush:
 		m = &Flush{}
 	case TypeFlushOK:
@@ -300,6 +323,26 @@ type GetBlob struct {
 // Blob answers GetBlob.
 type Blob struct{ Data []byte }
 
+// GetBlobs asks for several blobs' plaintext at once (a restore asks for
+// a run of a file's chunks): one round trip, and the vault reads them one
+// after another, as they are stored.
+type GetBlobs struct {
+	BlobType uint8
+	IDs      []fingerprint.ID
+}
+
+// Blobs answers GetBlobs: one item per ID, in order.
+type Blobs struct{ Items []BlobItem }
+
+// BlobItem is one blob of a Blobs reply: its plaintext (Code 0), or why
+// not, as an Error would say. CodeTooLarge: the reply was full; ask for
+// it again.
+type BlobItem struct {
+	Code    Code
+	Message string
+	Data    []byte
+}
+
 // Flush asks the vault to make every blob it acknowledged durable.
 type Flush struct{}
 
@@ -414,6 +457,8 @@ func (*EndJob) Type() Type        { return TypeEndJob }
 func (*Ack) Type() Type           { return TypeAck }
 func (*Enrol) Type() Type         { return TypeEnrol }
 func (*Enrolled) Type() Type      { return TypeEnrolled }
+func (*GetBlobs) Type() Type      { return TypeGetBlobs }
+func (*Blobs) Type() Type         { return TypeBlobs }
 
 func (m *Hello) Append(b []byte) []byte {
 	b = binary.BigEndian.AppendUint16(b, m.Version)
@@ -454,6 +499,35 @@ func (m *HaveReply) Append(b []byte) []byte {
 		if p {
 			b[start+i/8] |= 1 << (i % 8)
 		}
+	}
+	return b
+}
+
+func (m *GetBlobs) Append(b []byte) []byte {
+	b = append(b, m.BlobType)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(m.IDs)))
+	for _, id := range m.IDs {
+		b = append(b, id[:]...)
+	}
+	return b
+}
+
+func (m *Blobs) size() int {
+	n := 4
+	for _, it := range m.Items {
+		n += 2 + 2 + len(it.Message) + 4 + len(it.Data)
+	}
+	return n
+}
+
+func (m *Blob) size() int    { return len(m.Data) }
+func (m *PutBlob) size() int { return 1 + fingerprint.Size + len(m.Data) }
+
+func (m *Blobs) Append(b []byte) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Items)))
+	for _, it := range m.Items {
+		b = binary.BigEndian.AppendUint16(b, uint16(it.Code))
+		b = appendBytes32(appendStr(b, it.Message), it.Data)
 	}
 	return b
 }

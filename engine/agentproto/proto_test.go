@@ -38,6 +38,10 @@ func samples() []Message {
 		&PutOK{Stored: 12345},
 		&GetBlob{BlobType: 2, ID: id(5)},
 		&Blob{Data: []byte("plain")},
+		&GetBlobs{BlobType: 1, IDs: []fingerprint.ID{id(11), id(12)}},
+		&GetBlobs{BlobType: 1, IDs: []fingerprint.ID{}},
+		&Blobs{Items: []BlobItem{{Data: []byte("one")}, {Code: CodeNotFound, Message: "gone", Data: []byte{}}, {Data: []byte{}}}},
+		&Blobs{Items: []BlobItem{}},
 		&Flush{}, &FlushOK{},
 		&Commit{Snapshot: []byte(`{"version":1}`)},
 		&Committed{ID: id(6)},
@@ -81,6 +85,9 @@ func TestRoundTrip(t *testing.T) {
 		// Every truncation of a payload with fixed or prefixed fields
 		// fails; trailing bytes always fail.
 		p := m.Append(nil)
+		if sz, ok := m.(sizer); ok && sz.size() != len(p) {
+			t.Errorf("%v: size %d, payload %d bytes", m.Type(), sz.size(), len(p))
+		}
 		if _, err := Decode(m.Type(), append(bytes.Clone(p), 0)); !errors.Is(err, ErrFrame) && !restType(m.Type()) {
 			t.Errorf("%v: trailing byte accepted", m.Type())
 		}

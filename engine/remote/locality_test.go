@@ -7,13 +7,16 @@ import (
 	"path/filepath"
 	"testing"
 
+	"keep/engine/agentproto"
 	"keep/engine/backup"
+	"keep/engine/fingerprint"
 	"keep/engine/restore"
+	"keep/engine/tree"
 )
 
 // TestImageBundleLocality backs a disk image up through the vault and
 // restores it: every chunk of an image is bundled, and the restore must
-// open each bundle about once. Bundles whose members are scattered over
+// open each bundle about once, reading runs of chunks with GetBlobs. Bundles whose members are scattered over
 // the image (chunks of many requests in flight bundled in the order their
 // handlers ran) are opened again and again, which made restoring an
 // image through the vault several times as costly as in-process.
@@ -36,7 +39,8 @@ func TestImageBundleLocality(t *testing.T) {
 
 	v.repo.DropCache()
 	opens0 := v.repo.Stats().BundleOpens
-	rd, err := v.dial(t, cr, Options{}).OpenRestore(ctx, res.Snapshot.ID, "", "web1")
+	rc := v.dial(t, cr, Options{})
+	rd, err := rc.OpenRestore(ctx, res.Snapshot.ID, "", "web1")
 	must(t, err)
 	target := t.TempDir()
 	rres, err := restore.Restore(ctx, rd, rd.Snapshot(), "", target, restore.Options{})
@@ -56,10 +60,46 @@ func TestImageBundleLocality(t *testing.T) {
 	if !bytes.Equal(got, data) {
 		t.Fatalf("restored image differs (%d bytes, want %d)", len(got), len(data))
 	}
+	// The chunks came in runs (GetBlobs), not one request each.
+	if runs, single := rc.Sent(agentproto.TypeGetBlobs), rc.Sent(agentproto.TypeGetBlob); runs < 40 || single > 10 {
+		t.Fatalf("restore sent %d GetBlobs and %d GetBlob for a 48 MiB image", runs, single)
+	}
 	t.Logf("%d bundles sealed, restore opened %d (%.2f per bundle)", sealed, opens, float64(opens)/float64(sealed))
 	// A 1 MiB run of the image may straddle two bundles, and the
 	// restore's workers may open one at once; anything near 1 is local.
 	if sealed < 40 || float64(opens) > 1.25*float64(sealed) {
 		t.Fatalf("restore opened %d bundles for %d sealed: bundles do not hold neighbouring chunks", opens, sealed)
+	}
+
+	// One batch of the whole image: the vault fills a reply up to its
+	// limit and marks the rest "ask again", which GetBatch does, one by
+	// one; every chunk comes back in order.
+	nodes, err := tree.Load(ctx, rd, rd.Snapshot().Tree)
+	must(t, err)
+	var ids []fingerprint.ID
+	for _, n := range nodes {
+		for _, e := range n.Content {
+			if e.Hole {
+				t.Fatal("the image has a hole")
+			}
+			ids = append(ids, e.ID)
+		}
+	}
+	var joined []byte
+	single := rc.Sent(agentproto.TypeGetBlob)
+	next := 0
+	must(t, rd.GetBatch(ctx, ids, func(i int, b []byte, err error) error {
+		if i != next {
+			t.Fatalf("blob %d came as %d", next, i)
+		}
+		next++
+		joined = append(joined, b...)
+		return err
+	}))
+	if !bytes.Equal(joined, data) {
+		t.Fatalf("GetBatch of the image's %d chunks returned %d bytes, not the image", len(ids), len(joined))
+	}
+	if asked := rc.Sent(agentproto.TypeGetBlob) - single; asked == 0 {
+		t.Fatal("48 MiB in one batch: the vault's reply limit never made the agent ask again")
 	}
 }

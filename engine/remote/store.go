@@ -529,6 +529,46 @@ func (r *Reader) Get(ctx context.Context, t pack.BlobType, id fingerprint.ID, ds
 	return r.c.getBlob(ctx, t, id, dst)
 }
 
+// GetBatch reads data blobs of the snapshot with GetBlobs requests (at
+// most MaxGetIDs each), checks each against its ID and calls each for it
+// in order (restore.BatchGetter). A blob the vault left out of a full
+// reply is asked for alone.
+func (r *Reader) GetBatch(ctx context.Context, ids []fingerprint.ID, each func(i int, data []byte, err error) error) error {
+	c := r.c
+	for base := 0; base < len(ids); base += agentproto.MaxGetIDs {
+		part := ids[base:min(len(ids), base+agentproto.MaxGetIDs)]
+		rep, err := reply[*agentproto.Blobs](c.call(ctx, &agentproto.GetBlobs{BlobType: uint8(pack.Data), IDs: part}))
+		if err == nil && len(rep.Items) != len(part) {
+			err = fmt.Errorf("vault answered %d of %d blobs", len(rep.Items), len(part))
+		}
+		if err != nil {
+			return fmt.Errorf("remote: get %d blobs: %w", len(part), err)
+		}
+		var buf []byte
+		for k, it := range rep.Items {
+			id := part[k]
+			data, err := it.Data, error(nil)
+			switch {
+			case it.Code == agentproto.CodeTooLarge:
+				buf, err = c.getBlob(ctx, pack.Data, id, buf[:0])
+				data = buf
+			case it.Code != 0:
+				err = &agentproto.Error{Code: it.Code, Message: it.Message}
+				if it.Code == agentproto.CodeNotFound {
+					err = fmt.Errorf("%w: %w", repo.ErrNotFound, err)
+				}
+				err = fmt.Errorf("remote: get %v %s: %w", pack.Data, id.Short(), err)
+			case c.fp.Sum(data) != id:
+				err = fmt.Errorf("remote: get %v %s: %w: received data does not match its ID", pack.Data, id.Short(), repo.ErrCorrupt)
+			}
+			if err := each(base+k, data, err); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // Finish ends the restore job: failed with runErr's reason, or done with
 // the items that failed (a restore's Result.Failed).
 func (r *Reader) Finish(ctx context.Context, failed []agentproto.SkippedItem, runErr error) error {

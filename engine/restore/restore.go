@@ -19,6 +19,18 @@ import (
 	"keep/engine/tree"
 )
 
+// A BatchGetter is a tree.Getter that also reads several data blobs in
+// one request (engine/remote's Reader: one round trip to the vault per run
+// of a file's chunks, not per chunk). Restore uses it when g is one.
+type BatchGetter interface {
+	tree.Getter
+	// GetBatch reads the data blobs ids and calls each for every one,
+	// in order, with its plaintext (valid during the call) or its error;
+	// it stops at the first error each returns and returns it, or a
+	// failure of the whole request.
+	GetBatch(ctx context.Context, ids []fingerprint.ID, each func(i int, data []byte, err error) error) error
+}
+
 // Options tune a restore.
 type Options struct {
 	// Owners restores uid/gid (lchown); Devices creates device nodes.
@@ -132,6 +144,7 @@ func find(ctx context.Context, g tree.Getter, root fingerprint.ID, sub string) (
 // waits for content.
 type restorer struct {
 	g                  tree.Getter
+	batch              BatchGetter // g, when it reads runs in one request
 	owners, devices    bool
 	workers            int
 	slots              chan struct{}          // one token per file created and not finished
@@ -146,6 +159,7 @@ type restorer struct {
 func newRestorer(g tree.Getter, opts Options) *restorer {
 	root := os.Geteuid() == 0
 	r := &restorer{g: g, owners: root, devices: root, workers: opts.Workers, links: map[string]*linkTarget{}}
+	r.batch, _ = g.(BatchGetter)
 	if opts.Owners != nil {
 		r.owners = *opts.Owners
 	}

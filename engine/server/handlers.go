@@ -35,7 +35,7 @@ func (ss *session) enrol(id uint32, e *agentproto.Enrol) error {
 func (ss *session) hello(id uint32, h *agentproto.Hello) error {
 	s := ss.s
 	if h.Version != agentproto.Version {
-		err := fmt.Errorf("agent speaks protocol version %d, this vault %d: upgrade the agent", h.Version, agentproto.Version)
+		err := fmt.Errorf("agent speaks protocol version %d, this vault %d: run an agent of the vault's release", h.Version, agentproto.Version)
 		ss.send(id, errMsg(agentproto.CodeVersion, err.Error()))
 		return err
 	}
@@ -124,6 +124,8 @@ func (ss *session) handle(ctx context.Context, m agentproto.Message) agentproto.
 		return ss.put(ctx, m)
 	case *agentproto.GetBlob:
 		return ss.get(ctx, m)
+	case *agentproto.GetBlobs:
+		return ss.getMany(ctx, m)
 	case *agentproto.Flush:
 		before := ss.unflushed()
 		if err := s.Repo.Flush(ctx); err != nil {
@@ -275,6 +277,32 @@ func (ss *session) get(ctx context.Context, m *agentproto.GetBlob) agentproto.Me
 	ss.c.readBytes += int64(len(b))
 	ss.mu.Unlock()
 	return &agentproto.Blob{Data: b}
+}
+
+// blobsReplyLimit is how much plaintext one Blobs reply carries; the
+// items past it are answered CodeTooLarge (ask again).
+const blobsReplyLimit = 8 << 20
+
+// getMany answers GetBlobs: each blob as GetBlob would, one after
+// another (so the members of one bundle come from the bundle cache).
+func (ss *session) getMany(ctx context.Context, m *agentproto.GetBlobs) agentproto.Message {
+	r := &agentproto.Blobs{Items: make([]agentproto.BlobItem, len(m.IDs))}
+	size := 0
+	for i, id := range m.IDs {
+		it := &r.Items[i]
+		if size >= blobsReplyLimit {
+			it.Code, it.Message = agentproto.CodeTooLarge, "reply full: ask again"
+			continue
+		}
+		switch a := ss.get(ctx, &agentproto.GetBlob{BlobType: m.BlobType, ID: id}).(type) {
+		case *agentproto.Blob:
+			it.Data = a.Data
+			size += len(a.Data)
+		case *agentproto.Error:
+			it.Code, it.Message = a.Code, a.Message
+		}
+	}
+	return r
 }
 
 // children lists the blobs a tree blob refers to.

@@ -278,7 +278,7 @@ func (ss *session) send(id uint32, m agentproto.Message) {
 		ss.log.Debug("write failed", "error", err)
 		_ = ss.conn.Close()
 	}
-	if cap(ss.wbuf) > 1<<20 {
+	if cap(ss.wbuf) > 4<<20 { // a Blobs reply of a restore's run is kept
 		ss.wbuf = nil
 	}
 }
