@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,6 +24,8 @@ type batchGetter struct {
 	r       *repo.Repo
 	bad     fingerprint.ID
 	batches atomic.Int64
+	// lost: the connection is lost after this many blobs (0: never).
+	lost, sent atomic.Int64
 }
 
 func (g *batchGetter) Get(ctx context.Context, t pack.BlobType, id fingerprint.ID, dst []byte) ([]byte, error) {
@@ -35,6 +38,9 @@ func (g *batchGetter) Get(ctx context.Context, t pack.BlobType, id fingerprint.I
 func (g *batchGetter) GetBatch(ctx context.Context, ids []fingerprint.ID, each func(int, []byte, error) error) error {
 	g.batches.Add(1)
 	for i, id := range ids {
+		if l := g.lost.Load(); l > 0 && g.sent.Add(1) > l {
+			return errors.New("connection lost")
+		}
 		b, err := g.r.Get(ctx, pack.Data, id, nil)
 		if id == g.bad {
 			b, err = nil, repo.ErrCorrupt
@@ -83,5 +89,47 @@ func TestBatchGetter(t *testing.T) {
 	// Runs of about runBytes: each file's 100 KiB in one batch here.
 	if n := g.batches.Load(); n == 0 || n > 3 {
 		t.Fatalf("%d batches for 3 files of %d chunks", n, chunks)
+	}
+}
+
+// TestBatchLost: when a batch fails as a whole (the connection is lost),
+// every file with a piece not yet written fails and is removed; those
+// written before are whole.
+func TestBatchLost(t *testing.T) {
+	ctx := context.Background()
+	tr := newTestRepo(t)
+	content := map[string][]byte{}
+	var nodes []tree.Node
+	for i := range 40 {
+		name := fmt.Sprintf("f%02d", i)
+		b := bytes.Repeat([]byte(name+" is small; "), 50+i*40)
+		content[name] = b
+		nodes = append(nodes, tree.Node{Name: name, Type: tree.File, Size: uint64(len(b)), Content: tr.data(b), Mode: 0o600})
+	}
+	g := &batchGetter{t: t, r: tr.r}
+	g.lost.Store(300)
+	target := t.TempDir()
+	res, err := Restore(ctx, g, tr.snap(tr.save(nodes)), "", target, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := map[string]bool{}
+	for _, f := range res.Failed {
+		if !strings.Contains(f.Reason, "connection lost") {
+			t.Fatalf("%s failed: %s", f.Path, f.Reason)
+		}
+		failed[filepath.Base(f.Path)] = true
+	}
+	if len(failed) == 0 || len(failed) == len(nodes) {
+		t.Fatalf("%d of %d files failed: the loss should fail some", len(failed), len(nodes))
+	}
+	for name, want := range content {
+		got, err := os.ReadFile(filepath.Join(target, name))
+		switch {
+		case failed[name] && !errors.Is(err, os.ErrNotExist):
+			t.Fatalf("%s failed but is left behind: %v", name, err)
+		case !failed[name] && (err != nil || !bytes.Equal(got, want)):
+			t.Fatalf("%s not failed but restored wrong: %v", name, err)
+		}
 	}
 }

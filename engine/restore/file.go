@@ -114,112 +114,155 @@ func (q *jobQueue) close() {
 	q.cond.Broadcast()
 }
 
-// take returns the next run of pieces to write, by its file and the
-// indexes [i, end) (an index past the pieces: a file without data),
-// waiting for one; false when the queue is closed and empty.
-func (q *jobQueue) take() (*fileJob, int, int, bool) {
+// span is part of a run: pieces [i, end) of j (an index past the
+// pieces: a file without data).
+type span struct {
+	j      *fileJob
+	i, end int
+}
+
+// take appends the next run of pieces to write to dst, waiting for one;
+// false when the queue is closed and empty. A run is about runBytes of
+// one file's consecutive pieces, or, up to maxFiles, of whole small files
+// queued one after another (a BatchGetter reads a run in one request).
+func (q *jobQueue) take(maxFiles int, dst []span) ([]span, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for len(q.jobs) == 0 {
 		if q.closed {
-			return nil, 0, 0, false
+			return dst, false
 		}
 		q.cond.Wait()
 	}
-	j := q.jobs[0]
-	i := j.next
-	// A run of consecutive pieces of about runBytes: small chunks of one
-	// bundle (a disk image's) go to one worker, which opens the bundle
-	// once, while another worker opens the next bundle; handed out one by
-	// one, both workers asked for the same bundle and one waited.
+	// Consecutive pieces of about runBytes: small chunks of one bundle
+	// (a disk image's) go to one worker, which opens the bundle once,
+	// while another worker opens the next bundle; handed out one by one,
+	// both workers asked for the same bundle and one waited.
 	var n uint64
-	for j.next < j.count() && (j.next == i || n < runBytes) {
-		if j.next < len(j.pieces) {
-			n += j.pieces[j.next].ext.Length
+	for len(q.jobs) > 0 && len(dst) < maxFiles && (len(dst) == 0 || n < runBytes) {
+		j := q.jobs[0]
+		i := j.next
+		for j.next < j.count() && (j.next == i || n < runBytes) {
+			if j.next < len(j.pieces) {
+				n += j.pieces[j.next].ext.Length
+			}
+			j.next++
 		}
-		j.next++
-	}
-	if j.next == j.count() {
+		dst = append(dst, span{j, i, j.next})
+		if j.next < j.count() {
+			break
+		}
 		q.jobs[0] = nil
 		q.jobs = q.jobs[1:]
 	}
-	return j, i, j.next, true
+	return dst, true
 }
 
 // runBytes is how much data take hands out at once: a bundle's worth
 // (repo.DefaultBundleSize).
 const runBytes = 1 << 20
 
+// batchFiles is how many small files one run of a BatchGetter's holds.
+const batchFiles = 256
+
 // worker writes pieces until the queue is closed and empty, and finishes
 // each file whose last piece it completes. Once a file has failed (or ctx
 // ended) its remaining pieces are skipped, not read.
 func (r *restorer) worker(ctx context.Context) {
 	var buf []byte
+	maxFiles := 1
+	if r.batch != nil {
+		maxFiles = batchFiles
+	}
+	var spans []span
 	for {
-		j, i, end, ok := r.q.take()
-		if !ok {
+		var ok bool
+		if spans, ok = r.q.take(maxFiles, spans[:0]); !ok {
 			return
 		}
 		if r.batch != nil {
-			r.runBatch(ctx, j, i, min(end, len(j.pieces)))
-			for ; i < end; i++ {
+			r.runBatch(ctx, spans)
+		}
+		for _, sp := range spans {
+			j := sp.j
+			for i := sp.i; i < sp.end; i++ {
+				if r.batch == nil && i < len(j.pieces) && !j.failed.Load() && ctx.Err() == nil {
+					var err error
+					if buf, err = r.piece(ctx, j.f, j.pieces[i], buf); err != nil {
+						j.setErr(err)
+					}
+					if cap(buf) > maxPooledBuf {
+						buf = nil
+					}
+				}
 				if j.left.Add(-1) == 0 {
 					r.finish(ctx, j)
 				}
 			}
-			continue
 		}
-		for ; i < end; i++ {
-			if i < len(j.pieces) && !j.failed.Load() && ctx.Err() == nil {
-				var err error
-				if buf, err = r.piece(ctx, j.f, j.pieces[i], buf); err != nil {
-					j.mu.Lock()
-					if j.err == nil {
-						j.err = err
-					}
-					j.mu.Unlock()
-					j.failed.Store(true)
-				}
-				if cap(buf) > maxPooledBuf {
-					buf = nil
-				}
-			}
-			if j.left.Add(-1) == 0 {
-				r.finish(ctx, j)
-			}
-		}
+		clear(spans)
 	}
 }
 
-// runBatch reads and writes pieces [i, end) of j with one GetBatch (a
-// BatchGetter: one round trip for the run instead of one per chunk); a
-// failure is the file's, as in worker.
-func (r *restorer) runBatch(ctx context.Context, j *fileJob, i, end int) {
-	if i >= end || j.failed.Load() || ctx.Err() != nil {
+// setErr records the file's first error and marks it failed.
+func (j *fileJob) setErr(err error) {
+	j.mu.Lock()
+	if j.err == nil {
+		j.err = err
+	}
+	j.mu.Unlock()
+	j.failed.Store(true)
+}
+
+// runBatch reads and writes the pieces of spans with one GetBatch (a
+// BatchGetter: one round trip for the run instead of one per chunk). A
+// piece's error fails its file only; a failure of the whole request fails
+// every file with a piece not yet written.
+func (r *restorer) runBatch(ctx context.Context, spans []span) {
+	if ctx.Err() != nil {
 		return
 	}
-	ids := make([]fingerprint.ID, end-i)
-	for k := range ids {
-		ids[k] = j.pieces[i+k].ext.ID
+	type at struct {
+		j *fileJob
+		p piece
 	}
+	var ids []fingerprint.ID
+	var where []at
+	for _, sp := range spans {
+		if sp.j.failed.Load() {
+			continue
+		}
+		for i := sp.i; i < min(sp.end, len(sp.j.pieces)); i++ {
+			ids = append(ids, sp.j.pieces[i].ext.ID)
+			where = append(where, at{sp.j, sp.j.pieces[i]})
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	done := 0
 	err := r.batch.GetBatch(ctx, ids, func(k int, data []byte, err error) error {
-		p := j.pieces[i+k]
-		if err == nil && uint64(len(data)) != p.ext.Length {
-			err = fmt.Errorf("chunk %s: %d bytes, the tree says %d", p.ext.ID.Short(), len(data), p.ext.Length)
+		done = k + 1
+		w := where[k]
+		if w.j.failed.Load() {
+			return nil
+		}
+		if err == nil && uint64(len(data)) != w.p.ext.Length {
+			err = fmt.Errorf("chunk %s: %d bytes, the tree says %d", w.p.ext.ID.Short(), len(data), w.p.ext.Length)
 		}
 		if err == nil {
-			_, err = j.f.WriteAt(data, p.off)
+			_, err = w.j.f.WriteAt(data, w.p.off)
 			r.bytes.Add(int64(len(data)))
 		}
-		return err
+		if err != nil {
+			w.j.setErr(err)
+		}
+		return nil
 	})
 	if err != nil {
-		j.mu.Lock()
-		if j.err == nil {
-			j.err = err
+		for _, w := range where[done:] {
+			w.j.setErr(err)
 		}
-		j.mu.Unlock()
-		j.failed.Store(true)
 	}
 }
 
