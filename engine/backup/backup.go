@@ -168,6 +168,8 @@ type archiver struct {
 
 	filter *filter
 	image  imageChunking
+
+	parents treePrefetch // parent trees read ahead (prefetch.go)
 }
 
 type counters struct {
@@ -260,9 +262,11 @@ func (a *archiver) run(ctx context.Context, paths []string) (*Result, error) {
 	stop := a.startProgress()
 	stopWorkers := a.startChunkWorkers(ctx)
 	defer stopWorkers()
+	defer a.parents.wait()
 	var parentNodes map[string]*tree.Node
 	if p := a.opts.Parent; p != nil {
 		parentNodes = a.parentDir(ctx, p.Tree, "")
+		a.parents.start(ctx, a.store, subtrees(parentNodes))
 	}
 	abs := make([]string, len(paths))
 	names := map[string]bool{}
@@ -399,7 +403,7 @@ func (a *archiver) parentDir(ctx context.Context, id fingerprint.ID, path string
 	if id.IsZero() {
 		return nil
 	}
-	nodes, err := tree.Load(ctx, a.store, id)
+	nodes, err := a.parents.load(ctx, a.store, id)
 	if err != nil {
 		a.skip(path, fmt.Errorf("parent tree unreadable, reading everything below: %w", err))
 		return nil

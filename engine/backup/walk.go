@@ -59,6 +59,8 @@ func (a *archiver) dir(ctx context.Context, path, rel string, parent map[string]
 		return nil, err
 	}
 	slices.Sort(names)
+	subs := subtrees(parent)
+	a.parents.start(ctx, a.store, subs)
 	ents := a.statAll(path, rel, names)
 	dl := &dirList{}
 	for i, name := range names {
@@ -67,6 +69,7 @@ func (a *archiver) dir(ctx context.Context, path, rel string, parent map[string]
 		}
 		a.addEntry(ctx, dl, name, path+"/"+name, rel+"/"+name, parent[name], &ents[i])
 	}
+	a.parents.forget(subs)
 	job := &fileJob{path: path, done: make(chan struct{})}
 	go func() {
 		defer close(job.done)
