@@ -144,6 +144,7 @@ type Repo struct {
 	idx       *index.Index
 	bufs      sync.Pool // *[]byte: sealed blobs (Put, Get)
 	bundles   bundleCache
+	packFiles packFiles // open for reading (get.go)
 
 	// Bundled bytes sealed so far, plaintext and sealed: PutSize reports a
 	// bundled blob's share at this ratio (its bundle is sealed later).
@@ -432,6 +433,7 @@ func (r *Repo) Close(ctx context.Context) error {
 	r.mu.Lock()
 	r.closed = true
 	r.mu.Unlock()
+	r.packFiles.closeAll()
 	r.release()
 	return err
 }
