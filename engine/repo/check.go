@@ -163,7 +163,7 @@ func (r *Repo) checkPack(rep *Report, id pack.ID, indexed int, buf []byte) []byt
 			if b.InBundle() {
 				plain, errs = r.checkBundle(blobs[i:j], buf, plain)
 			} else {
-				plain, err = r.openBlob(plain[:0], b.Type, b.ID, buf)
+				plain, err = r.openBlob(plain[:0], b.Type, b.ID, buf, true)
 				if err == nil && len(plain) != int(b.RawLength) {
 					err = fmt.Errorf("%w: %d bytes, header says %d", ErrCorrupt, len(plain), b.RawLength)
 				}
@@ -231,7 +231,7 @@ func (r *Repo) checkBundle(ms []pack.Blob, sealed, plain []byte) ([]byte, []erro
 				table[k].ID.Short(), table[k].Len, m.ID.Short(), m.RawLength)
 			continue
 		}
-		plain, errs[k] = r.member(plain[:0], m.Type, m.ID, b)
+		plain, errs[k] = r.member(plain[:0], m.Type, m.ID, b, true)
 	}
 	return plain, errs
 }
@@ -264,7 +264,7 @@ func (r *Repo) checkIndexedBlobs(rep *Report, id pack.ID, f File, size int64) {
 				bundles[e.Offset], bundleErrs[e.Offset] = b, err
 			}
 			if err = bundleErrs[e.Offset]; err == nil {
-				plain, err = r.member(plain[:0], e.Type, e.ID, b)
+				plain, err = r.member(plain[:0], e.Type, e.ID, b, true)
 			}
 			if err != nil {
 				rep.add(Problem{Pack: id, Type: e.Type, Blob: e.ID, Err: err})
@@ -281,7 +281,7 @@ func (r *Repo) checkIndexedBlobs(rep *Report, id pack.ID, f File, size int64) {
 		default:
 			sealed = slices.Grow(sealed[:0], int(e.Length))[:e.Length]
 			if _, err = f.ReadAt(sealed, int64(e.Offset)); err == nil {
-				plain, err = r.openBlob(plain[:0], e.Type, e.ID, sealed)
+				plain, err = r.openBlob(plain[:0], e.Type, e.ID, sealed, true)
 			}
 		}
 		if err != nil {

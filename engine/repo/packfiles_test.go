@@ -1,7 +1,9 @@
 package repo
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,5 +63,52 @@ func TestPackFilesKeptOpen(t *testing.T) {
 	closeRepo(t, r)
 	if n := packsOpen(t, fx.dir); n != 0 {
 		t.Fatalf("%d packs still open after Close", n)
+	}
+}
+
+// TestGetUnchecked: GetUnchecked returns what Get does, and damaged data
+// still fails authentication (ErrCorrupt), alone or in a bundle.
+func TestGetUnchecked(t *testing.T) {
+	ctx := context.Background()
+	for _, below := range []int{-1, 1 << 20} { // sealed alone; bundled
+		fx := newFixture(t, Options{BundleBelow: below})
+		r := fx.init()
+		b := fx.blob(pack.Data, corpus.Random(7, 50_000))
+		put(t, r, b)
+		if err := r.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.GetUnchecked(ctx, b.t, b.id, nil)
+		if err != nil || !bytes.Equal(got, b.data) {
+			t.Fatalf("bundle below %d: GetUnchecked: %v", below, err)
+		}
+		// Flip a byte in the middle of the only pack.
+		var packFile string
+		ok := func(err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		ok(filepath.WalkDir(filepath.Join(fx.dir, dataDir), func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				packFile = p
+			}
+			return err
+		}))
+		f, err := os.OpenFile(packFile, os.O_RDWR, 0)
+		ok(err)
+		one := []byte{0}
+		_, err = f.ReadAt(one, 1000)
+		ok(err)
+		one[0] ^= 0x40
+		_, err = f.WriteAt(one, 1000)
+		ok(err)
+		ok(f.Close())
+		r.DropCache()
+		if _, err := r.GetUnchecked(ctx, b.t, b.id, nil); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("bundle below %d: GetUnchecked of damaged data: %v, want ErrCorrupt", below, err)
+		}
+		_ = r.Close(ctx)
 	}
 }
