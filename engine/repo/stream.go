@@ -79,9 +79,9 @@ func (r *Repo) streamOf(ctx context.Context) *Stream {
 }
 
 // Close seals the Stream's open bundle into a pack (durable with the next
-// Flush) and forgets the Stream; later Puts through it use the Repo's own
-// Stream. It returns the error of that sealing (also reported as a loss
-// by the next Flush).
+// Flush), waits for its sealing goroutines and forgets the Stream; later
+// Puts through it use the Repo's own Stream. It returns the error of that
+// sealing (also reported as a loss by the next Flush).
 func (s *Stream) Close() error {
 	s.mu.Lock()
 	s.closed = true
@@ -90,10 +90,17 @@ func (s *Stream) Close() error {
 	s.r.mu.Lock()
 	delete(s.r.streams, s)
 	s.r.mu.Unlock()
-	if b == nil {
-		return nil
+	var err error
+	if b != nil {
+		err = s.r.writeBundle(context.Background(), b)
 	}
-	return s.r.writeBundle(context.Background(), b)
+	for range cap(s.sealers) { // every token: no sealing goroutine left
+		s.sealers <- struct{}{}
+	}
+	for range cap(s.sealers) {
+		<-s.sealers
+	}
+	return err
 }
 
 // add puts a verified small data blob into the Stream's bundle.
