@@ -17,6 +17,7 @@ import (
 	"keep/engine/jobs"
 	"keep/engine/local"
 	"keep/engine/server"
+	"keep/internal/gctune"
 	"keep/netcfg/traffic"
 	"keep/raid/vault"
 )
@@ -109,6 +110,7 @@ func (s *engineService) Run(ctx context.Context, ready func()) error {
 		return fmt.Errorf("engine: listen for agents on %s: %w", s.cfg.Listen, err)
 	}
 	st := eng.Repo.Stats()
+	gctune.SetLimit(gctune.VaultLimit(st.IndexBytes)) // again after each job: the index grows
 	s.log.Info("engine open", "dir", dir, "key", eng.KeyID, "blobs", st.Blobs, "packs", st.Packs,
 		"agents", ln.Addr().String(), "took", time.Since(start).Round(time.Millisecond))
 	s.mu.Lock()
@@ -177,6 +179,7 @@ func (s *engineService) Health(ctx context.Context) error {
 // sessionDone turns an ended agent session into an event.
 func (s *engineService) sessionDone(eng *local.Engine) func(server.SessionInfo) {
 	return func(si server.SessionInfo) {
+		gctune.SetLimit(gctune.VaultLimit(eng.Repo.Stats().IndexBytes))
 		if si.JobID == "" {
 			if si.Err != nil && si.Client == "" {
 				s.log.Info("agent refused", "error", si.Err)

@@ -21,3 +21,29 @@ func Apply() {
 		debug.SetGCPercent(Percent)
 	}
 }
+
+// VaultLimit is the soft memory limit of a process serving the vault for
+// an index of indexBytes: VaultFloor plus twice the index, which is most
+// of what stays live and grows with the repository.
+//
+// The limit makes the collector reclaim a backup's transient buffers
+// (request payloads, sealed blobs) before the heap doubles over them.
+// Measured on the benchmark's 1.8 GB file-server backup through the vault
+// (2 cores, alternated): the vault's peak RSS 143–158 MiB without a limit,
+// 107 MiB with 96 MiB, its CPU within the run-to-run noise (GOGC 25
+// instead cut it to 121–126 MiB for 20 % more CPU).
+func VaultLimit(indexBytes int) int64 { return VaultFloor + 2*int64(indexBytes) }
+
+// VaultFloor is VaultLimit for an empty repository.
+const VaultFloor = 96 << 20
+
+// SetLimit sets the runtime's soft memory limit to n bytes
+// (debug.SetMemoryLimit) unless $GOMEMLIMIT is set, and reports whether
+// it did.
+func SetLimit(n int64) bool {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return false
+	}
+	debug.SetMemoryLimit(n)
+	return true
+}

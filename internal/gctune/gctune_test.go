@@ -18,3 +18,19 @@ func TestApply(t *testing.T) {
 		t.Fatalf("GC percent %d after Apply with GOGC set, want it untouched (100)", got)
 	}
 }
+
+func TestSetLimit(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	t.Setenv("GOMEMLIMIT", "")
+	if !SetLimit(VaultLimit(10 << 20)) {
+		t.Fatal("SetLimit did nothing without GOMEMLIMIT")
+	}
+	if got := debug.SetMemoryLimit(-1); got != VaultFloor+20<<20 {
+		t.Fatalf("limit %d, want %d", got, VaultFloor+20<<20)
+	}
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	before := debug.SetMemoryLimit(-1)
+	if SetLimit(1<<20) || debug.SetMemoryLimit(-1) != before {
+		t.Fatal("SetLimit overrode $GOMEMLIMIT")
+	}
+}
