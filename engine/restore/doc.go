@@ -9,7 +9,9 @@
 // written at their offsets, out of order, by Workers goroutines shared by
 // all files, so one large file gets all of them; each takes a run of
 // about 1 MiB of a file's chunks, so workers restoring a disk image open
-// different bundles of small chunks; holes left unwritten
+// different bundles of small chunks; from a BatchGetter, engine/remote's
+// reader of the vault, a run is read with one request, and may hold up to
+// 256 whole small files queued one after another; holes left unwritten
 // and the size set with ftruncate, so sparse files come back sparse),
 // symlinks, hard links (a Hardlink node links to the restored first name;
 // if that is outside the restored sub-path, its content is written and it
