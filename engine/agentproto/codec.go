@@ -27,6 +27,15 @@ func appendBytes32(b, s []byte) []byte {
 	return append(b, s...)
 }
 
+// appendIDs appends a u32 count and the IDs.
+func appendIDs(b []byte, ids []fingerprint.ID) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(ids)))
+	for _, id := range ids {
+		b = append(b, id[:]...)
+	}
+	return b
+}
+
 func appendBool(b []byte, v bool) []byte {
 	if v {
 		return append(b, 1)
@@ -109,6 +118,19 @@ func (d *dec) id(what string) fingerprint.ID {
 	var id fingerprint.ID
 	copy(id[:], d.take(fingerprint.Size, what))
 	return id
+}
+
+// ids reads a u32 count of at most max IDs and the IDs (nil on error).
+func (d *dec) ids(max int) []fingerprint.ID {
+	n := d.count("IDs", max, fingerprint.Size)
+	if d.err != nil {
+		return nil
+	}
+	ids := make([]fingerprint.ID, n)
+	for i := range ids {
+		ids[i] = d.id("ID")
+	}
+	return ids
 }
 
 func (d *dec) key(what string) [32]byte {

@@ -103,13 +103,7 @@ func Decode(t Type, p []byte) (Message, error) {
 		m = &Error{Code: Code(d.u16("code")), Message: d.str("message", MaxString)}
 	case TypeHaveQuery:
 		q := &HaveQuery{BlobType: d.u8("blob type")}
-		n := d.count("IDs", MaxHaveIDs, fingerprint.Size)
-		if d.err == nil {
-			q.IDs = make([]fingerprint.ID, n)
-			for i := range q.IDs {
-				q.IDs[i] = d.id("ID")
-			}
-		}
+		q.IDs = d.ids(MaxHaveIDs)
 		m = q
 	case TypeHaveReply:
 		r := &HaveReply{}
@@ -135,13 +129,7 @@ func Decode(t Type, p []byte) (Message, error) {
 		m = &Blob{Data: d.rest()}
 	case TypeGetBlobs:
 		q := &GetBlobs{BlobType: d.u8("blob type")}
-		n := d.count("IDs", MaxGetIDs, fingerprint.Size)
-		if d.err == nil {
-			q.IDs = make([]fingerprint.ID, n)
-			for i := range q.IDs {
-				q.IDs[i] = d.id("ID")
-			}
-		}
+		q.IDs = d.ids(MaxGetIDs)
 		m = q
 	case TypeBlobs:
 		r := &Blobs{}
@@ -482,14 +470,7 @@ func (m *Error) Append(b []byte) []byte {
 	return appendStr(binary.BigEndian.AppendUint16(b, uint16(m.Code)), m.Message)
 }
 
-func (m *HaveQuery) Append(b []byte) []byte {
-	b = append(b, m.BlobType)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(m.IDs)))
-	for _, id := range m.IDs {
-		b = append(b, id[:]...)
-	}
-	return b
-}
+func (m *HaveQuery) Append(b []byte) []byte { return appendIDs(append(b, m.BlobType), m.IDs) }
 
 func (m *HaveReply) Append(b []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Present)))
@@ -503,14 +484,7 @@ func (m *HaveReply) Append(b []byte) []byte {
 	return b
 }
 
-func (m *GetBlobs) Append(b []byte) []byte {
-	b = append(b, m.BlobType)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(m.IDs)))
-	for _, id := range m.IDs {
-		b = append(b, id[:]...)
-	}
-	return b
-}
+func (m *GetBlobs) Append(b []byte) []byte { return appendIDs(append(b, m.BlobType), m.IDs) }
 
 func (m *Blobs) size() int {
 	n := 4
