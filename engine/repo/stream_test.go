@@ -57,3 +57,29 @@ func TestStreamOrder(t *testing.T) {
 		t.Fatalf("reading one Stream's blobs in order opened %d bundles, want its %d", n, sealed/2)
 	}
 }
+
+// TestFlushWaitsForSealing: a Flush right after the last Put of an async
+// Stream (its last full bundles still being sealed by its goroutines)
+// returns only when every blob put is in a written, indexed pack.
+func TestFlushWaitsForSealing(t *testing.T) {
+	ctx := context.Background()
+	fx := newFixture(t, Options{BundleSize: 16 << 10})
+	r := fx.init()
+	defer closeRepo(t, r)
+	s := r.NewStream(2)
+	defer s.Close()
+	cs := WithStream(ctx, s)
+	const n = 400
+	for i := range n {
+		b := fx.blob(pack.Data, []byte(fmt.Sprintf("%05d %0*d", i, 4000, i)))
+		if _, err := r.Put(cs, b.t, b.id, b.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.Stats(); st.Pending != 0 || st.Blobs != n || st.Unindexed != 0 {
+		t.Fatalf("after Flush: %d pending, %d indexed of %d, %d not in an index file", st.Pending, st.Blobs, n, st.Unindexed)
+	}
+}
