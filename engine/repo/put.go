@@ -65,6 +65,18 @@ func (r *Repo) Put(ctx context.Context, t pack.BlobType, id fingerprint.ID, data
 // size of the blob it stored, or 0 when the repository had it already, so
 // callers can account compression.
 func (r *Repo) PutSize(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte) (int, error) {
+	return r.putSize(ctx, t, id, data, true)
+}
+
+// PutVerifiedSize is PutSize for a caller that has checked that id is
+// the fingerprint of data (Sum), as the vault does for every blob an agent
+// sends: the blob is not hashed a second time.
+func (r *Repo) PutVerifiedSize(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte) (int, error) {
+	return r.putSize(ctx, t, id, data, false)
+}
+
+// putSize is PutSize, checking that data hashes to id if verify.
+func (r *Repo) putSize(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte, verify bool) (int, error) {
 	if err := r.checkPut(t, id, data); err != nil {
 		return 0, err
 	}
@@ -74,21 +86,8 @@ func (r *Repo) PutSize(ctx context.Context, t pack.BlobType, id fingerprint.ID, 
 	if r.Has(t, id) {
 		return 0, nil
 	}
-	if r.fp.Sum(data) != id {
+	if verify && r.fp.Sum(data) != id {
 		return 0, fmt.Errorf("put %v %s: %w", t, id.Short(), ErrIDMismatch)
-	}
-	return r.putVerified(ctx, t, id, data)
-}
-
-// PutVerifiedSize is PutSize for a caller that has checked that id is
-// the fingerprint of data (Sum), as the vault does for every blob an agent
-// sends: the blob is not hashed a second time.
-func (r *Repo) PutVerifiedSize(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte) (int, error) {
-	if err := r.checkPut(t, id, data); err != nil {
-		return 0, err
-	}
-	if r.Has(t, id) {
-		return 0, nil
 	}
 	return r.putVerified(ctx, t, id, data)
 }
@@ -105,17 +104,11 @@ func (r *Repo) Bundles(t pack.BlobType, size int) bool {
 // sealed size (0: present already).
 func (r *Repo) SumPut(ctx context.Context, t pack.BlobType, data []byte) (fingerprint.ID, int, error) {
 	id := r.fp.Sum(data)
-	if err := r.checkPut(t, id, data); err != nil {
-		return id, 0, err
-	}
-	if r.Has(t, id) {
-		return id, 0, nil
-	}
-	n, err := r.putVerified(ctx, t, id, data)
+	n, err := r.putSize(ctx, t, id, data, false)
 	return id, n, err
 }
 
-// checkPut checks what PutSize and SumPut accept.
+// checkPut checks what putSize accepts.
 func (r *Repo) checkPut(t pack.BlobType, id fingerprint.ID, data []byte) error {
 	if err := r.checkOpen(true); err != nil {
 		return err
@@ -154,7 +147,7 @@ func (r *Repo) putVerified(ctx context.Context, t pack.BlobType, id fingerprint.
 
 // put seals the blob and appends it to a pack; on error the blob is not
 // in any pack. It returns the sealed size. A small data blob goes into the
-// bundle of a packer instead (putBundled).
+// bundle of its Stream instead (putBundled).
 func (r *Repo) put(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte) (int, error) {
 	if r.Bundles(t, len(data)) {
 		return r.putBundled(ctx, id, data)

@@ -83,17 +83,10 @@ func (r *Repo) streamOf(ctx context.Context) *Stream {
 // Puts through it use the Repo's own Stream. It returns the error of that
 // sealing (also reported as a loss by the next Flush).
 func (s *Stream) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	b := s.detachLocked()
-	s.mu.Unlock()
+	err := s.sealOpen(context.Background(), true)
 	s.r.mu.Lock()
 	delete(s.r.streams, s)
 	s.r.mu.Unlock()
-	var err error
-	if b != nil {
-		err = s.r.writeBundle(context.Background(), b)
-	}
 	for range cap(s.sealers) { // every token: no sealing goroutine left
 		s.sealers <- struct{}{}
 	}
@@ -101,6 +94,19 @@ func (s *Stream) Close() error {
 		<-s.sealers
 	}
 	return err
+}
+
+// sealOpen seals the Stream's open bundle into a pack (and marks the
+// Stream closed if closing).
+func (s *Stream) sealOpen(ctx context.Context, closing bool) error {
+	s.mu.Lock()
+	s.closed = s.closed || closing
+	b := s.detachLocked()
+	s.mu.Unlock()
+	if b == nil {
+		return nil
+	}
+	return s.r.writeBundle(ctx, b)
 }
 
 // add puts a verified small data blob into the Stream's bundle.
@@ -161,20 +167,20 @@ func (s *Stream) detachLocked() *openBundle {
 // done with (recycled).
 func (r *Repo) writeBundle(ctx context.Context, b *openBundle) error {
 	err := r.appendBundle(ctx, b)
+	r.mu.Lock()
 	if err != nil {
-		r.mu.Lock()
 		for _, m := range b.Members() {
 			delete(r.pending, blobKey{pack.Data, m.ID})
 		}
 		if r.lost == nil {
 			r.lost = fmt.Errorf("%d accepted blobs were lost with their bundle: %w", b.Len(), err)
 		}
-		r.mu.Unlock()
-		r.log.Error("bundle lost", "blobs", b.Len(), "error", err)
 	}
-	r.mu.Lock()
 	delete(r.sealing, b.ticket)
 	r.mu.Unlock()
+	if err != nil {
+		r.log.Error("bundle lost", "blobs", b.Len(), "error", err)
+	}
 	r.sealed.Broadcast()
 	b.Reset()
 	clear(b.tallies)
@@ -239,12 +245,7 @@ func (r *Repo) sealOpenBundles(ctx context.Context) error {
 	}
 	r.mu.Unlock()
 	for _, s := range streams {
-		s.mu.Lock()
-		b := s.detachLocked()
-		s.mu.Unlock()
-		if b != nil {
-			_ = r.writeBundle(ctx, b) // a failure is recorded in r.lost
-		}
+		_ = s.sealOpen(ctx, false) // a failure is recorded in r.lost
 	}
 	stop := context.AfterFunc(ctx, func() {
 		r.mu.Lock()
