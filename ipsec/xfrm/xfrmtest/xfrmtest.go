@@ -164,8 +164,12 @@ func SAPath(t *testing.T, k *xfrm.Netlink, want Support) {
 		return
 	}
 
+	// Two seconds between soft and hard: the kernel's SA timer checks
+	// the hard limit first, so a timer that fires late (a guest's vCPU
+	// held up on a loaded host: seen in CI with 1 s) sends the hard
+	// expire without the soft one.
 	out := xfrm.SA{Src: local, Dst: peer, SPI: 0xc0000042, Reqid: reqid, Key: key,
-		Lifetime: xfrm.Lifetime{SoftSeconds: 1, HardSeconds: 2}}
+		Lifetime: xfrm.Lifetime{SoftSeconds: 1, HardSeconds: 3}}
 	if err := k.AddSA(ctx, out); err != nil {
 		t.Fatalf("AddSA: %v", err)
 	}
