@@ -363,8 +363,25 @@ ip -n isp link set isp0 up
 	}
 	t.Logf("wire after the rebinding: %d frames: %d IKE on udp/500, %d IKE on udp/4500, %d ESP-in-UDP, %d keepalives, %d raw ESP, %d ARP, other %v",
 		capt.Frames, capt.IKE, capt.NATTIKE, capt.NATTESP, capt.Keepalive, capt.ESP, capt.ARP, capt.Other)
-	if !capt.OnlyIPsec() || capt.ESP != 0 || capt.IKE != 0 || capt.NATTESP < 10 {
-		t.Errorf("after the rebinding want only IKE and ESP-in-UDP on 4500 (≥ 10 ESP-in-UDP), keepalives and ARP")
+	// While isp0 was down the ISP router had no route to the NOC: a
+	// packet the appliance sent then (a keepalive, ESP) is answered by
+	// the router with an ICMP net or host unreachable that quotes it.
+	// That is the router's frame, answering an IPsec one, not a leak;
+	// anything else in Other still is.
+	var other []string
+	for _, o := range capt.Other {
+		_, rest, _ := strings.Cut(o, ": ")
+		allowed := false
+		for _, code := range []int{0, 1} {
+			allowed = allowed || rest == fmt.Sprintf("ICMP type 3 code %d %s > %s quoting proto 17 %s > %s ports 4500 > 4500",
+				code, natSiteRouter.Addr(), natKeepWAN.Addr(), natKeepWAN.Addr(), natNOCWAN.Addr())
+		}
+		if !allowed {
+			other = append(other, o)
+		}
+	}
+	if len(other) != 0 || capt.ESP != 0 || capt.IKE != 0 || capt.NATTESP < 10 {
+		t.Errorf("after the rebinding want only IKE and ESP-in-UDP on 4500 (≥ 10 ESP-in-UDP), keepalives, ARP and the ISP router's unreachables while isp0 was down; other: %v", other)
 	}
 
 	if err := nocVM.Stop(ctx); err != nil {
