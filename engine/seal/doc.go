@@ -18,6 +18,13 @@
 // (measured here), next to about 120–300 MB/s on compressible data, so a
 // separate sampling heuristic would save little and misjudge mixed chunks.
 //
+// Encoded blobs: the compression is a keyless Coder (Encode, Decode), so
+// an agent compresses what it sends and the vault seals the payload as it
+// came (SealEncoded) after decoding it once to check its fingerprint;
+// OpenEncoded returns a stored payload without decoding it, for an agent
+// to decode. Both ends use the same codec choice and the same bounded
+// decoder, so a blob sealed either way opens the same.
+//
 // Machine code: a plaintext whose sampled bytes hold at least 4 x86 CALL or
 // JMP instructions with small displacements per KiB goes through the x86
 // branch filter (x86.go) before zstd, as codec zstd+x86; Open undoes it

@@ -29,30 +29,38 @@ func (s *Sealer) Seal(dst []byte, t Type, id fingerprint.ID, plaintext []byte) (
 	if len(plaintext) > MaxSize {
 		return dst, fmt.Errorf("seal %v %s: %w: %d bytes > %d", t, id.Short(), ErrTooLarge, len(plaintext), MaxSize)
 	}
+	start := len(dst)
+	dst = slices.Grow(dst, Overhead+len(plaintext)+len(plaintext)>>7+64)
+	codec, out := s.Encode(dst[:start+headerLen+nonceSize], plaintext)
+	return s.seal(out, start, t, id, codec)
+}
+
+// SealEncoded is Seal of a plaintext the caller has encoded already
+// (Coder.Encode, here or at an agent): payload is sealed as the blob's
+// payload under codec, without compressing it again. The caller must
+// have checked that payload decodes (Decode) to the plaintext id is the
+// fingerprint of, as the vault does for every blob an agent sends.
+func (s *Sealer) SealEncoded(dst []byte, t Type, id fingerprint.ID, codec Codec, payload []byte) ([]byte, error) {
+	if t == 0 {
+		return dst, fmt.Errorf("seal %s: %w", id.Short(), ErrType)
+	}
+	if !codec.valid() {
+		return dst, fmt.Errorf("seal %v %s: %w: unknown %v", t, id.Short(), ErrCorrupt, codec)
+	}
+	if len(payload) > MaxSize {
+		return dst, fmt.Errorf("seal %v %s: %w: %d bytes > %d", t, id.Short(), ErrTooLarge, len(payload), MaxSize)
+	}
+	start := len(dst)
+	dst = slices.Grow(dst, Overhead+len(payload))
+	return s.seal(append(dst[:start+headerLen+nonceSize], payload...), start, t, id, codec)
+}
+
+// seal encrypts, in place, the payload that follows dst[start:] 's room
+// for the header and nonce, and appends the tag.
+func (s *Sealer) seal(dst []byte, start int, t Type, id fingerprint.ID, codec Codec) ([]byte, error) {
 	sc := s.getScratch()
 	defer s.putScratch(sc)
-	start := len(dst)
-	// Room for zstd's worst case (incompressible input grows by a few
-	// bytes per 128 KiB block), so EncodeAll never reallocates.
-	dst = slices.Grow(dst, Overhead+len(plaintext)+len(plaintext)>>7+64)
-	dst = dst[:start+headerLen+nonceSize]
-	payload := len(dst) // where the payload starts
-	codec := CodecNone
-	if s.compress && len(plaintext) >= minCompressSize {
-		in, zc := plaintext, CodecZstd
-		if looksX86(plaintext) {
-			sc.filt = append(sc.filt[:0], plaintext...)
-			x86Encode(sc.filt)
-			in, zc = sc.filt, CodecZstdX86
-		}
-		// EncodeAll appends to dst.
-		if out := s.enc.EncodeAll(in, dst); len(out)-payload <= len(plaintext)-len(plaintext)/savingsDiv {
-			codec, dst = zc, out
-		}
-	}
-	if codec == CodecNone {
-		dst = append(dst[:payload], plaintext...)
-	}
+	payload := start + headerLen + nonceSize
 	h := header(codec)
 	dst[start] = h
 	nonce := dst[start+headerLen : payload]
@@ -96,12 +104,31 @@ func (s *Sealer) Open(dst []byte, t Type, id fingerprint.ID, blob []byte, limit 
 		return dst, fmt.Errorf("open %v %s: %w: authentication failed", t, id.Short(), ErrCorrupt)
 	}
 	sc.buf = comp
-	out, err := s.decompress(dst, comp, limit)
+	out, err := s.Decode(dst, codec, comp, limit)
 	if err != nil {
 		return dst, fmt.Errorf("open %v %s: %w", t, id.Short(), err)
 	}
-	if codec == CodecZstdX86 {
-		x86Decode(out[len(dst):])
-	}
 	return out, nil
+}
+
+// OpenEncoded authenticates blob as type t with ID id and appends its
+// payload to dst as stored, without decoding it, and returns its codec:
+// the vault sends an agent the compressed payload, which the agent
+// decodes (Coder.Decode) and checks against id. Like Open, it returns
+// only authenticated bytes and dst unchanged on any error.
+func (s *Sealer) OpenEncoded(dst []byte, t Type, id fingerprint.ID, blob []byte) (Codec, []byte, error) {
+	if len(blob) < Overhead {
+		return 0, dst, fmt.Errorf("open %v %s: %w: %d bytes, shorter than a sealed blob", t, id.Short(), ErrCorrupt, len(blob))
+	}
+	codec, err := parseHeader(blob[0])
+	if err != nil {
+		return 0, dst, fmt.Errorf("open %v %s: %w", t, id.Short(), err)
+	}
+	sc := s.getScratch()
+	defer s.putScratch(sc)
+	out, err := s.aead.Open(dst, blob[headerLen:headerLen+nonceSize], blob[headerLen+nonceSize:], additionalData(&sc.aad, blob[0], t, id))
+	if err != nil {
+		return 0, dst, fmt.Errorf("open %v %s: %w: authentication failed", t, id.Short(), ErrCorrupt)
+	}
+	return codec, out, nil
 }

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 // KeySize is the length of a sealing key in bytes (AES-256).
@@ -46,12 +44,10 @@ type Options struct {
 // A Sealer seals and opens blobs under one key. It is safe for concurrent
 // use. Close releases its compressor.
 type Sealer struct {
-	aead     cipher.AEAD
-	enc      *zstd.Encoder
-	dec      *zstd.Decoder
-	compress bool
-	rand     io.Reader
-	scratch  sync.Pool // *scratch
+	*Coder
+	aead    cipher.AEAD
+	rand    io.Reader
+	scratch sync.Pool // *scratch
 }
 
 // New returns a Sealer for key (a vault's chunk or metadata subkey).
@@ -67,40 +63,15 @@ func New(key []byte, opts Options) (*Sealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
-	// GCM authenticates, so zstd's own checksum would be redundant work.
-	// WithLowerEncoderMem: each encoder's history is then the window
-	// (4 MiB at this level) plus one block instead of twice the window;
-	// EncodeAll of a blob up to the window (every file chunk) never
-	// needs more, so this only lowers the peak RSS of a backup (about
-	// 4 MiB per encoder, GOMAXPROCS encoders per Sealer).
-	eopts := []zstd.EOption{zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(false),
-		zstd.WithLowerEncoderMem(true)}
-	if opts.Window != 0 {
-		eopts = append(eopts, zstd.WithWindowSize(opts.Window))
-	}
-	enc, err := zstd.NewWriter(nil, eopts...)
+	c, err := NewCoder(opts)
 	if err != nil {
-		return nil, fmt.Errorf("seal: zstd encoder: %w", err)
+		return nil, err
 	}
-	dec, err := zstd.NewReader(nil,
-		zstd.WithDecodeAllCapLimit(true), zstd.WithDecoderMaxMemory(MaxSize),
-		zstd.WithDecoderConcurrency(0))
-	if err != nil {
-		enc.Close()
-		return nil, fmt.Errorf("seal: zstd decoder: %w", err)
-	}
-	s := &Sealer{aead: aead, enc: enc, dec: dec, compress: !opts.NoCompression, rand: opts.Rand}
+	s := &Sealer{Coder: c, aead: aead, rand: opts.Rand}
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}
 	return s, nil
-}
-
-// Close releases the Sealer's compressor and decompressor. The Sealer must
-// not be used afterwards.
-func (s *Sealer) Close() {
-	s.enc.Close()
-	s.dec.Close()
 }
 
 // String describes s without its key.
@@ -112,9 +83,8 @@ func (s *Sealer) GoString() string { return s.String() }
 // scratch is per-call working memory, pooled so Seal and Open do not
 // allocate on the hot path.
 type scratch struct {
-	buf  []byte // compressed plaintext
-	filt []byte // the x86-filtered plaintext
-	aad  [aadLen]byte
+	buf []byte // compressed plaintext
+	aad [aadLen]byte
 }
 
 func (s *Sealer) getScratch() *scratch {
@@ -125,8 +95,8 @@ func (s *Sealer) getScratch() *scratch {
 }
 
 func (s *Sealer) putScratch(b *scratch) {
-	if cap(b.buf) <= 8<<20 && cap(b.filt) <= 8<<20 { // do not pin huge buffers
-		b.buf, b.filt = b.buf[:0], b.filt[:0]
+	if cap(b.buf) <= 8<<20 { // do not pin huge buffers
+		b.buf = b.buf[:0]
 		s.scratch.Put(b)
 	}
 }

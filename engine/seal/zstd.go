@@ -10,7 +10,7 @@ import (
 // decompress appends the zstd-decoded comp to dst, producing at most limit
 // bytes. The output buffer's capacity is the bound: the decoder is built with
 // WithDecodeAllCapLimit, so it stops at cap(out) instead of growing it.
-func (s *Sealer) decompress(dst, comp []byte, limit int) ([]byte, error) {
+func (c *Coder) decompress(dst, comp []byte, limit int) ([]byte, error) {
 	bound := max(limit, 0)
 	var h zstd.Header
 	if err := h.Decode(comp); err != nil {
@@ -35,12 +35,12 @@ func (s *Sealer) decompress(dst, comp []byte, limit int) ([]byte, error) {
 	if !h.HasFCS {
 		try = min(bound, max(smallFrameCap, 8*len(comp)))
 	}
-	out, err := s.decodeInto(dst, comp, n, try)
+	out, err := c.decodeInto(dst, comp, n, try)
 	if err != nil && try < bound {
 		// Too small a capacity shows as ErrDecoderSizeExceeded or, below
 		// one block, as an oversized block: decode again with the limit
 		// (a damaged frame then fails again, as it should).
-		out, err = s.decodeInto(dst, comp, n, bound)
+		out, err = c.decodeInto(dst, comp, n, bound)
 	}
 	switch {
 	case errors.Is(err, zstd.ErrDecoderSizeExceeded):
@@ -55,12 +55,12 @@ func (s *Sealer) decompress(dst, comp []byte, limit int) ([]byte, error) {
 // declare its size.
 const smallFrameCap = 4 << 10
 
-// decodeInto decodes comp after dst[:n] into at most c more bytes.
-func (s *Sealer) decodeInto(dst, comp []byte, n, c int) ([]byte, error) {
+// decodeInto decodes comp after dst[:n] into at most room more bytes.
+func (c *Coder) decodeInto(dst, comp []byte, n, room int) ([]byte, error) {
 	out := dst
-	if cap(out)-n < c {
-		out = make([]byte, n, n+c)
+	if cap(out)-n < room {
+		out = make([]byte, n, n+room)
 		copy(out, dst)
 	}
-	return s.dec.DecodeAll(comp, out[:n:n+c])
+	return c.dec.DecodeAll(comp, out[:n:n+room])
 }
