@@ -30,7 +30,8 @@ func (r *Repo) Has(t pack.BlobType, id fingerprint.ID) bool {
 // pack ErrPending, and damaged or missing data ErrCorrupt; on error dst is
 // returned unchanged.
 func (r *Repo) Get(ctx context.Context, t pack.BlobType, id fingerprint.ID, dst []byte) ([]byte, error) {
-	return r.get(ctx, t, id, dst, true)
+	_, b, err := r.get(ctx, t, id, dst, getChecked)
+	return b, err
 }
 
 // GetUnchecked is Get without the check that the plaintext hashes to id,
@@ -40,44 +41,73 @@ func (r *Repo) Get(ctx context.Context, t pack.BlobType, id fingerprint.ID, dst 
 // authenticates the bytes as what this repository stored under id (a
 // blob's ID is bound into its seal, a member's into its bundle's table).
 func (r *Repo) GetUnchecked(ctx context.Context, t pack.BlobType, id fingerprint.ID, dst []byte) ([]byte, error) {
-	return r.get(ctx, t, id, dst, false)
+	_, b, err := r.get(ctx, t, id, dst, getUnchecked)
+	return b, err
 }
 
-func (r *Repo) get(ctx context.Context, t pack.BlobType, id fingerprint.ID, dst []byte, check bool) ([]byte, error) {
+// GetEncoded is GetUnchecked returning the blob's payload as stored
+// instead of its plaintext: its codec and the compressed bytes
+// (seal.OpenEncoded), which the vault sends an agent to decode and check
+// against id, so a restore's bytes cross the network compressed and the
+// vault does not decompress them. A member of a bundle comes back decoded
+// (seal.CodecNone): its bundle is compressed as a whole.
+func (r *Repo) GetEncoded(ctx context.Context, t pack.BlobType, id fingerprint.ID, dst []byte) (seal.Codec, []byte, error) {
+	return r.get(ctx, t, id, dst, getEncoded)
+}
+
+// How get returns a blob.
+type getMode uint8
+
+const (
+	getChecked   getMode = iota // plaintext, checked against its ID
+	getUnchecked                // plaintext
+	getEncoded                  // the payload as stored
+)
+
+func (r *Repo) get(ctx context.Context, t pack.BlobType, id fingerprint.ID, dst []byte, mode getMode) (seal.Codec, []byte, error) {
 	if err := r.checkOpen(false); err != nil {
-		return dst, err
+		return 0, dst, err
 	}
 	if err := ctx.Err(); err != nil {
-		return dst, err
+		return 0, dst, err
 	}
 	if !pack.ValidType(t) {
-		return dst, fmt.Errorf("get %s: %w: %v", id.Short(), ErrType, t)
+		return 0, dst, fmt.Errorf("get %s: %w: %v", id.Short(), ErrType, t)
 	}
 	loc, ok := r.idx.Lookup(t, id)
 	if !ok {
 		if r.Has(t, id) {
-			return dst, fmt.Errorf("get %v %s: %w", t, id.Short(), ErrPending)
+			return 0, dst, fmt.Errorf("get %v %s: %w", t, id.Short(), ErrPending)
 		}
-		return dst, fmt.Errorf("get %v %s: %w", t, id.Short(), ErrNotFound)
+		return 0, dst, fmt.Errorf("get %v %s: %w", t, id.Short(), ErrNotFound)
 	}
 	if loc.Length&pack.Bundled != 0 {
 		b, err := r.bundles.get(bundleKey{loc.Pack, loc.Offset}, func() (*openedBundle, error) { return r.readBundle(loc) })
 		if err != nil {
-			return dst, fmt.Errorf("get %v %s: %w", t, id.Short(), err)
+			return 0, dst, fmt.Errorf("get %v %s: %w", t, id.Short(), err)
 		}
-		return r.member(dst, t, id, b, check)
+		out, err := r.member(dst, t, id, b, mode == getChecked)
+		return seal.CodecNone, out, err
 	}
 	if int64(loc.Length) > int64(r.limit(t))+seal.Overhead {
-		return dst, fmt.Errorf("get %v %s: %w: indexed length %d exceeds the type's limit", t, id.Short(), ErrCorrupt, loc.Length)
+		return 0, dst, fmt.Errorf("get %v %s: %w: indexed length %d exceeds the type's limit", t, id.Short(), ErrCorrupt, loc.Length)
 	}
 	bp := r.getBuf()
 	defer r.bufs.Put(bp)
 	sealed, err := r.readBlob(*bp, loc)
 	*bp = sealed[:0]
 	if err != nil {
-		return dst, fmt.Errorf("get %v %s: %w", t, id.Short(), err)
+		return 0, dst, fmt.Errorf("get %v %s: %w", t, id.Short(), err)
 	}
-	return r.openBlob(dst, t, id, sealed, check)
+	if mode == getEncoded {
+		codec, out, err := r.sealer(t).OpenEncoded(dst, t, id, sealed)
+		if err != nil {
+			return 0, dst, fmt.Errorf("get %v %s: %w: %w", t, id.Short(), ErrCorrupt, err)
+		}
+		return codec, out, nil
+	}
+	out, err := r.openBlob(dst, t, id, sealed, mode == getChecked)
+	return seal.CodecNone, out, err
 }
 
 // getBuf returns a buffer from the pool of sealed-blob buffers.

@@ -109,6 +109,9 @@ func TestGetUnchecked(t *testing.T) {
 		if _, err := r.GetUnchecked(ctx, b.t, b.id, nil); !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("bundle below %d: GetUnchecked of damaged data: %v, want ErrCorrupt", below, err)
 		}
+		if _, _, err := r.GetEncoded(ctx, b.t, b.id, nil); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("bundle below %d: GetEncoded of damaged data: %v, want ErrCorrupt", below, err)
+		}
 		_ = r.Close(ctx)
 	}
 }

@@ -65,18 +65,38 @@ func (r *Repo) Put(ctx context.Context, t pack.BlobType, id fingerprint.ID, data
 // size of the blob it stored, or 0 when the repository had it already, so
 // callers can account compression.
 func (r *Repo) PutSize(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte) (int, error) {
-	return r.putSize(ctx, t, id, data, true)
+	return r.putSize(ctx, t, id, data, true, nil)
 }
 
 // PutVerifiedSize is PutSize for a caller that has checked that id is
 // the fingerprint of data (Sum), as the vault does for every blob an agent
 // sends: the blob is not hashed a second time.
 func (r *Repo) PutVerifiedSize(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte) (int, error) {
-	return r.putSize(ctx, t, id, data, false)
+	return r.putSize(ctx, t, id, data, false, nil)
 }
 
-// putSize is PutSize, checking that data hashes to id if verify.
-func (r *Repo) putSize(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte, verify bool) (int, error) {
+// PutEncodedSize is PutVerifiedSize of a blob that arrived encoded: data
+// is its plaintext, which the caller decoded from payload (encoded under
+// codec by seal.Coder.Encode, at an agent) and checked against id. The
+// payload is sealed as it is, not compressed again, unless it does not
+// save enough to be worth storing (seal.Worth: then the plaintext is) or
+// the blob is bundled (its bundle is compressed as a whole).
+func (r *Repo) PutEncodedSize(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte, codec seal.Codec, payload []byte) (int, error) {
+	if !seal.Worth(codec, len(payload), len(data)) {
+		codec, payload = seal.CodecNone, data
+	}
+	return r.putSize(ctx, t, id, data, false, &encoded{codec, payload})
+}
+
+// encoded is a blob's payload encoded by its sender.
+type encoded struct {
+	codec   seal.Codec
+	payload []byte
+}
+
+// putSize is PutSize, checking that data hashes to id if verify, and
+// sealing enc's payload instead of compressing data if enc is set.
+func (r *Repo) putSize(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte, verify bool, enc *encoded) (int, error) {
 	if err := r.checkPut(t, id, data); err != nil {
 		return 0, err
 	}
@@ -89,7 +109,7 @@ func (r *Repo) putSize(ctx context.Context, t pack.BlobType, id fingerprint.ID, 
 	if verify && r.fp.Sum(data) != id {
 		return 0, fmt.Errorf("put %v %s: %w", t, id.Short(), ErrIDMismatch)
 	}
-	return r.putVerified(ctx, t, id, data)
+	return r.putVerified(ctx, t, id, data, enc)
 }
 
 // Bundles reports whether a blob of type t and size bytes is bundled
@@ -104,7 +124,7 @@ func (r *Repo) Bundles(t pack.BlobType, size int) bool {
 // sealed size (0: present already).
 func (r *Repo) SumPut(ctx context.Context, t pack.BlobType, data []byte) (fingerprint.ID, int, error) {
 	id := r.fp.Sum(data)
-	n, err := r.putSize(ctx, t, id, data, false)
+	n, err := r.putSize(ctx, t, id, data, false, nil)
 	return id, n, err
 }
 
@@ -124,7 +144,7 @@ func (r *Repo) checkPut(t pack.BlobType, id fingerprint.ID, data []byte) error {
 
 // putVerified stores data, whose fingerprint id is (checked or computed
 // by the caller), unless it is pending or indexed.
-func (r *Repo) putVerified(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte) (int, error) {
+func (r *Repo) putVerified(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte, enc *encoded) (int, error) {
 	k := blobKey{t, id}
 	r.mu.Lock()
 	_, pending := r.pending[k]
@@ -135,7 +155,7 @@ func (r *Repo) putVerified(ctx context.Context, t pack.BlobType, id fingerprint.
 	r.pending[k] = struct{}{}
 	r.mu.Unlock()
 
-	n, err := r.put(ctx, t, id, data)
+	n, err := r.put(ctx, t, id, data, enc)
 	if err != nil {
 		r.mu.Lock()
 		delete(r.pending, k)
@@ -147,14 +167,21 @@ func (r *Repo) putVerified(ctx context.Context, t pack.BlobType, id fingerprint.
 
 // put seals the blob and appends it to a pack; on error the blob is not
 // in any pack. It returns the sealed size. A small data blob goes into the
-// bundle of its Stream instead (putBundled).
-func (r *Repo) put(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte) (int, error) {
+// bundle of its Stream instead (putBundled). With enc, its payload is
+// sealed as it came.
+func (r *Repo) put(ctx context.Context, t pack.BlobType, id fingerprint.ID, data []byte, enc *encoded) (int, error) {
 	if r.Bundles(t, len(data)) {
 		return r.putBundled(ctx, id, data)
 	}
 	bp := r.getBuf()
 	defer r.bufs.Put(bp)
-	sealed, err := r.sealer(t).Seal((*bp)[:0], t, id, data)
+	var sealed []byte
+	var err error
+	if enc != nil {
+		sealed, err = r.sealer(t).SealEncoded((*bp)[:0], t, id, enc.codec, enc.payload)
+	} else {
+		sealed, err = r.sealer(t).Seal((*bp)[:0], t, id, data)
+	}
 	*bp = sealed[:0]
 	if err != nil {
 		return 0, err
