@@ -22,11 +22,12 @@
 //	Hello          version, agent version, client claimed  HelloOK: version, vault ID, client,
 //	                                                         chunker min/avg/max, gear seed,
 //	                                                         fingerprint key, max payload,
-//	                                                         max in-flight bytes, max IDs/query
+//	                                                         max in-flight bytes, max IDs/query,
+//	                                                         bundle-below size
 //	HaveQuery      blob type, IDs (≤ MaxHaveIDs)           HaveReply: count, bitmap (LSB first)
-//	PutBlob        blob type, ID, plaintext                PutOK: sealed bytes stored (0: had it)
-//	GetBlob        blob type, ID                           Blob: plaintext
-//	GetBlobs       blob type, IDs (≤ MaxGetIDs)            Blobs: (code, message, plaintext)…
+//	PutBlob        blob type, ID, codec, size, payload     PutOK: sealed bytes stored (0: had it)
+//	GetBlob        blob type, ID                           Blob: codec, payload
+//	GetBlobs       blob type, IDs (≤ MaxGetIDs)            Blobs: (code, message, codec, payload)…
 //	Flush          –                                       FlushOK
 //	Commit         snapshot JSON                           Committed: snapshot ID
 //	ListSnapshots  –                                       Snapshots: (ID, JSON)…
@@ -37,6 +38,15 @@
 //	EndJob         failed, reason                          Ack
 //	Enrol          token secret, public key (PKIX DER)     Enrolled: certificate, CA (DER)
 //	any            –                                       Error: code, message
+//
+// Blobs cross the wire encoded (version 3): a payload and its codec, one
+// of engine/seal's (0 none, 1 zstd, 2 zstd+x86), so file data travels
+// compressed both ways. The agent compresses what it sends (except the
+// small data blobs the vault bundles, HelloOK's BundleBelow), the vault
+// decodes each payload to check its fingerprint and seals the payload as
+// it came; on a restore the vault sends payloads as stored and the agent
+// decodes and checks them. This package carries codecs as bytes; the
+// ends decode with seal.Coder, bounded by the blob type's limit.
 //
 // Invariants:
 //

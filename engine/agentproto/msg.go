@@ -10,7 +10,7 @@ import (
 )
 
 // Version is the protocol version Hello and HelloOK carry.
-const Version = 2 // 2: GetBlobs
+const Version = 3 // 2: GetBlobs; 3: blobs encoded (compressed) on the wire, BundleBelow
 
 // Bounds every decoder enforces.
 const (
@@ -98,6 +98,7 @@ func Decode(t Type, p []byte) (Message, error) {
 		h.GearSeed = d.key("gear seed")
 		h.FingerprintKey = d.key("fingerprint key")
 		h.MaxPayload, h.MaxInFlight, h.MaxHaveIDs = d.u32("max payload"), d.u32("max in flight"), d.u32("max have IDs")
+		h.BundleBelow = d.u32("bundle below")
 		m = h
 	case TypeError:
 		m = &Error{Code: Code(d.u16("code")), Message: d.str("message", MaxString)}
@@ -120,24 +121,24 @@ func Decode(t Type, p []byte) (Message, error) {
 		}
 		m = r
 	case TypePutBlob:
-		m = &PutBlob{BlobType: d.u8("blob type"), ID: d.id("ID"), Data: d.rest()}
+		m = &PutBlob{BlobType: d.u8("blob type"), ID: d.id("ID"), Codec: d.u8("codec"), Size: d.u32("size"), Data: d.rest()}
 	case TypePutOK:
 		m = &PutOK{Stored: d.u32("stored")}
 	case TypeGetBlob:
 		m = &GetBlob{BlobType: d.u8("blob type"), ID: d.id("ID")}
 	case TypeBlob:
-		m = &Blob{Data: d.rest()}
+		m = &Blob{Codec: d.u8("codec"), Data: d.rest()}
 	case TypeGetBlobs:
 		q := &GetBlobs{BlobType: d.u8("blob type")}
 		q.IDs = d.ids(MaxGetIDs)
 		m = q
 	case TypeBlobs:
 		r := &Blobs{}
-		n := d.count("items", MaxGetIDs, 8)
+		n := d.count("items", MaxGetIDs, 9)
 		if d.err == nil {
 			r.Items = make([]BlobItem, n)
 			for i := range r.Items {
-				r.Items[i] = BlobItem{Code: Code(d.u16("code")), Message: d.str("message", MaxString), Data: d.bytes32("data", MaxPayload)}
+				r.Items[i] = BlobItem{Code: Code(d.u16("code")), Message: d.str("message", MaxString), Codec: d.u8("codec"), Data: d.bytes32("data", MaxPayload)}
 			}
 		}
 		m = r
@@ -232,12 +233,16 @@ type HelloOK struct {
 	MaxPayload     uint32 // largest frame payload the vault accepts
 	MaxInFlight    uint32 // request bytes the vault buffers per connection
 	MaxHaveIDs     uint32 // IDs per HaveQuery
+	// BundleBelow: the vault bundles data blobs smaller than this and
+	// compresses each bundle whole, so an agent sends them unencoded
+	// (compressing them would be undone on arrival).
+	BundleBelow uint32
 }
 
 // Format prints h without its keys.
 func (h HelloOK) Format(f fmt.State, _ rune) {
-	fmt.Fprintf(f, "HelloOK{Version:%d VaultID:%s Client:%s Chunker:%v MaxPayload:%d MaxInFlight:%d MaxHaveIDs:%d keys:redacted}",
-		h.Version, h.VaultID, h.Client, h.Chunker, h.MaxPayload, h.MaxInFlight, h.MaxHaveIDs)
+	fmt.Fprintf(f, "HelloOK{Version:%d VaultID:%s Client:%s Chunker:%v MaxPayload:%d MaxInFlight:%d MaxHaveIDs:%d BundleBelow:%d keys:redacted}",
+		h.Version, h.VaultID, h.Client, h.Chunker, h.MaxPayload, h.MaxInFlight, h.MaxHaveIDs, h.BundleBelow)
 }
 
 // GoString prints h without its keys.
@@ -290,11 +295,15 @@ type HaveQuery struct {
 // HaveReply answers HaveQuery: Present[i] for IDs[i].
 type HaveReply struct{ Present []bool }
 
-// PutBlob sends a blob's plaintext; the vault checks that it hashes to
-// ID, seals and stores it.
+// PutBlob sends a blob: its plaintext of Size bytes encoded under Codec
+// (engine/seal's codecs; 0: Data is the plaintext). The vault decodes it,
+// checks that the plaintext hashes to ID and stores the encoded payload
+// as it came.
 type PutBlob struct {
 	BlobType uint8
 	ID       fingerprint.ID
+	Codec    uint8
+	Size     uint32
 	Data     []byte
 }
 
@@ -302,16 +311,21 @@ type PutBlob struct {
 // vault had the blob.
 type PutOK struct{ Stored uint32 }
 
-// GetBlob asks for a blob's plaintext.
+// GetBlob asks for a blob.
 type GetBlob struct {
 	BlobType uint8
 	ID       fingerprint.ID
 }
 
-// Blob answers GetBlob.
-type Blob struct{ Data []byte }
+// Blob answers GetBlob: the blob's payload as stored, encoded under
+// Codec (engine/seal's codecs; 0: Data is the plaintext), for the agent
+// to decode and check against its ID.
+type Blob struct {
+	Codec uint8
+	Data  []byte
+}
 
-// GetBlobs asks for several blobs' plaintext at once (a restore asks for
+// GetBlobs asks for several blobs at once (a restore asks for
 // a run of a file's chunks): one round trip, and the vault reads them one
 // after another, as they are stored.
 type GetBlobs struct {
@@ -322,12 +336,13 @@ type GetBlobs struct {
 // Blobs answers GetBlobs: one item per ID, in order.
 type Blobs struct{ Items []BlobItem }
 
-// BlobItem is one blob of a Blobs reply: its plaintext (Code 0), or why
-// not, as an Error would say. CodeTooLarge: the reply was full; ask for
-// it again.
+// BlobItem is one blob of a Blobs reply: its payload encoded under Codec,
+// as in Blob (Code 0), or why not, as an Error would say. CodeTooLarge:
+// the reply was full; ask for it again.
 type BlobItem struct {
 	Code    Code
 	Message string
+	Codec   uint8
 	Data    []byte
 }
 
@@ -463,7 +478,8 @@ func (m *HelloOK) Append(b []byte) []byte {
 	b = append(b, m.FingerprintKey[:]...)
 	b = binary.BigEndian.AppendUint32(b, m.MaxPayload)
 	b = binary.BigEndian.AppendUint32(b, m.MaxInFlight)
-	return binary.BigEndian.AppendUint32(b, m.MaxHaveIDs)
+	b = binary.BigEndian.AppendUint32(b, m.MaxHaveIDs)
+	return binary.BigEndian.AppendUint32(b, m.BundleBelow)
 }
 
 func (m *Error) Append(b []byte) []byte {
@@ -489,19 +505,19 @@ func (m *GetBlobs) Append(b []byte) []byte { return appendIDs(append(b, m.BlobTy
 func (m *Blobs) size() int {
 	n := 4
 	for _, it := range m.Items {
-		n += 2 + 2 + len(it.Message) + 4 + len(it.Data)
+		n += 2 + 2 + len(it.Message) + 1 + 4 + len(it.Data)
 	}
 	return n
 }
 
-func (m *Blob) size() int    { return len(m.Data) }
-func (m *PutBlob) size() int { return 1 + fingerprint.Size + len(m.Data) }
+func (m *Blob) size() int    { return 1 + len(m.Data) }
+func (m *PutBlob) size() int { return 1 + fingerprint.Size + 1 + 4 + len(m.Data) }
 
 func (m *Blobs) Append(b []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Items)))
 	for _, it := range m.Items {
 		b = binary.BigEndian.AppendUint16(b, uint16(it.Code))
-		b = appendBytes32(appendStr(b, it.Message), it.Data)
+		b = appendBytes32(append(appendStr(b, it.Message), it.Codec), it.Data)
 	}
 	return b
 }
@@ -509,12 +525,13 @@ func (m *Blobs) Append(b []byte) []byte {
 func (m *PutBlob) Append(b []byte) []byte {
 	b = append(b, m.BlobType)
 	b = append(b, m.ID[:]...)
+	b = binary.BigEndian.AppendUint32(append(b, m.Codec), m.Size)
 	return append(b, m.Data...)
 }
 
 func (m *PutOK) Append(b []byte) []byte   { return binary.BigEndian.AppendUint32(b, m.Stored) }
 func (m *GetBlob) Append(b []byte) []byte { return append(append(b, m.BlobType), m.ID[:]...) }
-func (m *Blob) Append(b []byte) []byte    { return append(b, m.Data...) }
+func (m *Blob) Append(b []byte) []byte    { return append(append(b, m.Codec), m.Data...) }
 func (*Flush) Append(b []byte) []byte     { return b }
 func (*FlushOK) Append(b []byte) []byte   { return b }
 func (m *Commit) Append(b []byte) []byte  { return append(b, m.Snapshot...) }

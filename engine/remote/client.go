@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,9 @@ import (
 	"keep/engine/chunker"
 	"keep/engine/enrol"
 	"keep/engine/fingerprint"
+	"keep/engine/pack"
+	"keep/engine/repo"
+	"keep/engine/seal"
 	"keep/engine/snapshot"
 )
 
@@ -69,6 +73,10 @@ type Options struct {
 	// are queued or BatchDelay after the first. Zero: the defaults.
 	BatchIDs   int
 	BatchDelay time.Duration
+	// NoCompression sends blobs as plaintext instead of compressed (the
+	// vault compresses them): for an agent host short of CPU and a fast
+	// network, and for measurements.
+	NoCompression bool
 }
 
 func (o *Options) defaults() {
@@ -97,6 +105,7 @@ type Info struct {
 	MaxPayload  int
 	MaxInFlight int
 	MaxHaveIDs  int
+	BundleBelow int // data blobs the vault bundles are sent unencoded
 }
 
 // Client is one connection to the vault. Its methods are safe for
@@ -108,6 +117,8 @@ type Client struct {
 	info   Info
 	fp     *fingerprint.Hasher
 	cutter *chunker.Cutter
+	coder  *seal.Coder   // encodes blobs sent, decodes blobs received
+	slots  chan struct{} // encodings running at once (GOMAXPROCS)
 
 	wmu  sync.Mutex
 	wbuf []byte
@@ -119,6 +130,8 @@ type Client struct {
 	done    chan struct{}
 
 	maxPending atomic.Int64
+	recvWire   atomic.Int64 // payload bytes of the blobs received
+	recvPlain  atomic.Int64 // their plaintext
 	frames     [64]atomic.Int64 // sent, by type
 }
 
@@ -155,17 +168,21 @@ func Dial(ctx context.Context, addr string, creds *Credentials, opts Options) (*
 	if c.fp, err = fingerprint.New(h.FingerprintKey[:]); err == nil {
 		c.cutter, err = chunker.New(h.Chunker, chunker.Seed(h.GearSeed))
 	}
+	if err == nil {
+		c.coder, err = seal.NewCoder(seal.Options{NoCompression: opts.NoCompression})
+	}
 	if err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("remote: hello: %w", err)
 	}
 	c.info = Info{VaultID: h.VaultID, Client: h.Client, Chunker: h.Chunker, MaxPayload: int(h.MaxPayload),
-		MaxInFlight: int(h.MaxInFlight), MaxHaveIDs: int(h.MaxHaveIDs)}
+		MaxInFlight: int(h.MaxInFlight), MaxHaveIDs: int(h.MaxHaveIDs), BundleBelow: int(h.BundleBelow)}
 	return c, nil
 }
 
 func newClient(tc *tls.Conn, opts Options) *Client {
-	c := &Client{opts: opts, conn: tc, pending: map[uint32]chan result{}, done: make(chan struct{})}
+	c := &Client{opts: opts, conn: tc, pending: map[uint32]chan result{}, done: make(chan struct{}),
+		slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	go c.readLoop(bufio.NewReaderSize(tc, 64<<10))
 	return c
 }
@@ -178,8 +195,35 @@ func (c *Client) Close() error {
 	c.fail(ErrClosed)
 	err := c.conn.Close()
 	<-c.done
+	// The coder is left to the collector, not closed: a batch may still
+	// be encoding, and it holds no goroutines (DecodeAll and EncodeAll
+	// only).
 	return err
 }
+
+// decode appends the plaintext of a blob of type t received encoded
+// under codec to dst, bounded by the type's limit, and checks it against
+// id: a damaged or forged payload is repo.ErrCorrupt, never wrong bytes.
+func (c *Client) decode(dst []byte, t pack.BlobType, id fingerprint.ID, codec uint8, payload []byte) ([]byte, error) {
+	limit := repo.MaxTreeSize
+	if t == pack.Data {
+		limit = c.info.Chunker.Max
+	}
+	out, err := c.coder.Decode(dst, seal.Codec(codec), payload, limit)
+	if err != nil {
+		return dst, fmt.Errorf("remote: get %v %s: %w: %w", t, id.Short(), repo.ErrCorrupt, err)
+	}
+	if c.fp.Sum(out[len(dst):]) != id {
+		return dst, fmt.Errorf("remote: get %v %s: %w: received data does not match its ID", t, id.Short(), repo.ErrCorrupt)
+	}
+	c.recvWire.Add(int64(len(payload)))
+	c.recvPlain.Add(int64(len(out) - len(dst)))
+	return out, nil
+}
+
+// Received returns the bytes of the blobs this client received and
+// checked: as they crossed the network (compressed) and as plaintext.
+func (c *Client) Received() (wire, plain int64) { return c.recvWire.Load(), c.recvPlain.Load() }
 
 // MaxPending returns the most requests this client had in flight at once.
 func (c *Client) MaxPending() int64 { return c.maxPending.Load() }

@@ -31,6 +31,18 @@
 // known present); the vault replaces the snapshot's stored-data counters
 // with its own count at commit.
 //
+// Compression on the wire: after a batch's HaveReply, the blobs the vault
+// lacks are compressed (seal.Coder, the codec choice the vault would
+// make; up to GOMAXPROCS at once across batches) before they are sent,
+// except data blobs below HelloOK's BundleBelow, which the vault bundles
+// and compresses whole. The vault decodes each to check it and stores the
+// payload as it came; a restore receives payloads as stored and decodes
+// them (Client.decode: bounded by the type's limit, then checked against
+// the ID). So file data crosses the network compressed both ways (2.4×
+// fewer bytes on the benchmark's file-server data), and compression runs
+// on the protected server, not on the vault that serves many.
+// Options.NoCompression sends plaintext.
+//
 // Has for incrementals: backup.Run calls Has(data, id) synchronously, in
 // its walk, for every chunk of every unchanged file, and it reads the
 // parent's trees through Get before. So NewStore with a Parent asks the

@@ -61,12 +61,18 @@ type vault struct {
 
 func newVault(t testing.TB) *vault {
 	t.Helper()
+	return newVaultWith(t, repo.Options{Chunker: testChunker})
+}
+
+// newVaultWith is newVault with its repository's options.
+func newVaultWith(t testing.TB, opts repo.Options) *vault {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	m, err := keys.NewMaster(crand.Reader)
 	must(t, err)
 	must(t, os.Mkdir(filepath.Join(dir, "repo"), 0o700))
-	r, err := repo.Init(ctx, repo.DirFS(filepath.Join(dir, "repo")), m, repo.Options{Chunker: testChunker})
+	r, err := repo.Init(ctx, repo.DirFS(filepath.Join(dir, "repo")), m, opts)
 	must(t, err)
 	t.Cleanup(func() { _ = r.Close(ctx) })
 	c := &clock{t: time.Now()}

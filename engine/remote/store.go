@@ -15,6 +15,7 @@ import (
 	"keep/engine/jobs"
 	"keep/engine/pack"
 	"keep/engine/repo"
+	"keep/engine/seal"
 	"keep/engine/snapshot"
 	"keep/engine/tree"
 )
@@ -43,7 +44,8 @@ type StoreStats struct {
 	KnownHits   int64 // PutSize/Has answered from the known set
 	HaveQueries int64
 	PutBlobs    int64
-	BytesSent   int64
+	BytesSent   int64 // payload bytes of the blobs sent (compressed)
+	PlainSent   int64 // their plaintext
 	HasQueries  int64 // Has calls that needed a round trip
 }
 
@@ -76,9 +78,14 @@ type Store struct {
 }
 
 type queuedBlob struct {
-	id   fingerprint.ID
-	data []byte
+	id    fingerprint.ID
+	data  []byte // the plaintext, or after encode its payload
+	codec seal.Codec
+	size  int // plaintext bytes
 }
+
+// cost is what q holds of MaxBuffered.
+func (q queuedBlob) cost() int { return q.size + perBlob }
 
 var _ backup.Store = (*Store)(nil)
 
@@ -188,7 +195,7 @@ func (st *Store) PutSize(ctx context.Context, t pack.BlobType, id fingerprint.ID
 		st.mu.Unlock()
 		return 0, fmt.Errorf("remote: put %s: %w", id.Short(), err)
 	}
-	st.enqueue(t, queuedBlob{id: id, data: slices.Clone(data)})
+	st.enqueue(t, queuedBlob{id: id, data: slices.Clone(data), size: len(data)})
 	return len(data), nil
 }
 
@@ -247,7 +254,7 @@ func (st *Store) runBatch(t pack.BlobType, b []queuedBlob, prev <-chan struct{},
 		st.mu.Unlock()
 	}()
 	release := func(q queuedBlob, known bool) {
-		st.mem.release(len(q.data) + perBlob)
+		st.mem.release(q.cost())
 		st.mu.Lock()
 		delete(st.queued, blobKey{t, q.id})
 		if known {
@@ -275,6 +282,7 @@ func (st *Store) runBatch(t pack.BlobType, b []queuedBlob, prev <-chan struct{},
 		ch chan result
 	}
 	var out []sending
+	st.encode(t, b, r.Present)
 	if prev != nil {
 		select {
 		case <-prev:
@@ -286,7 +294,7 @@ func (st *Store) runBatch(t pack.BlobType, b []queuedBlob, prev <-chan struct{},
 			release(q, true)
 			continue
 		}
-		ch, err := st.c.start(&agentproto.PutBlob{BlobType: uint8(t), ID: q.id, Data: q.data}, true)
+		ch, err := st.c.start(&agentproto.PutBlob{BlobType: uint8(t), ID: q.id, Codec: uint8(q.codec), Size: uint32(q.size), Data: q.data}, true)
 		if err != nil {
 			st.setErr(fmt.Errorf("remote: send blob %s: %w", q.id.Short(), err))
 			release(q, false)
@@ -295,9 +303,10 @@ func (st *Store) runBatch(t pack.BlobType, b []queuedBlob, prev <-chan struct{},
 		st.mu.Lock()
 		st.stats.PutBlobs++
 		st.stats.BytesSent += int64(len(q.data))
+		st.stats.PlainSent += int64(q.size)
 		st.mu.Unlock()
 		// Written: the buffer is no longer needed, only the answer.
-		st.mem.release(len(q.data) + perBlob)
+		st.mem.release(q.cost())
 		q.data = nil
 		out = append(out, sending{q, ch})
 	}
@@ -314,6 +323,40 @@ func (st *Store) runBatch(t pack.BlobType, b []queuedBlob, prev <-chan struct{},
 			st.setErr(fmt.Errorf("remote: store blob %s: %w", s.q.id.Short(), err))
 		}
 	}
+}
+
+// encode compresses the blobs of b the vault lacks (present false), in
+// place, before they are sent: trees, and data blobs the vault does not
+// bundle (it compresses a bundle whole, so those go as plaintext). Up to
+// GOMAXPROCS blobs are encoded at once, across all batches: a batch holds
+// few large chunks under the memory budget, so one goroutine per batch
+// would compress on one core.
+func (st *Store) encode(t pack.BlobType, b []queuedBlob, present []bool) {
+	if st.c.opts.NoCompression {
+		return
+	}
+	var wg sync.WaitGroup
+	for i := range b {
+		if present[i] || t == pack.Data && len(b[i].data) < st.c.info.BundleBelow {
+			continue
+		}
+		select {
+		case st.c.slots <- struct{}{}:
+		case <-st.ctx.Done():
+			wg.Wait()
+			return
+		}
+		wg.Add(1)
+		go func(q *queuedBlob) {
+			defer wg.Done()
+			defer func() { <-st.c.slots }()
+			codec, payload := st.c.coder.Encode(nil, q.data)
+			if codec != seal.CodecNone {
+				q.codec, q.data = codec, payload
+			}
+		}(&b[i])
+	}
+	wg.Wait()
 }
 
 // drain sends what is queued and waits until the vault has answered for
@@ -446,10 +489,7 @@ func (c *Client) getBlob(ctx context.Context, t pack.BlobType, id fingerprint.ID
 		}
 		return dst, fmt.Errorf("remote: get %v %s: %w", t, id.Short(), err)
 	}
-	if c.fp.Sum(r.Data) != id {
-		return dst, fmt.Errorf("remote: get %v %s: %w: received data does not match its ID", t, id.Short(), repo.ErrCorrupt)
-	}
-	return append(dst, r.Data...), nil
+	return c.decode(dst, t, id, r.Codec, r.Data)
 }
 
 // Progress reports backup progress to the vault's job record without
@@ -547,7 +587,8 @@ func (r *Reader) GetBatch(ctx context.Context, ids []fingerprint.ID, each func(i
 		var buf []byte
 		for k, it := range rep.Items {
 			id := part[k]
-			data, err := it.Data, error(nil)
+			var data []byte
+			var err error
 			switch {
 			case it.Code == agentproto.CodeTooLarge:
 				buf, err = c.getBlob(ctx, pack.Data, id, buf[:0])
@@ -558,8 +599,9 @@ func (r *Reader) GetBatch(ctx context.Context, ids []fingerprint.ID, each func(i
 					err = fmt.Errorf("%w: %w", repo.ErrNotFound, err)
 				}
 				err = fmt.Errorf("remote: get %v %s: %w", pack.Data, id.Short(), err)
-			case c.fp.Sum(data) != id:
-				err = fmt.Errorf("remote: get %v %s: %w: received data does not match its ID", pack.Data, id.Short(), repo.ErrCorrupt)
+			default:
+				buf, err = c.decode(buf[:0], pack.Data, id, it.Codec, it.Data)
+				data = buf
 			}
 			if err := each(base+k, data, err); err != nil {
 				return err

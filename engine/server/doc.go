@@ -34,7 +34,15 @@
 //     (Repo.Sum) and refuses a mismatch (CodeIDMismatch) before anything
 //     is stored — also for IDs the repository has, where Repo.PutSize
 //     itself would not look. One client cannot make another's IDs resolve
-//     to its bytes.
+//     to its bytes. An encoded blob (compressed by the agent) is decoded
+//     first, within the type's limit and to exactly its declared size
+//     (else CodeBadRequest or CodeTooLarge), and the plaintext is what is
+//     hashed; the payload is then sealed as it came (Repo.PutEncodedSize),
+//     so the vault decompresses once instead of compressing. Decoding is
+//     deterministic, so the stored payload opens to the hashed plaintext.
+//   - Data blobs are served as stored (Repo.GetEncoded): the agent
+//     decodes and checks them; the vault neither decompresses nor hashes
+//     them. Trees it decodes itself (their children become readable).
 //   - Commit: the snapshot is decoded strictly, its Client forced to the
 //     authenticated name, its stored-data counters replaced by the
 //     vault's own count for the session, its parent (if any) must be this

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"sync"
 
 	"keep/engine/agentproto"
 	"keep/engine/enrol"
@@ -12,6 +13,7 @@ import (
 	"keep/engine/jobs"
 	"keep/engine/pack"
 	"keep/engine/repo"
+	"keep/engine/seal"
 	"keep/engine/snapshot"
 	"keep/engine/tree"
 )
@@ -60,6 +62,7 @@ func (ss *session) hello(id uint32, h *agentproto.Hello) error {
 		Version: agentproto.Version, VaultID: cfg.ID, Client: client, Chunker: cfg.Chunker.Params(),
 		GearSeed: s.GearSeed.Array(), FingerprintKey: s.FingerprintKey.Array(),
 		MaxPayload: agentproto.MaxPayload, MaxInFlight: uint32(s.MaxInFlight), MaxHaveIDs: agentproto.MaxHaveIDs,
+		BundleBelow: uint32(s.Repo.BundleBelow()),
 	})
 	return nil
 }
@@ -164,18 +167,39 @@ func (ss *session) handle(ctx context.Context, m agentproto.Message) agentproto.
 	}
 }
 
-// put verifies a blob against its ID (always: the repository skips the
-// check for blobs it has) and stores it.
+// put decodes a blob, verifies it against its ID (always: the
+// repository skips the check for blobs it has) and stores it, an encoded
+// one as it came.
 func (ss *session) put(ctx context.Context, m *agentproto.PutBlob) agentproto.Message {
 	t, err := blobType(m.BlobType)
 	if err != nil {
 		return fail(err)
 	}
-	if ss.s.Repo.Sum(m.Data) != m.ID {
+	data := m.Data
+	if m.Codec != 0 {
+		bp := plainBufs.Get().(*[]byte)
+		defer plainBufs.Put(bp)
+		if data, err = ss.s.Repo.Decode((*bp)[:0], t, seal.Codec(m.Codec), m.Data, int(m.Size)); err != nil {
+			ss.log.Warn("blob refused: its payload does not decode", "id", m.ID.Short(), "error", err)
+			code := agentproto.CodeBadRequest
+			if errors.Is(err, repo.ErrTooLarge) {
+				code = agentproto.CodeTooLarge
+			}
+			return errMsg(code, fmt.Sprintf("blob %s: %v; nothing stored (agent bug or corruption in transit)", m.ID.Short(), err))
+		}
+		*bp = data[:0]
+	}
+	if ss.s.Repo.Sum(data) != m.ID {
 		ss.log.Warn("blob refused: content does not match its ID", "id", m.ID.Short())
 		return errMsg(agentproto.CodeIDMismatch, fmt.Sprintf("blob %s: content does not hash to its ID; nothing stored (agent bug or corruption in transit)", m.ID.Short()))
 	}
-	n, err := ss.s.Repo.PutVerifiedSize(repo.WithStream(repo.WithTally(ctx, &ss.tally), ss.stream), t, m.ID, m.Data)
+	pctx := repo.WithStream(repo.WithTally(ctx, &ss.tally), ss.stream)
+	var n int
+	if m.Codec != 0 {
+		n, err = ss.s.Repo.PutEncodedSize(pctx, t, m.ID, data, seal.Codec(m.Codec), m.Data)
+	} else {
+		n, err = ss.s.Repo.PutVerifiedSize(pctx, t, m.ID, data)
+	}
 	if err != nil {
 		return fail(fmt.Errorf("store blob %s: %w", m.ID.Short(), err))
 	}
@@ -187,11 +211,11 @@ func (ss *session) put(ctx context.Context, m *agentproto.PutBlob) agentproto.Me
 		c.unflushed++
 		if t == pack.Data {
 			c.chunksNew++
-			c.dataNew += int64(len(m.Data))
+			c.dataNew += int64(len(data))
 			c.dataStored += int64(n)
 		} else {
 			c.treesNew++
-			c.treeNew += int64(len(m.Data))
+			c.treeNew += int64(len(data))
 			c.treeStored += int64(n)
 		}
 	}
@@ -199,12 +223,21 @@ func (ss *session) put(ctx context.Context, m *agentproto.PutBlob) agentproto.Me
 	return &agentproto.PutOK{Stored: uint32(n)}
 }
 
+// plainBufs hold the plaintext of encoded blobs while they are checked
+// and stored (a bundled one is copied into its bundle; a sealed one is
+// stored as its payload).
+var plainBufs = sync.Pool{New: func() any { return new([]byte) }}
+
 // inOrder reports whether the reader puts m itself (session.run): a data
 // blob the repository bundles. Its cost there is the fingerprint check
 // and a copy into the bundle; sealing full bundles runs elsewhere.
 func (ss *session) inOrder(m *agentproto.PutBlob) bool {
 	t, err := blobType(m.BlobType)
-	return err == nil && ss.s.Repo.Bundles(t, len(m.Data))
+	size := len(m.Data)
+	if m.Codec != 0 {
+		size = int(m.Size)
+	}
+	return err == nil && ss.s.Repo.Bundles(t, size)
 }
 
 // applyCounts copies the session's counts into its job record; callers
@@ -262,11 +295,14 @@ func (ss *session) get(ctx context.Context, m *agentproto.GetBlob) agentproto.Me
 	// The agent checks each chunk against its ID (it has the fingerprint
 	// key), so the vault does not hash it again; trees it decodes itself
 	// (their children become readable), so those it checks.
-	get := ss.s.Repo.Get
+	// Data goes as stored, compressed: the agent decodes it.
+	var codec seal.Codec
+	var b []byte
 	if t == pack.Data {
-		get = ss.s.Repo.GetUnchecked
+		codec, b, err = ss.s.Repo.GetEncoded(ctx, t, m.ID, nil)
+	} else {
+		b, err = ss.s.Repo.Get(ctx, t, m.ID, nil)
 	}
-	b, err := get(ctx, t, m.ID, nil)
 	if err != nil {
 		return fail(fmt.Errorf("read blob: %w", err))
 	}
@@ -283,10 +319,10 @@ func (ss *session) get(ctx context.Context, m *agentproto.GetBlob) agentproto.Me
 	ss.c.readBlobs++
 	ss.c.readBytes += int64(len(b))
 	ss.mu.Unlock()
-	return &agentproto.Blob{Data: b}
+	return &agentproto.Blob{Codec: uint8(codec), Data: b}
 }
 
-// blobsReplyLimit is how much plaintext one Blobs reply carries; the
+// blobsReplyLimit is how many payload bytes one Blobs reply carries; the
 // items past it are answered CodeTooLarge (ask again).
 const blobsReplyLimit = 8 << 20
 
@@ -303,7 +339,7 @@ func (ss *session) getMany(ctx context.Context, m *agentproto.GetBlobs) agentpro
 		}
 		switch a := ss.get(ctx, &agentproto.GetBlob{BlobType: m.BlobType, ID: id}).(type) {
 		case *agentproto.Blob:
-			it.Data = a.Data
+			it.Codec, it.Data = a.Codec, a.Data
 			size += len(a.Data)
 		case *agentproto.Error:
 			it.Code, it.Message = a.Code, a.Message
