@@ -52,6 +52,7 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 	full := fs.Bool("full", false, "read every file (no parent snapshot)")
 	host := fs.String("hostname", hostname(), "hostname recorded in the snapshot")
 	quiet := fs.Bool("quiet", false, "no progress, only the summary")
+	compress := fs.Bool("compress", true, "compress data before sending it (false: send it as is and let the vault compress; for a host short of CPU on a fast network)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON on stdout")
 	every := fs.Duration("progress-every", 5*time.Second, "interval of plain progress lines when stderr is not a terminal")
 	ckpt := fs.String("checkpoint", strconv.Itoa(defaultCheckpoint), "make the vault flush after every `bytes` of data queued, so an interrupted backup's retry does not send it again (64M; 0: only at the end)")
@@ -106,7 +107,7 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 		given = append(given, backup.StreamPathPrefix+*stdinName)
 	}
 
-	c, err := connect(ctx, *dir)
+	c, err := connectWith(ctx, *dir, remote.Options{NoCompression: !*compress})
 	if err != nil {
 		return err
 	}

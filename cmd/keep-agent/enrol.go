@@ -106,6 +106,11 @@ func writeFileDurable(name string, data []byte) error {
 
 // connect loads the credentials in dir and dials the vault.
 func connect(ctx context.Context, dir string) (*remote.Client, error) {
+	return connectWith(ctx, dir, remote.Options{})
+}
+
+// connectWith is connect with client options (the agent version is set).
+func connectWith(ctx context.Context, dir string, opts remote.Options) (*remote.Client, error) {
 	b, err := os.ReadFile(filepath.Join(dir, configFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("this agent is not enrolled (no %s): run \"keep-agent enrol TOKEN --dir %s\" with a token from the vault operator", filepath.Join(dir, configFile), dir)
@@ -127,7 +132,8 @@ func connect(ctx context.Context, dir string) (*remote.Client, error) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	c, err := remote.Dial(dctx, addr, cr, remote.Options{Agent: version})
+	opts.Agent = version
+	c, err := remote.Dial(dctx, addr, cr, opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to the vault at %s: %w (is the vault running and reachable? set KEEP_VAULT=host:port if it moved)", addr, err)
 	}
