@@ -88,6 +88,31 @@ func (r *Repo) PutEncodedSize(ctx context.Context, t pack.BlobType, id fingerpri
 	return r.putSize(ctx, t, id, data, false, &encoded{codec, payload})
 }
 
+// Decode appends the plaintext of payload, a blob of type t and size
+// bytes encoded under codec by its sender (seal.Coder.Encode), to dst, as
+// PutEncodedSize wants it. size must be within the type's limit
+// (ErrTooLarge); the decoder stops there, and a payload that does not
+// decode to exactly size bytes is ErrCorrupt.
+func (r *Repo) Decode(dst []byte, t pack.BlobType, codec seal.Codec, payload []byte, size int) ([]byte, error) {
+	if !pack.ValidType(t) {
+		return dst, fmt.Errorf("decode: %w: %v", ErrType, t)
+	}
+	if size < 0 || size > r.limit(t) {
+		return dst, fmt.Errorf("decode %v: %w: %d bytes, limit %d", t, ErrTooLarge, size, r.limit(t))
+	}
+	out, err := r.sealer(t).Decode(dst, codec, payload, size)
+	if err != nil {
+		return dst, fmt.Errorf("decode %v: %w: %w", t, ErrCorrupt, err)
+	}
+	if len(out)-len(dst) != size {
+		return dst, fmt.Errorf("decode %v: %w: %d bytes, declared %d", t, ErrCorrupt, len(out)-len(dst), size)
+	}
+	return out, nil
+}
+
+// BundleBelow is the size below which data blobs are bundled (Bundles).
+func (r *Repo) BundleBelow() int { return max(r.opts.BundleBelow, 0) }
+
 // encoded is a blob's payload encoded by its sender.
 type encoded struct {
 	codec   seal.Codec
