@@ -58,6 +58,9 @@ type step struct {
 	// keep-agent only: the vault's share, included in CPUS and RSSKiB
 	VaultCPUS   float64 `json:"vault_cpu_s,omitempty"`
 	VaultRSSKiB int64   `json:"vault_rss_kib,omitempty"`
+	// WireBytes: keep-agent's bytes over 127.0.0.1 during the step
+	// (the loopback's receive counter: TLS both ways, TCP/IP headers).
+	WireBytes int64 `json:"wire_bytes,omitempty"`
 	Log         string  `json:"log"`
 }
 
@@ -434,9 +437,11 @@ func timed(t tool, j *job, rep int, name string, cl cmdline, input int64) step {
 	res.LoadRange[0] = min(res.LoadRange[0], st.Load1)
 	res.LoadRange[1] = max(res.LoadRange[1], st.Load1)
 	var vaultCPU float64
+	var wire int64
 	if j.vault != nil {
 		proc.ResetPeak(j.vault.cmd.Process.Pid)
 		vaultCPU = proc.CPU(j.vault.cmd.Process.Pid)
+		wire = proc.LoopbackBytes()
 	}
 	start := time.Now()
 	err = cmd.Run()
@@ -444,6 +449,7 @@ func timed(t tool, j *job, rep int, name string, cl cmdline, input int64) step {
 	if j.vault != nil {
 		st.VaultCPUS = proc.CPU(j.vault.cmd.Process.Pid) - vaultCPU
 		st.VaultRSSKiB = proc.VmHWM(j.vault.cmd.Process.Pid)
+		st.WireBytes = proc.LoopbackBytes() - wire
 	}
 	pw.Close()
 	<-done

@@ -21,6 +21,11 @@ type summaryRow struct {
 	RestMBs    float64 `json:"restore_mb_s"`
 	RestCPU    float64 `json:"restore_cpu_s"`
 	MaxRSS     float64 `json:"max_rss_mib"` // over backup1, backup2, restore
+	// Bytes over 127.0.0.1 (keep-agent): what a network between agent
+	// and vault would carry, MiB.
+	B1Wire   float64 `json:"backup1_wire_mib,omitempty"`
+	IncWire  float64 `json:"incr_wire_mib,omitempty"`
+	RestWire float64 `json:"restore_wire_mib,omitempty"`
 	Gen1Bytes  int64   `json:"gen1_bytes"`
 	Gen2Bytes  int64   `json:"gen2_bytes"`
 	isKeep     bool
@@ -111,6 +116,8 @@ func summarize(tools []tool) {
 				r.RestMBs = float64(r.Gen2Bytes) / 1e6 / r.RestS
 				r.RestCPU = med(c, t.name, "restore", cpu)
 				r.MaxRSS = max(r.B1RSS, med(c, t.name, "backup2", rss), med(c, t.name, "restore", rss))
+				wire := func(s step) float64 { return mib(s.WireBytes) }
+				r.B1Wire, r.IncWire, r.RestWire = med(c, t.name, "backup1", wire), med(c, t.name, "backup2", wire), med(c, t.name, "restore", wire)
 				rows = append(rows, r)
 			}
 		}
@@ -228,7 +235,14 @@ func markdown(tools []tool) string {
 				r.Tool, r.B1S, r.B1MBs, r.B1CPU, r.B1RSS, r.Repo1, r.IncS, r.IncCPU, r.Growth, r.RestS, r.RestMBs, r.RestCPU, r.MaxRSS)
 		}
 		w("\nkeep unlocks its key file (Argon2id, 256 MiB) in every command, as the CLIs of the peers do theirs; \"keep (excl. KDF)\" subtracts that unlock's wall and CPU time and reports the job's own peak RSS, which is what a vault unlocked once at boot would pay.\n")
-		w("keep-agent is the product path: keep-agent against keep engine (started per job, unlocked once, untimed) over TLS on 127.0.0.1, both on this machine's cores; its CPU is the agent's plus the vault's during the step, its RSS the sum of their peaks.\n\n")
+		w("keep-agent is the product path: keep-agent against keep engine (started per job, unlocked once, untimed) over TLS on 127.0.0.1, both on this machine's cores; its CPU is the agent's plus the vault's during the step, its RSS the sum of their peaks.\n")
+		for _, r := range rows {
+			if r.B1Wire > 0 {
+				w("%s's traffic over 127.0.0.1 (what a network between agent and vault carries, TLS both ways): backup1 %.0f MiB for %.0f MiB of input, incremental %.1f MiB, restore %.0f MiB for %.0f MiB restored.\n",
+					r.Tool, r.B1Wire, mib(r.Gen1Bytes), r.IncWire, r.RestWire, mib(r.Gen2Bytes))
+			}
+		}
+		w("\n")
 		w("| metric (%s) | keep row | keep | best peer | peer | ratio | §7 target | met |\n|---|---|---|---|---|---|---|---|\n", c)
 		for _, r := range res.Ratios[c] {
 			met := "no"

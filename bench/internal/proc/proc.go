@@ -53,3 +53,32 @@ func VmHWM(pid int) int64 {
 func ResetPeak(pid int) bool {
 	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0) == nil
 }
+
+// LoopbackBytes returns the bytes received on the loopback interface so
+// far (every byte sent over 127.0.0.1 is received there once), 0 if
+// unknown.
+func LoopbackBytes() int64 {
+	b, err := os.ReadFile("/proc/net/dev")
+	if err != nil {
+		return 0
+	}
+	return netDevRx(string(b), "lo")
+}
+
+// netDevRx returns the receive-bytes counter of interface name in the
+// text of /proc/net/dev, 0 if it is not there.
+func netDevRx(text, name string) int64 {
+	for _, l := range strings.Split(text, "\n") {
+		dev, counters, ok := strings.Cut(l, ":")
+		if !ok || strings.TrimSpace(dev) != name {
+			continue
+		}
+		f := strings.Fields(counters)
+		if len(f) == 0 {
+			return 0
+		}
+		n, _ := strconv.ParseInt(f[0], 10, 64)
+		return n
+	}
+	return 0
+}
