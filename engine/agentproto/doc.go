@@ -23,9 +23,10 @@
 //	                                                         chunker min/avg/max, gear seed,
 //	                                                         fingerprint key, max payload,
 //	                                                         max in-flight bytes, max IDs/query,
-//	                                                         bundle-below size
+//	                                                         bundle-below size, bundle size
 //	HaveQuery      blob type, IDs (≤ MaxHaveIDs)           HaveReply: count, bitmap (LSB first)
 //	PutBlob        blob type, ID, codec, size, payload     PutOK: sealed bytes stored (0: had it)
+//	PutBundle      codec, size, payload (a bundle)         PutOK: sealed bytes stored
 //	GetBlob        blob type, ID                           Blob: codec, payload
 //	GetBlobs       blob type, IDs (≤ MaxGetIDs)            Blobs: (code, message, codec, payload)…
 //	Flush          –                                       FlushOK
@@ -41,10 +42,10 @@
 //
 // Blobs cross the wire encoded (version 3): a payload and its codec, one
 // of engine/seal's (0 none, 1 zstd, 2 zstd+x86), so file data travels
-// compressed both ways. The agent compresses what it sends (except the
-// small data blobs the vault bundles, HelloOK's BundleBelow), the vault
-// decodes each payload to check its fingerprint and seals the payload as
-// it came; on a restore the vault sends payloads as stored and the agent
+// compressed both ways. The agent compresses what it sends (the small
+// data blobs the vault bundles, below HelloOK's BundleBelow, in bundles it
+// forms itself: PutBundle), the vault decodes each payload to check its
+// fingerprints and seals the payload as it came; on a restore the vault sends payloads as stored and the agent
 // decodes and checks them. This package carries codecs as bytes; the
 // ends decode with seal.Coder, bounded by the blob type's limit.
 //

@@ -10,7 +10,7 @@ import (
 )
 
 // Version is the protocol version Hello and HelloOK carry.
-const Version = 3 // 2: GetBlobs; 3: blobs encoded (compressed) on the wire, BundleBelow
+const Version = 3 // 2: GetBlobs; 3: blobs encoded (compressed) on the wire, PutBundle
 
 // Bounds every decoder enforces.
 const (
@@ -58,13 +58,14 @@ const (
 	TypeEnrolled      Type = 25
 	TypeGetBlobs      Type = 26
 	TypeBlobs         Type = 27
-	typeEnd           Type = 28
+	TypePutBundle     Type = 28
+	typeEnd           Type = 29
 )
 
 var typeNames = [...]string{"", "Hello", "HelloOK", "Error", "HaveQuery", "HaveReply", "PutBlob", "PutOK",
 	"GetBlob", "Blob", "Flush", "FlushOK", "Commit", "Committed", "ListSnapshots", "Snapshots",
 	"OpenSnapshot", "SnapshotInfo", "BeginJob", "JobStarted", "Progress", "Skipped", "EndJob", "Ack",
-	"Enrol", "Enrolled", "GetBlobs", "Blobs"}
+	"Enrol", "Enrolled", "GetBlobs", "Blobs", "PutBundle"}
 
 // Valid reports whether t is a known message type.
 func (t Type) Valid() bool { return t > 0 && t < typeEnd }
@@ -98,7 +99,7 @@ func Decode(t Type, p []byte) (Message, error) {
 		h.GearSeed = d.key("gear seed")
 		h.FingerprintKey = d.key("fingerprint key")
 		h.MaxPayload, h.MaxInFlight, h.MaxHaveIDs = d.u32("max payload"), d.u32("max in flight"), d.u32("max have IDs")
-		h.BundleBelow = d.u32("bundle below")
+		h.BundleBelow, h.BundleSize = d.u32("bundle below"), d.u32("bundle size")
 		m = h
 	case TypeError:
 		m = &Error{Code: Code(d.u16("code")), Message: d.str("message", MaxString)}
@@ -122,6 +123,8 @@ func Decode(t Type, p []byte) (Message, error) {
 		m = r
 	case TypePutBlob:
 		m = &PutBlob{BlobType: d.u8("blob type"), ID: d.id("ID"), Codec: d.u8("codec"), Size: d.u32("size"), Data: d.rest()}
+	case TypePutBundle:
+		m = &PutBundle{Codec: d.u8("codec"), Size: d.u32("size"), Data: d.rest()}
 	case TypePutOK:
 		m = &PutOK{Stored: d.u32("stored")}
 	case TypeGetBlob:
@@ -233,16 +236,17 @@ type HelloOK struct {
 	MaxPayload     uint32 // largest frame payload the vault accepts
 	MaxInFlight    uint32 // request bytes the vault buffers per connection
 	MaxHaveIDs     uint32 // IDs per HaveQuery
-	// BundleBelow: the vault bundles data blobs smaller than this and
-	// compresses each bundle whole, so an agent sends them unencoded
-	// (compressing them would be undone on arrival).
-	BundleBelow uint32
+	// BundleBelow and BundleSize: the vault stores data blobs smaller
+	// than BundleBelow in bundles of about BundleSize bytes, compressed
+	// whole; an agent sends such blobs in bundles it forms (PutBundle).
+	// Zero BundleBelow: the vault does not bundle.
+	BundleBelow, BundleSize uint32
 }
 
 // Format prints h without its keys.
 func (h HelloOK) Format(f fmt.State, _ rune) {
-	fmt.Fprintf(f, "HelloOK{Version:%d VaultID:%s Client:%s Chunker:%v MaxPayload:%d MaxInFlight:%d MaxHaveIDs:%d BundleBelow:%d keys:redacted}",
-		h.Version, h.VaultID, h.Client, h.Chunker, h.MaxPayload, h.MaxInFlight, h.MaxHaveIDs, h.BundleBelow)
+	fmt.Fprintf(f, "HelloOK{Version:%d VaultID:%s Client:%s Chunker:%v MaxPayload:%d MaxInFlight:%d MaxHaveIDs:%d BundleBelow:%d BundleSize:%d keys:redacted}",
+		h.Version, h.VaultID, h.Client, h.Chunker, h.MaxPayload, h.MaxInFlight, h.MaxHaveIDs, h.BundleBelow, h.BundleSize)
 }
 
 // GoString prints h without its keys.
@@ -307,8 +311,19 @@ type PutBlob struct {
 	Data     []byte
 }
 
-// PutOK answers PutBlob: Stored is the sealed size written, 0 if the
-// vault had the blob.
+// PutBundle sends small data blobs (each below HelloOK's BundleBelow) as
+// one bundle: a bundle plaintext (engine/pack's layout: the members, then
+// their table of IDs and lengths) of Size bytes encoded under Codec. The
+// vault decodes it, checks every member against its ID and stores the
+// payload as the bundle, as it came.
+type PutBundle struct {
+	Codec uint8
+	Size  uint32
+	Data  []byte
+}
+
+// PutOK answers PutBlob and PutBundle: Stored is the sealed size written,
+// 0 if the vault had the blob (or every member).
 type PutOK struct{ Stored uint32 }
 
 // GetBlob asks for a blob.
@@ -441,6 +456,7 @@ func (*Error) Type() Type         { return TypeError }
 func (*HaveQuery) Type() Type     { return TypeHaveQuery }
 func (*HaveReply) Type() Type     { return TypeHaveReply }
 func (*PutBlob) Type() Type       { return TypePutBlob }
+func (*PutBundle) Type() Type     { return TypePutBundle }
 func (*PutOK) Type() Type         { return TypePutOK }
 func (*GetBlob) Type() Type       { return TypeGetBlob }
 func (*Blob) Type() Type          { return TypeBlob }
@@ -479,7 +495,8 @@ func (m *HelloOK) Append(b []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, m.MaxPayload)
 	b = binary.BigEndian.AppendUint32(b, m.MaxInFlight)
 	b = binary.BigEndian.AppendUint32(b, m.MaxHaveIDs)
-	return binary.BigEndian.AppendUint32(b, m.BundleBelow)
+	b = binary.BigEndian.AppendUint32(b, m.BundleBelow)
+	return binary.BigEndian.AppendUint32(b, m.BundleSize)
 }
 
 func (m *Error) Append(b []byte) []byte {
@@ -512,6 +529,13 @@ func (m *Blobs) size() int {
 
 func (m *Blob) size() int    { return 1 + len(m.Data) }
 func (m *PutBlob) size() int { return 1 + fingerprint.Size + 1 + 4 + len(m.Data) }
+func (m *PutBundle) size() int {
+	return 1 + 4 + len(m.Data)
+}
+
+func (m *PutBundle) Append(b []byte) []byte {
+	return append(binary.BigEndian.AppendUint32(append(b, m.Codec), m.Size), m.Data...)
+}
 
 func (m *Blobs) Append(b []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Items)))

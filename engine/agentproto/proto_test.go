@@ -27,7 +27,7 @@ func samples() []Message {
 	return []Message{
 		&Hello{Version: 1, Agent: "keep-agent 1.0", Client: "web1"},
 		&Hello{},
-		&HelloOK{Version: 1, VaultID: "v", Client: "web1", Chunker: chunker.FileParams(), GearSeed: seed, FingerprintKey: key, MaxPayload: MaxPayload, MaxInFlight: 64 << 20, MaxHaveIDs: 256, BundleBelow: 256 << 10},
+		&HelloOK{Version: 1, VaultID: "v", Client: "web1", Chunker: chunker.FileParams(), GearSeed: seed, FingerprintKey: key, MaxPayload: MaxPayload, MaxInFlight: 64 << 20, MaxHaveIDs: 256, BundleBelow: 256 << 10, BundleSize: 1 << 20},
 		&Error{Code: CodeIDMismatch, Message: "data does not match its ID"},
 		&HaveQuery{BlobType: 1, IDs: []fingerprint.ID{id(1), id(2), id(3)}},
 		&HaveQuery{BlobType: 2, IDs: []fingerprint.ID{}},
@@ -35,6 +35,8 @@ func samples() []Message {
 		&HaveReply{Present: []bool{}},
 		&PutBlob{BlobType: 1, ID: id(4), Data: []byte("chunk")},
 		&PutBlob{BlobType: 1, ID: id(4), Codec: 1, Size: 1 << 22, Data: []byte("zstd frame")},
+		&PutBundle{Codec: 1, Size: 1 << 20, Data: []byte("zstd frame of a bundle")},
+		&PutBundle{Data: []byte{}},
 		&PutBlob{BlobType: 2, ID: id(4), Data: []byte{}},
 		&PutOK{Stored: 12345},
 		&GetBlob{BlobType: 2, ID: id(5)},
@@ -111,11 +113,19 @@ func TestRoundTrip(t *testing.T) {
 
 // restType: the payload ends with unprefixed data, so any length from the
 // fixed prefix on is valid.
-func restType(t Type) bool { return t == TypePutBlob || t == TypeBlob || t == TypeCommit }
+func restType(t Type) bool {
+	return t == TypePutBlob || t == TypeBlob || t == TypeCommit || t == TypePutBundle
+}
 
+// fixedPrefix is the fixed fields of a type whose data ends its payload.
 func fixedPrefix(t Type) int {
-	if t == TypePutBlob {
-		return 33
+	switch t {
+	case TypePutBlob:
+		return 1 + 32 + 1 + 4
+	case TypeBlob:
+		return 1
+	case TypePutBundle:
+		return 1 + 4
 	}
 	return 0
 }

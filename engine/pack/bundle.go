@@ -71,6 +71,10 @@ func (b *Bundler) Add(id fingerprint.ID, data []byte) {
 	b.data = append(b.data, data...)
 }
 
+// Grow makes room for n more bytes of members without reallocating (a
+// bundle filled to a known size is then allocated once, not doubled).
+func (b *Bundler) Grow(n int) { b.data = slices.Grow(b.data, n) }
+
 // Len returns the number of members; Size their bytes.
 func (b *Bundler) Len() int  { return len(b.members) }
 func (b *Bundler) Size() int { return len(b.data) }

@@ -105,7 +105,9 @@ type Info struct {
 	MaxPayload  int
 	MaxInFlight int
 	MaxHaveIDs  int
-	BundleBelow int // data blobs the vault bundles are sent unencoded
+	// Data blobs below BundleBelow go in bundles of about BundleSize
+	// bytes that the agent forms (Store); zero: the vault does not bundle.
+	BundleBelow, BundleSize int
 }
 
 // Client is one connection to the vault. Its methods are safe for
@@ -130,8 +132,8 @@ type Client struct {
 	done    chan struct{}
 
 	maxPending atomic.Int64
-	recvWire   atomic.Int64 // payload bytes of the blobs received
-	recvPlain  atomic.Int64 // their plaintext
+	recvWire   atomic.Int64     // payload bytes of the blobs received
+	recvPlain  atomic.Int64     // their plaintext
 	frames     [64]atomic.Int64 // sent, by type
 }
 
@@ -176,7 +178,7 @@ func Dial(ctx context.Context, addr string, creds *Credentials, opts Options) (*
 		return nil, fmt.Errorf("remote: hello: %w", err)
 	}
 	c.info = Info{VaultID: h.VaultID, Client: h.Client, Chunker: h.Chunker, MaxPayload: int(h.MaxPayload),
-		MaxInFlight: int(h.MaxInFlight), MaxHaveIDs: int(h.MaxHaveIDs), BundleBelow: int(h.BundleBelow)}
+		MaxInFlight: int(h.MaxInFlight), MaxHaveIDs: int(h.MaxHaveIDs), BundleBelow: int(h.BundleBelow), BundleSize: int(h.BundleSize)}
 	return c, nil
 }
 
@@ -186,6 +188,11 @@ func newClient(tc *tls.Conn, opts Options) *Client {
 	go c.readLoop(bufio.NewReaderSize(tc, 64<<10))
 	return c
 }
+
+// maxKeptFrame: the write buffer is kept up to this size, so the frames of
+// a backup (chunks up to 4 MiB, bundles of about 1 MiB) reuse it; a larger
+// one is dropped after its frame.
+const maxKeptFrame = 5 << 20
 
 // Info returns what the vault said at Hello.
 func (c *Client) Info() Info { return c.info }
@@ -310,7 +317,7 @@ func (c *Client) start(m agentproto.Message, wantReply bool) (chan result, error
 			err = fmt.Errorf("%w: %w", ErrClosed, err)
 		}
 	}
-	if cap(c.wbuf) > 1<<20 {
+	if cap(c.wbuf) > maxKeptFrame {
 		c.wbuf = nil
 	}
 	c.wmu.Unlock()

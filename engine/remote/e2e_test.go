@@ -136,11 +136,14 @@ func TestBackupRestoreIncremental(t *testing.T) {
 	src := makeTree(t, dir, 3<<20)
 
 	c := v.dial(t, cr, Options{})
-	puts0 := v.srv.Frames(agentproto.TypePutBlob)
+	// puts counts the frames that carry blobs: PutBlob, and PutBundle
+	// for the small chunks the agent bundles.
+	puts := func() int64 { return v.srv.Frames(agentproto.TypePutBlob) + v.srv.Frames(agentproto.TypePutBundle) }
+	puts0 := puts()
 	res, st := runBackup(t, c, []string{src}, fingerprint.ID{})
 	first := res.Snapshot
-	if v.srv.Frames(agentproto.TypePutBlob)-puts0 == 0 || st.Stats().PutBlobs == 0 {
-		t.Fatal("first backup sent nothing")
+	if puts()-puts0 == 0 || st.Stats().PutBlobs == 0 || st.Stats().PutBundles == 0 {
+		t.Fatalf("first backup sent %d frames: %+v", puts()-puts0, st.Stats())
 	}
 	// The snapshot is the authenticated client's, whatever the agent said.
 	snaps, err := c.ListSnapshots(ctx)
@@ -175,9 +178,9 @@ func TestBackupRestoreIncremental(t *testing.T) {
 
 	// Same tree again, full, new connection: zero blobs sent.
 	c3 := v.dial(t, cr, Options{})
-	puts0 = v.srv.Frames(agentproto.TypePutBlob)
+	puts0 = puts()
 	runBackup(t, c3, []string{src}, fingerprint.ID{})
-	if d := v.srv.Frames(agentproto.TypePutBlob) - puts0; d != 0 {
+	if d := puts() - puts0; d != 0 {
 		t.Fatalf("second identical backup sent %d blobs", d)
 	}
 
@@ -203,10 +206,12 @@ func TestBackupRestoreIncremental(t *testing.T) {
 	wantPuts := int64(len(newChunks) + 4)
 
 	c4 := v.dial(t, cr, Options{})
-	puts0 = v.srv.Frames(agentproto.TypePutBlob)
+	puts0 = puts()
 	res4, st4 := runBackup(t, c4, []string{src}, first.ID)
-	if d := v.srv.Frames(agentproto.TypePutBlob) - puts0; d != wantPuts {
-		t.Fatalf("incremental sent %d blobs, want %d (%d changed chunks + 4 trees)", d, wantPuts, len(newChunks))
+	// The changed chunks are small: one bundle, and the trees alone.
+	if d, s := puts()-puts0, st4.Stats(); d != 5 || s.PutBlobs != wantPuts || s.PutBundles != 1 {
+		t.Fatalf("incremental sent %d frames, %d blobs in %d bundles; want 5 frames (a bundle and 4 trees), %d blobs (%d changed chunks + 4 trees)",
+			d, s.PutBlobs, s.PutBundles, wantPuts, len(newChunks))
 	}
 	if s := res4.Snapshot.Summary; s.FilesRead != 1 || s.FilesUnchanged == 0 {
 		t.Fatalf("incremental read %d files, %d unchanged", s.FilesRead, s.FilesUnchanged)

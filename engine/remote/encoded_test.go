@@ -42,7 +42,10 @@ func TestCompressedTransfer(t *testing.T) {
 	}
 	res, st := runBackup(t, c, []string{src}, fingerprint.ID{})
 	s := st.Stats()
-	t.Logf("backup: %d blobs, %d bytes sent for %d of plaintext", s.PutBlobs, s.BytesSent, s.PlainSent)
+	t.Logf("backup: %d blobs (%d bundles), %d bytes sent for %d of plaintext", s.PutBlobs, s.PutBundles, s.BytesSent, s.PlainSent)
+	if s.PutBundles == 0 {
+		t.Fatal("the small files were not sent in a bundle")
+	}
 	// What compressing the text saves, at least half of it chunk by
 	// chunk, must be missing from the wire.
 	_, z := c.coder.Encode(nil, text)
@@ -182,6 +185,50 @@ func TestAgentChecksReceived(t *testing.T) {
 	} {
 		if out, err := c.decode([]byte("x"), pack.Data, tc.id, tc.codec, tc.payload); !errors.Is(err, repo.ErrCorrupt) || string(out) != "x" {
 			t.Errorf("%s: %v, dst %q; want ErrCorrupt and nothing appended", name, err, out)
+		}
+	}
+}
+
+// TestPutBundleRefused: a bundle with a member whose content is not its
+// ID's, or one that does not decode, is refused whole and nothing of it
+// is stored; a good one is stored as it came and its members read back.
+func TestPutBundleRefused(t *testing.T) {
+	v := newVault(t)
+	ctx := context.Background()
+	c := v.dial(t, v.enrolAgent(t, "web1"), Options{})
+	a, b := corpus.Text(8, 10<<10), corpus.Text(9, 10<<10)
+	bundleOf := func(ids []fingerprint.ID, data ...[]byte) *agentproto.PutBundle {
+		var bu pack.Bundler
+		for i, d := range data {
+			bu.Add(ids[i], d)
+		}
+		codec, payload := c.coder.Encode(nil, bu.Plaintext())
+		return &agentproto.PutBundle{Codec: uint8(codec), Size: uint32(len(bu.Plaintext())), Data: payload}
+	}
+	ida, idb := c.fp.Sum(a), c.fp.Sum(b)
+	before := v.repo.Stats()
+	poisoned := bundleOf([]fingerprint.ID{ida, idb}, a, corpus.Text(10, 10<<10))
+	if _, err := c.call(ctx, poisoned); !isCode(err, agentproto.CodeIDMismatch) {
+		t.Fatalf("bundle with a poisoned member: %v", err)
+	}
+	garbage := &agentproto.PutBundle{Codec: 1, Size: 100, Data: []byte("not a zstd frame")}
+	if _, err := c.call(ctx, garbage); !isCode(err, agentproto.CodeBadRequest) {
+		t.Fatalf("undecodable bundle: %v", err)
+	}
+	must(t, v.repo.Flush(ctx))
+	if after := v.repo.Stats(); after.Blobs != before.Blobs || v.repo.Has(pack.Data, ida) {
+		t.Fatalf("refused bundles stored: %d → %d blobs", before.Blobs, after.Blobs)
+	}
+	good := bundleOf([]fingerprint.ID{ida, idb}, a, b)
+	r, err := c.call(ctx, good)
+	must(t, err)
+	if ok := r.(*agentproto.PutOK); int(ok.Stored) != len(good.Data)+seal.Overhead {
+		t.Fatalf("stored %d bytes for a %d-byte bundle payload: want it sealed as it came", ok.Stored, len(good.Data))
+	}
+	must(t, v.repo.Flush(ctx))
+	for id, want := range map[fingerprint.ID][]byte{ida: a, idb: b} {
+		if got, err := v.repo.Get(ctx, pack.Data, id, nil); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("member %s: %v", id.Short(), err)
 		}
 	}
 }

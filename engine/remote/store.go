@@ -43,7 +43,8 @@ type StoreStats struct {
 	Queued      int64 // blobs queued by PutSize
 	KnownHits   int64 // PutSize/Has answered from the known set
 	HaveQueries int64
-	PutBlobs    int64
+	PutBlobs    int64 // blobs sent, alone or in bundles
+	PutBundles  int64 // bundles sent
 	BytesSent   int64 // payload bytes of the blobs sent (compressed)
 	PlainSent   int64 // their plaintext
 	HasQueries  int64 // Has calls that needed a round trip
@@ -75,13 +76,45 @@ type Store struct {
 	err   error // first failure of the pipeline
 	stats StoreStats
 	ended bool
+
+	bmu  sync.Mutex
+	open *agentBundle // small data blobs the vault lacks, being bundled
 }
+
+// agentBundle is a bundle of small data blobs the agent forms and sends
+// whole (PutBundle), and the MaxBuffered bytes its members hold.
+type agentBundle struct {
+	pack.Bundler
+	cost int
+}
+
+var bundles = sync.Pool{New: func() any { return new(agentBundle) }}
 
 type queuedBlob struct {
 	id    fingerprint.ID
 	data  []byte // the plaintext, or after encode its payload
 	codec seal.Codec
-	size  int // plaintext bytes
+	size  int     // plaintext bytes
+	buf   *[]byte // data's buffer after encode (payloads), nil before
+}
+
+// payloads recycles the buffers blobs are encoded into: a backup encodes
+// every new chunk and bundle, and a new buffer each time was the agent's
+// main garbage.
+var payloads sync.Pool // *[]byte
+
+func getPayload() *[]byte {
+	if bp, ok := payloads.Get().(*[]byte); ok {
+		return bp
+	}
+	return new([]byte)
+}
+
+func putPayload(bp *[]byte) {
+	if bp != nil && cap(*bp) <= maxKeptFrame {
+		*bp = (*bp)[:0]
+		payloads.Put(bp)
+	}
 }
 
 // cost is what q holds of MaxBuffered.
@@ -294,6 +327,10 @@ func (st *Store) runBatch(t pack.BlobType, b []queuedBlob, prev <-chan struct{},
 			release(q, true)
 			continue
 		}
+		if t == pack.Data && st.bundling() && q.size < st.c.info.BundleBelow {
+			st.bundle(q) // its budget and queued entry go with the bundle
+			continue
+		}
 		ch, err := st.c.start(&agentproto.PutBlob{BlobType: uint8(t), ID: q.id, Codec: uint8(q.codec), Size: uint32(q.size), Data: q.data}, true)
 		if err != nil {
 			st.setErr(fmt.Errorf("remote: send blob %s: %w", q.id.Short(), err))
@@ -307,7 +344,8 @@ func (st *Store) runBatch(t pack.BlobType, b []queuedBlob, prev <-chan struct{},
 		st.mu.Unlock()
 		// Written: the buffer is no longer needed, only the answer.
 		st.mem.release(q.cost())
-		q.data = nil
+		putPayload(q.buf)
+		q.data, q.buf = nil, nil
 		out = append(out, sending{q, ch})
 	}
 	sentOnce()
@@ -327,7 +365,7 @@ func (st *Store) runBatch(t pack.BlobType, b []queuedBlob, prev <-chan struct{},
 
 // encode compresses the blobs of b the vault lacks (present false), in
 // place, before they are sent: trees, and data blobs the vault does not
-// bundle (it compresses a bundle whole, so those go as plaintext). Up to
+// bundle (small ones are compressed in the bundles the agent forms). Up to
 // GOMAXPROCS blobs are encoded at once, across all batches: a batch holds
 // few large chunks under the memory budget, so one goroutine per batch
 // would compress on one core.
@@ -350,30 +388,137 @@ func (st *Store) encode(t pack.BlobType, b []queuedBlob, present []bool) {
 		go func(q *queuedBlob) {
 			defer wg.Done()
 			defer func() { <-st.c.slots }()
-			codec, payload := st.c.coder.Encode(nil, q.data)
-			if codec != seal.CodecNone {
-				q.codec, q.data = codec, payload
+			bp := getPayload()
+			codec, payload := st.c.coder.Encode((*bp)[:0], q.data)
+			*bp = payload[:0]
+			if codec == seal.CodecNone {
+				putPayload(bp)
+				return
 			}
+			q.codec, q.data, q.buf = codec, payload, bp
 		}(&b[i])
 	}
 	wg.Wait()
 }
 
-// drain sends what is queued and waits until the vault has answered for
-// every blob; it returns the pipeline's first error.
-func (st *Store) drain(ctx context.Context) error {
-	st.dispatchAll()
-	st.mu.Lock()
-	idle, n := st.idle, st.inflight
-	st.mu.Unlock()
-	if n > 0 {
-		select {
-		case <-idle:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+// bundling reports whether small data blobs go in bundles the agent
+// forms (PutBundle): when the vault bundles them and the agent
+// compresses (with NoCompression the vault does both).
+func (st *Store) bundling() bool {
+	return !st.c.opts.NoCompression && st.c.info.BundleBelow > 0 && st.c.info.BundleSize > 0
+}
+
+// bundle adds q, a small data blob the vault lacks, to the open bundle,
+// in the order batches send (the vault keeps the bundle as it is, so its
+// members are what the backup put one after another), and sends the
+// bundle once it is full.
+func (st *Store) bundle(q queuedBlob) {
+	st.bmu.Lock()
+	if st.open == nil {
+		st.open = bundles.Get().(*agentBundle)
+		// Room for a full bundle, its last member and its table.
+		st.open.Grow(st.c.info.BundleSize + st.c.info.BundleBelow + 64<<10)
 	}
-	return st.failed()
+	st.open.Add(q.id, q.data)
+	st.open.cost += q.cost()
+	var full *agentBundle
+	if st.open.Size() >= st.c.info.BundleSize || st.open.Len() >= pack.MaxBundleMembers {
+		full, st.open = st.open, nil
+	}
+	st.bmu.Unlock()
+	if full != nil {
+		st.sendBundle(full)
+	}
+}
+
+// sendBundle compresses b and sends it in a goroutine of its own (counted
+// with the batches in flight), then records its members as known, or
+// the failure.
+func (st *Store) sendBundle(b *agentBundle) {
+	st.mu.Lock()
+	if st.inflight == 0 {
+		st.idle = make(chan struct{})
+	}
+	st.inflight++
+	st.mu.Unlock()
+	go func() {
+		members := slices.Clone(b.Members()) // b is recycled once sent
+		defer func() {
+			st.mu.Lock()
+			for _, m := range members {
+				delete(st.queued, blobKey{pack.Data, m.ID})
+			}
+			st.inflight--
+			if st.inflight == 0 {
+				close(st.idle)
+			}
+			st.mu.Unlock()
+		}()
+		plain := b.Plaintext()
+		select {
+		case st.c.slots <- struct{}{}:
+		case <-st.ctx.Done():
+			st.mem.release(b.cost)
+			return
+		}
+		bp := getPayload()
+		codec, payload := st.c.coder.Encode((*bp)[:0], plain)
+		*bp = payload[:0]
+		<-st.c.slots
+		ch, err := st.c.start(&agentproto.PutBundle{Codec: uint8(codec), Size: uint32(len(plain)), Data: payload}, true)
+		st.mem.release(b.cost)
+		putPayload(bp)
+		size := b.Size()
+		b.Reset()
+		b.cost = 0
+		bundles.Put(b)
+		if err != nil {
+			st.setErr(fmt.Errorf("remote: send a bundle of %d blobs: %w", len(members), err))
+			return
+		}
+		st.mu.Lock()
+		st.stats.PutBundles++
+		st.stats.PutBlobs += int64(len(members))
+		st.stats.BytesSent += int64(len(payload))
+		st.stats.PlainSent += int64(size)
+		st.mu.Unlock()
+		if _, err := reply[*agentproto.PutOK](wait(st.ctx, ch)); err != nil {
+			st.setErr(fmt.Errorf("remote: store a bundle of %d blobs: %w", len(members), err))
+			return
+		}
+		st.mu.Lock()
+		for _, m := range members {
+			st.known[blobKey{pack.Data, m.ID}] = struct{}{}
+		}
+		st.mu.Unlock()
+	}()
+}
+
+// drain sends what is queued, and the open bundle, and waits until the
+// vault has answered for every blob; it returns the pipeline's first
+// error.
+func (st *Store) drain(ctx context.Context) error {
+	for {
+		st.dispatchAll()
+		st.mu.Lock()
+		idle, n := st.idle, st.inflight
+		st.mu.Unlock()
+		if n > 0 {
+			select {
+			case <-idle:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		st.bmu.Lock()
+		b := st.open
+		st.open = nil
+		st.bmu.Unlock()
+		if b == nil || b.Len() == 0 {
+			return st.failed()
+		}
+		st.sendBundle(b)
+	}
 }
 
 // Flush makes every blob queued before it durable on the vault.

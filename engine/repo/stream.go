@@ -189,8 +189,7 @@ func (r *Repo) writeBundle(ctx context.Context, b *openBundle) error {
 	return err
 }
 
-// appendBundle seals b and adds it to a pack, starting a new pack first
-// when b's members would not fit in the one it gets.
+// appendBundle seals b and adds it to a pack (addBundle).
 func (r *Repo) appendBundle(ctx context.Context, b *openBundle) error {
 	plain := b.Plaintext()
 	bp := r.getBuf()
@@ -200,11 +199,19 @@ func (r *Repo) appendBundle(ctx context.Context, b *openBundle) error {
 	if err != nil {
 		return err
 	}
+	return r.addBundle(ctx, b.Members(), sealed, len(plain), func(i int, share int64) { b.tallies[i].add(share) })
+}
+
+// addBundle adds a sealed bundle (its plaintext plainLen bytes) of members
+// to a pack, starting a new pack first when its members would not fit in
+// the one it gets, and gives each member's tally its share of the sealed
+// size.
+func (r *Repo) addBundle(ctx context.Context, members []pack.Member, sealed []byte, plainLen int, tally func(i int, share int64)) error {
 	p, err := r.takePacker(ctx)
 	if err != nil {
 		return err
 	}
-	if p.w.Len()+b.Len() > pack.MaxBlobs {
+	if p.w.Len()+len(members) > pack.MaxBlobs {
 		err := r.finishPack(p)
 		r.packers <- nil
 		if err != nil {
@@ -215,19 +222,23 @@ func (r *Repo) appendBundle(ctx context.Context, b *openBundle) error {
 			return err
 		}
 	}
-	if err := p.w.AddBundle(b.Members(), sealed); err != nil {
+	if err := p.w.AddBundle(members, sealed); err != nil {
 		// The file may hold part of the bundle: the pack is lost with
 		// the members, which discard (p's blobs) does not list.
 		r.discard(p, err)
 		r.packers <- nil
 		return err
 	}
-	r.bundleRaw.Add(int64(len(plain)))
+	r.bundleRaw.Add(int64(plainLen))
 	r.bundleSealed.Add(int64(len(sealed)))
 	r.bundlesSealed.Add(1)
-	raw := int64(max(1, b.Size()))
-	for i, m := range b.Members() {
-		b.tallies[i].add(int64(len(sealed)) * int64(m.Len) / raw)
+	var raw int64
+	for _, m := range members {
+		raw += int64(m.Len)
+	}
+	raw = max(raw, 1)
+	for i, m := range members {
+		tally(i, int64(len(sealed))*int64(m.Len)/raw)
 	}
 	return r.givePacker(p)
 }

@@ -40,6 +40,12 @@
 //     hashed; the payload is then sealed as it came (Repo.PutEncodedSize),
 //     so the vault decompresses once instead of compressing. Decoding is
 //     deterministic, so the stored payload opens to the hashed plaintext.
+//     A PutBundle (small blobs the agent bundled) is decoded and parsed
+//     (Repo.DecodeBundle: a valid table, every member one the repository
+//     would bundle), every member hashed against its ID, and only then
+//     stored whole (Repo.PutEncodedBundle); one bad member refuses it all.
+//     Decoding takes one of GOMAXPROCS slots shared by all sessions: a
+//     plaintext is up to 3.5 times the payload MaxInFlight counted.
 //   - Data blobs are served as stored (Repo.GetEncoded): the agent
 //     decodes and checks them; the vault neither decompresses nor hashes
 //     them. Trees it decodes itself (their children become readable).

@@ -62,7 +62,7 @@ func (ss *session) hello(id uint32, h *agentproto.Hello) error {
 		Version: agentproto.Version, VaultID: cfg.ID, Client: client, Chunker: cfg.Chunker.Params(),
 		GearSeed: s.GearSeed.Array(), FingerprintKey: s.FingerprintKey.Array(),
 		MaxPayload: agentproto.MaxPayload, MaxInFlight: uint32(s.MaxInFlight), MaxHaveIDs: agentproto.MaxHaveIDs,
-		BundleBelow: uint32(s.Repo.BundleBelow()),
+		BundleBelow: uint32(s.Repo.BundleBelow()), BundleSize: uint32(s.Repo.BundleSize()),
 	})
 	return nil
 }
@@ -125,6 +125,8 @@ func (ss *session) handle(ctx context.Context, m agentproto.Message) agentproto.
 		return r
 	case *agentproto.PutBlob:
 		return ss.put(ctx, m)
+	case *agentproto.PutBundle:
+		return ss.putBundle(ctx, m)
 	case *agentproto.GetBlob:
 		return ss.get(ctx, m)
 	case *agentproto.GetBlobs:
@@ -177,6 +179,10 @@ func (ss *session) put(ctx context.Context, m *agentproto.PutBlob) agentproto.Me
 	}
 	data := m.Data
 	if m.Codec != 0 {
+		if !ss.decodeSlot(ctx) {
+			return errMsg(agentproto.CodeUnavailable, "session ending")
+		}
+		defer func() { <-ss.s.decoders }()
 		bp := plainBufs.Get().(*[]byte)
 		defer plainBufs.Put(bp)
 		if data, err = ss.s.Repo.Decode((*bp)[:0], t, seal.Codec(m.Codec), m.Data, int(m.Size)); err != nil {
@@ -221,6 +227,60 @@ func (ss *session) put(ctx context.Context, m *agentproto.PutBlob) agentproto.Me
 	}
 	ss.mu.Unlock()
 	return &agentproto.PutOK{Stored: uint32(n)}
+}
+
+// putBundle decodes a bundle an agent formed, verifies every member
+// against its ID, and stores it as it came (Repo.PutEncodedBundle).
+func (ss *session) putBundle(ctx context.Context, m *agentproto.PutBundle) agentproto.Message {
+	if !ss.decodeSlot(ctx) {
+		return errMsg(agentproto.CodeUnavailable, "session ending")
+	}
+	defer func() { <-ss.s.decoders }()
+	bp := plainBufs.Get().(*[]byte)
+	defer plainBufs.Put(bp)
+	plain, members, err := ss.s.Repo.DecodeBundle((*bp)[:0], seal.Codec(m.Codec), m.Data, int(m.Size))
+	if err != nil {
+		ss.log.Warn("bundle refused", "error", err)
+		code := agentproto.CodeBadRequest
+		if errors.Is(err, repo.ErrTooLarge) {
+			code = agentproto.CodeTooLarge
+		}
+		return errMsg(code, fmt.Sprintf("bundle: %v; nothing stored (agent bug or corruption in transit)", err))
+	}
+	*bp = plain[:0]
+	for _, mb := range members {
+		if ss.s.Repo.Sum(plain[mb.Offset:mb.Offset+mb.Len]) != mb.ID {
+			ss.log.Warn("bundle refused: a member does not match its ID", "id", mb.ID.Short())
+			return errMsg(agentproto.CodeIDMismatch, fmt.Sprintf("bundle member %s: content does not hash to its ID; nothing stored (agent bug or corruption in transit)", mb.ID.Short()))
+		}
+	}
+	n, fresh, freshBytes, err := ss.s.Repo.PutEncodedBundle(repo.WithStream(repo.WithTally(ctx, &ss.tally), ss.stream), plain, members, seal.Codec(m.Codec), m.Data)
+	if err != nil {
+		return fail(fmt.Errorf("store bundle: %w", err))
+	}
+	ss.mu.Lock()
+	c := &ss.c
+	c.blobsSent += int64(len(members))
+	c.bytesSent += int64(len(m.Data))
+	if fresh > 0 {
+		c.unflushed += int64(fresh)
+		c.chunksNew += int64(fresh)
+		c.dataNew += freshBytes
+		c.dataStored += int64(n)
+	}
+	ss.mu.Unlock()
+	return &agentproto.PutOK{Stored: uint32(n)}
+}
+
+// decodeSlot waits for one of the server's decoders (false: ctx ended);
+// the caller gives it back.
+func (ss *session) decodeSlot(ctx context.Context) bool {
+	select {
+	case ss.s.decoders <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // plainBufs hold the plaintext of encoded blobs while they are checked

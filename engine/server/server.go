@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,6 +73,10 @@ type Server struct {
 	stats   stats
 	startMu sync.Mutex
 	started bool
+	// decoders bounds the encoded blobs and bundles decoded at once, over
+	// all sessions (GOMAXPROCS): decoding is CPU work, and a decoded
+	// plaintext is up to 3.5 times its payload, which MaxInFlight counts.
+	decoders chan struct{}
 
 	completeMu sync.Mutex
 	complete   map[fingerprint.ID]struct{} // trees whose every blob is present
@@ -122,6 +127,7 @@ func (s *Server) init() error {
 	if s.MaxHandlers <= 0 {
 		s.MaxHandlers = DefaultMaxHandlers
 	}
+	s.decoders = make(chan struct{}, runtime.GOMAXPROCS(0))
 	if s.HandshakeTimeout <= 0 {
 		s.HandshakeTimeout = DefaultHandshakeTimeout
 	}
