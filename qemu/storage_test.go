@@ -623,10 +623,17 @@ func TestScenarioUncleanPowerOff(t *testing.T) {
 		t.Fatalf("the initial full resync read %d MiB of a 512 MiB member: /proc/diskstats does not show a resync's reads", read>>20)
 	}
 
+	// The file the cut will meet being rewritten: small (16 MiB of a 2
+	// GiB array), written whole first, so the rewrite below allocates
+	// nothing and dirties only the regions holding it (and the log's).
+	// Writing a big new file instead spread allocations over most
+	// allocation groups and left 7 of 8 regions dirty at times.
+	sum := mustOracle(t, ctx, c, "/init", "testdata", "write", "/vault/hot.bin", "16")
+	t.Logf("wrote /vault/hot.bin: sha256 %s", strings.TrimSpace(sum))
 	// md clears a region's bit only some seconds after its last write
 	// (the bitmap daemon): wait until the sync's and the first boot's
-	// writes (filesystem, engine store, journal) have all been cleared, so
-	// the bits the cut leaves are the big write's.
+	// writes (filesystem, engine store, journal, the file) have all been
+	// cleared, so the bits the cut leaves are the rewrite's.
 	for {
 		x := fields(mustOracle(t, ctx, c, "mdadm", "--examine-bitmap", "/dev/vda"))
 		if strings.HasSuffix(x["Bitmap"], " 0 dirty (0.0%)") {
@@ -638,21 +645,28 @@ func TestScenarioUncleanPowerOff(t *testing.T) {
 		case <-time.After(time.Second):
 		}
 	}
-	go c.TestExec(context.Background(), api.ExecRequest{Argv: []string{"/init", "testdata", "write", "/vault/big.bin", "256"}, TimeoutSeconds: 120})
-	// Cut while writes are in flight: md marks the array active at a
-	// write and clean again 200 ms after the last (safe_mode_delay), so
-	// wait until mdadm reports it active, then cut at once. (A fixed
-	// pause lost that race when the write had finished by then.)
+	// The rewrite runs until the power is cut (its own limit is far
+	// beyond this test's).
+	go c.TestExec(context.Background(), api.ExecRequest{Argv: []string{"/init", "testdata", "rewrite", "/vault/hot.bin", "120"}, TimeoutSeconds: 150})
+	// Cut while writes are in flight: before its first write md marks the
+	// array active on the members' superblocks, then sets the regions'
+	// bits in the bitmap; 200 ms after the last it marks it clean again
+	// (safe_mode_delay). So watch a member from the host, through its
+	// disk image, and cut once both are on it (a cut between the two left
+	// an active superblock and a clean bitmap). Polling the guest instead,
+	// mdadm --detail or even a sysfs read through the test API, took
+	// minutes to answer beside the rewrite (one emulated CPU).
+	member := filepath.Join(dir, "data0.img")
 	for {
-		state := fields(mustOracle(t, ctx, c, "mdadm", "--detail", "/dev/md127"))["State"]
-		if strings.HasPrefix(state, "active") {
+		x := hostExamine(t, member)
+		bm, _, dirty := readBitmap(t, member)
+		if x["State"] == "active" && dirty > 0 {
 			break
 		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the array never went active during the write: state %q", state)
-		case <-time.After(100 * time.Millisecond):
+		if ctx.Err() != nil {
+			t.Fatalf("the array never went active during the rewrite: %s's superblock says %q, its bitmap %q", member, x["State"], bm)
 		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if err := vm.QMP().Quit(ctx); err != nil {
 		t.Fatal(err)
@@ -660,10 +674,10 @@ func TestScenarioUncleanPowerOff(t *testing.T) {
 	vm.Wait(ctx)
 	// The cut was unclean: md had marked the array active (dirty), and
 	// the bitmap says which regions were being written.
-	if x := hostExamine(t, filepath.Join(dir, "data0.img")); x["State"] != "active" {
+	if x := hostExamine(t, member); x["State"] != "active" {
 		t.Fatalf("superblock state after the power cut is %q, not active: the writes were not in flight", x["State"])
 	}
-	bm := bitmapDirty(t, filepath.Join(dir, "data0.img"))
+	bm := bitmapDirty(t, member)
 	t.Logf("bitmap after the power cut: %s", bm)
 
 	vm2, c2, _ := bootMachine(t, true, storageMachine(t, dir, big))
@@ -739,10 +753,23 @@ func memberReads(t *testing.T, ctx context.Context, c *api.Client) (string, int6
 	return name, most
 }
 
-// bitmapDirty reads the host mdadm's view of a member's write-intent
-// bitmap ("N bits (chunks), M dirty (x%)") and fails unless some but not
-// all regions are dirty.
+// bitmapDirty returns mdadm's summary of the write-intent bitmap in a
+// member's disk image ("8 bits (chunks), 2 dirty (25.0%)") and fails the
+// test unless some but not all regions are dirty, as after a cut during
+// writes.
 func bitmapDirty(t *testing.T, img string) string {
+	t.Helper()
+	b, bits, dirty := readBitmap(t, img)
+	if dirty == 0 || dirty >= bits {
+		t.Fatalf("bitmap %q: want some but not all regions dirty after a cut during writes", b)
+	}
+	return b
+}
+
+// readBitmap reads the write-intent bitmap in a member's disk image (the
+// VM's or after it) through mdadm -X: its summary, its bits and how many
+// are dirty.
+func readBitmap(t *testing.T, img string) (summary string, bits, dirty int) {
 	t.Helper()
 	// mdadm -X reads a regular file as a bitmap file: cut the internal
 	// bitmap out (superblock at 4 KiB, bitmap 4 KiB after it, our plans).
@@ -763,12 +790,11 @@ func bitmapDirty(t *testing.T, img string) string {
 	if err != nil {
 		t.Fatalf("mdadm -X: %v\n%s", err, out)
 	}
-	b := fields(string(out))["Bitmap"]
-	var bits, dirty int
-	if _, err := fmt.Sscanf(b, "%d bits (chunks), %d dirty", &bits, &dirty); err != nil || dirty == 0 || dirty >= bits {
-		t.Fatalf("bitmap %q: want some but not all regions dirty after a cut during writes (%v)", b, err)
+	summary = fields(string(out))["Bitmap"]
+	if _, err := fmt.Sscanf(summary, "%d bits (chunks), %d dirty", &bits, &dirty); err != nil {
+		t.Fatalf("mdadm -X says bitmap %q: %v", summary, err)
 	}
-	return b
+	return summary, bits, dirty
 }
 
 // TestScenarioMdadmInterop: an array mdadm created is assembled by Keep,
