@@ -161,16 +161,7 @@ func TestBackupRestoreIncremental(t *testing.T) {
 	}
 
 	// Restore through a Reader on a new connection.
-	c2 := v.dial(t, cr, Options{})
-	rd, err := c2.OpenRestore(ctx, first.ID, "", "web1")
-	must(t, err)
-	target := t.TempDir()
-	rres, err := restore.Restore(ctx, rd, rd.Snapshot(), "", target, restore.Options{})
-	must(t, err)
-	if len(rres.Failed) > 0 {
-		t.Fatalf("restore failed items: %+v", rres.Failed)
-	}
-	must(t, rd.Finish(ctx, nil, nil))
+	rd, target := restoreAll(t, v.dial(t, cr, Options{}), first.ID, "web1")
 	compareTrees(t, src, filepath.Join(target, "src"))
 	if j, _ := v.jobs.Get(rd.JobID()); j.Kind != jobs.Restore || j.State != jobs.Succeeded || j.Counts.BytesSent == 0 {
 		t.Fatalf("restore job %+v", j)

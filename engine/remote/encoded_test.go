@@ -14,7 +14,6 @@ import (
 	"keep/engine/jobs"
 	"keep/engine/pack"
 	"keep/engine/repo"
-	"keep/engine/restore"
 	"keep/engine/seal"
 )
 
@@ -25,7 +24,6 @@ import (
 // the source. With NoCompression the agent sends plaintext.
 func TestCompressedTransfer(t *testing.T) {
 	v := newVaultWith(t, repo.Options{Chunker: testChunker, BundleBelow: 8 << 10})
-	ctx := context.Background()
 	cr := v.enrolAgent(t, "web1")
 	src := filepath.Join(t.TempDir(), "src")
 	must(t, os.MkdirAll(src, 0o755))
@@ -77,15 +75,7 @@ func TestCompressedTransfer(t *testing.T) {
 	}
 
 	rc := v.dial(t, cr, Options{})
-	rd, err := rc.OpenRestore(ctx, res.Snapshot.ID, "", "web1")
-	must(t, err)
-	target := t.TempDir()
-	rres, err := restore.Restore(ctx, rd, rd.Snapshot(), "", target, restore.Options{})
-	must(t, err)
-	must(t, rd.Finish(ctx, nil, nil))
-	if len(rres.Failed) > 0 {
-		t.Fatalf("restore failed: %+v", rres.Failed)
-	}
+	_, target := restoreAll(t, rc, res.Snapshot.ID, "web1")
 	compareTrees(t, src, filepath.Join(target, "src"))
 	wire, plain := rc.Received()
 	t.Logf("restore: received %d bytes for %d of plaintext", wire, plain)

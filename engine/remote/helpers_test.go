@@ -20,9 +20,11 @@ import (
 
 	"keep/engine/chunker"
 	"keep/engine/enrol"
+	"keep/engine/fingerprint"
 	"keep/engine/jobs"
 	"keep/engine/keys"
 	"keep/engine/repo"
+	"keep/engine/restore"
 	"keep/engine/server"
 )
 
@@ -132,6 +134,24 @@ func (v *vault) waitSession(t testing.TB, job string) server.SessionInfo {
 			t.Fatalf("session of job %s did not end", job)
 		}
 	}
+}
+
+// restoreAll restores snapshot id of client whole, over c, into a new
+// directory it returns, and finishes the restore job; a failed item fails
+// the test.
+func restoreAll(t *testing.T, c *Client, id fingerprint.ID, client string) (*Reader, string) {
+	t.Helper()
+	ctx := context.Background()
+	rd, err := c.OpenRestore(ctx, id, "", client)
+	must(t, err)
+	target := t.TempDir()
+	rres, err := restore.Restore(ctx, rd, rd.Snapshot(), "", target, restore.Options{})
+	must(t, err)
+	must(t, rd.Finish(ctx, nil, nil))
+	if len(rres.Failed) > 0 {
+		t.Fatalf("restore failed items: %+v", rres.Failed)
+	}
+	return rd, target
 }
 
 func must(t testing.TB, err error) {

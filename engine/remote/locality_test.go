@@ -10,7 +10,6 @@ import (
 	"keep/engine/agentproto"
 	"keep/engine/backup"
 	"keep/engine/fingerprint"
-	"keep/engine/restore"
 	"keep/engine/tree"
 )
 
@@ -40,15 +39,7 @@ func TestImageBundleLocality(t *testing.T) {
 	v.repo.DropCache()
 	opens0 := v.repo.Stats().BundleOpens
 	rc := v.dial(t, cr, Options{})
-	rd, err := rc.OpenRestore(ctx, res.Snapshot.ID, "", "web1")
-	must(t, err)
-	target := t.TempDir()
-	rres, err := restore.Restore(ctx, rd, rd.Snapshot(), "", target, restore.Options{})
-	must(t, err)
-	must(t, rd.Finish(ctx, nil, nil))
-	if len(rres.Failed) > 0 {
-		t.Fatalf("restore failed: %+v", rres.Failed)
-	}
+	rd, target := restoreAll(t, rc, res.Snapshot.ID, "web1")
 	opens := v.repo.Stats().BundleOpens - opens0
 	var got []byte
 	must(t, filepath.WalkDir(target, func(p string, d os.DirEntry, err error) error {

@@ -20,11 +20,7 @@ func TestAgentBundle(t *testing.T) {
 	ctx := context.Background()
 	fx := newFixture(t, Options{BundleBelow: 64 << 10})
 	r := fx.init()
-	coder, err := seal.NewCoder(seal.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer coder.Close()
+	coder := newCoder(t)
 	var blobs []blob
 	var b pack.Bundler
 	for i := range 40 {

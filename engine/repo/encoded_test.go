@@ -18,11 +18,7 @@ func TestEncodedBlobs(t *testing.T) {
 	ctx := context.Background()
 	fx := newFixture(t, Options{BundleBelow: 64 << 10})
 	r := fx.init()
-	coder, err := seal.NewCoder(seal.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer coder.Close()
+	coder := newCoder(t)
 
 	large := fx.blob(pack.Data, corpus.Text(3, 1<<20))
 	codec, payload := coder.Encode(nil, large.data)
@@ -77,4 +73,16 @@ func TestEncodedBlobs(t *testing.T) {
 	if c, p, err := r.GetEncoded(ctx, own.t, own.id, nil); err != nil || c != seal.CodecZstd || len(p) >= len(own.data)/2 {
 		t.Fatalf("GetEncoded of a Put blob: codec %v, %d bytes of %d, %v", c, len(p), len(own.data), err)
 	}
+}
+
+// newCoder is an agent's encoder with the default options, closed when
+// the test ends.
+func newCoder(t *testing.T) *seal.Coder {
+	t.Helper()
+	c, err := seal.NewCoder(seal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
 }
