@@ -60,8 +60,8 @@ type step struct {
 	VaultRSSKiB int64   `json:"vault_rss_kib,omitempty"`
 	// WireBytes: keep-agent's bytes over 127.0.0.1 during the step
 	// (the loopback's receive counter: TLS both ways, TCP/IP headers).
-	WireBytes int64 `json:"wire_bytes,omitempty"`
-	Log         string  `json:"log"`
+	WireBytes int64  `json:"wire_bytes,omitempty"`
+	Log       string `json:"log"`
 }
 
 type results struct {

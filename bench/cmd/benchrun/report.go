@@ -7,25 +7,25 @@ import (
 )
 
 type summaryRow struct {
-	Tool       string  `json:"tool"`
-	B1S        float64 `json:"backup1_s"`
-	B1MBs      float64 `json:"backup1_mb_s"`
-	B1CPU      float64 `json:"backup1_cpu_s"`
-	B1RSS      float64 `json:"backup1_rss_mib"`
-	Repo1      float64 `json:"repo1_mib"`
-	IncS       float64 `json:"incr_s"`
-	IncCPU     float64 `json:"incr_cpu_s"`
-	Repo2      float64 `json:"repo2_mib"`
-	Growth     float64 `json:"growth_mib"`
-	RestS      float64 `json:"restore_s"`
-	RestMBs    float64 `json:"restore_mb_s"`
-	RestCPU    float64 `json:"restore_cpu_s"`
-	MaxRSS     float64 `json:"max_rss_mib"` // over backup1, backup2, restore
+	Tool    string  `json:"tool"`
+	B1S     float64 `json:"backup1_s"`
+	B1MBs   float64 `json:"backup1_mb_s"`
+	B1CPU   float64 `json:"backup1_cpu_s"`
+	B1RSS   float64 `json:"backup1_rss_mib"`
+	Repo1   float64 `json:"repo1_mib"`
+	IncS    float64 `json:"incr_s"`
+	IncCPU  float64 `json:"incr_cpu_s"`
+	Repo2   float64 `json:"repo2_mib"`
+	Growth  float64 `json:"growth_mib"`
+	RestS   float64 `json:"restore_s"`
+	RestMBs float64 `json:"restore_mb_s"`
+	RestCPU float64 `json:"restore_cpu_s"`
+	MaxRSS  float64 `json:"max_rss_mib"` // over backup1, backup2, restore
 	// Bytes over 127.0.0.1 (keep-agent): what a network between agent
 	// and vault would carry, MiB.
-	B1Wire   float64 `json:"backup1_wire_mib,omitempty"`
-	IncWire  float64 `json:"incr_wire_mib,omitempty"`
-	RestWire float64 `json:"restore_wire_mib,omitempty"`
+	B1Wire     float64 `json:"backup1_wire_mib,omitempty"`
+	IncWire    float64 `json:"incr_wire_mib,omitempty"`
+	RestWire   float64 `json:"restore_wire_mib,omitempty"`
 	Gen1Bytes  int64   `json:"gen1_bytes"`
 	Gen2Bytes  int64   `json:"gen2_bytes"`
 	isKeep     bool
