@@ -782,11 +782,20 @@ func readBitmap(t *testing.T, img string) (summary string, bits, dirty int) {
 	if _, err := f.ReadAt(area, 8192); err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(t.TempDir(), "bitmap")
-	if err := os.WriteFile(p, area, 0o600); err != nil {
+	// One scratch file a call, removed at once: the cut polls this.
+	tmp, err := os.CreateTemp("", "keep-bitmap-")
+	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("mdadm", "--examine-bitmap", p).CombinedOutput()
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(area)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("mdadm", "--examine-bitmap", tmp.Name()).CombinedOutput()
 	if err != nil {
 		t.Fatalf("mdadm -X: %v\n%s", err, out)
 	}
