@@ -28,7 +28,9 @@
 //	PutBlob        blob type, ID, codec, size, payload     PutOK: sealed bytes stored (0: had it)
 //	PutBundle      codec, size, payload (a bundle)         PutOK: sealed bytes stored
 //	GetBlob        blob type, ID                           Blob: codec, payload
-//	GetBlobs       blob type, IDs (≤ MaxGetIDs)            Blobs: (code, message, codec, payload)…
+//	GetBlobs       blob type, IDs (≤ MaxGetIDs)            Blobs: (code, message, codec, bundle, payload)…,
+//	                                                         bundle refs…
+//	GetBundle      bundle ref                              Blob: codec, payload (a bundle)
 //	Flush          –                                       FlushOK
 //	Commit         snapshot JSON                           Committed: snapshot ID
 //	ListSnapshots  –                                       Snapshots: (ID, JSON)…
@@ -46,7 +48,12 @@
 // data blobs the vault bundles, below HelloOK's BundleBelow, in bundles it
 // forms itself: PutBundle), the vault decodes each payload to check its
 // fingerprints and seals the payload as it came; on a restore the vault sends payloads as stored and the agent
-// decodes and checks them. This package carries codecs as bytes; the
+// decodes and checks them. A Blobs reply names the stored bundle of a
+// member (version 4) when every member of it is readable by the client;
+// the agent asks for the bundle (GetBundle) once, keeps the last few it
+// decoded, and takes the members from their tables, so a restore of small
+// files (or a disk image's small chunks) also crosses the network
+// compressed, and the vault does not decompress it. This package carries codecs as bytes; the
 // ends decode with seal.Coder, bounded by the blob type's limit.
 //
 // Invariants:

@@ -56,6 +56,7 @@ func FuzzEnrol(f *testing.F)         { fuzzType(f, TypeEnrol) }
 func FuzzEnrolled(f *testing.F)      { fuzzType(f, TypeEnrolled) }
 func FuzzGetBlobs(f *testing.F)      { fuzzType(f, TypeGetBlobs) }
 func FuzzBlobs(f *testing.F)         { fuzzType(f, TypeBlobs) }
+func FuzzGetBundle(f *testing.F)     { fuzzType(f, TypeGetBundle) }
 func FuzzPutBundle(f *testing.F)     { fuzzType(f, TypePutBundle) }
 
 // FuzzDecodeFrame feeds whole frames: header checks, then the payload.

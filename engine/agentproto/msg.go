@@ -10,7 +10,7 @@ import (
 )
 
 // Version is the protocol version Hello and HelloOK carry.
-const Version = 3 // 2: GetBlobs; 3: blobs encoded (compressed) on the wire, PutBundle
+const Version = 4 // 2: GetBlobs; 3: blobs encoded (compressed) on the wire, PutBundle; 4: Blobs carries whole bundles
 
 // Bounds every decoder enforces.
 const (
@@ -59,13 +59,14 @@ const (
 	TypeGetBlobs      Type = 26
 	TypeBlobs         Type = 27
 	TypePutBundle     Type = 28
-	typeEnd           Type = 29
+	TypeGetBundle     Type = 29
+	typeEnd           Type = 30
 )
 
 var typeNames = [...]string{"", "Hello", "HelloOK", "Error", "HaveQuery", "HaveReply", "PutBlob", "PutOK",
 	"GetBlob", "Blob", "Flush", "FlushOK", "Commit", "Committed", "ListSnapshots", "Snapshots",
 	"OpenSnapshot", "SnapshotInfo", "BeginJob", "JobStarted", "Progress", "Skipped", "EndJob", "Ack",
-	"Enrol", "Enrolled", "GetBlobs", "Blobs", "PutBundle"}
+	"Enrol", "Enrolled", "GetBlobs", "Blobs", "PutBundle", "GetBundle"}
 
 // Valid reports whether t is a known message type.
 func (t Type) Valid() bool { return t > 0 && t < typeEnd }
@@ -131,6 +132,10 @@ func Decode(t Type, p []byte) (Message, error) {
 		m = &GetBlob{BlobType: d.u8("blob type"), ID: d.id("ID")}
 	case TypeBlob:
 		m = &Blob{Codec: d.u8("codec"), Data: d.rest()}
+	case TypeGetBundle:
+		g := &GetBundle{}
+		copy(g.Ref[:], d.take(BundleRefSize, "bundle"))
+		m = g
 	case TypeGetBlobs:
 		q := &GetBlobs{BlobType: d.u8("blob type")}
 		q.IDs = d.ids(MaxGetIDs)
@@ -141,7 +146,25 @@ func Decode(t Type, p []byte) (Message, error) {
 		if d.err == nil {
 			r.Items = make([]BlobItem, n)
 			for i := range r.Items {
-				r.Items[i] = BlobItem{Code: Code(d.u16("code")), Message: d.str("message", MaxString), Codec: d.u8("codec"), Data: d.bytes32("data", MaxPayload)}
+				it := BlobItem{Code: Code(d.u16("code")), Message: d.str("message", MaxString), Codec: d.u8("codec"), Bundle: d.u16("bundle"), Data: d.bytes32("data", MaxPayload)}
+				if it.Bundle != 0 && (it.Code != 0 || it.Codec != 0 || len(it.Data) != 0) {
+					d.fail("item %d: a bundle member with code %d, codec %d, %d bytes of data", i, it.Code, it.Codec, len(it.Data))
+				}
+				r.Items[i] = it
+			}
+		}
+		if nb := d.count("bundles", MaxGetIDs, BundleRefSize); d.err == nil {
+			if nb > 0 { // none: nil, as a reply without bundles is built
+				r.Bundles = make([]BundleRef, nb)
+			}
+			for i := range r.Bundles {
+				copy(r.Bundles[i][:], d.take(BundleRefSize, "bundle"))
+			}
+			for i, it := range r.Items {
+				if int(it.Bundle) > nb {
+					d.fail("item %d names bundle %d of %d", i, it.Bundle, nb)
+					break
+				}
 			}
 		}
 		m = r
@@ -348,16 +371,37 @@ type GetBlobs struct {
 	IDs      []fingerprint.ID
 }
 
-// Blobs answers GetBlobs: one item per ID, in order.
-type Blobs struct{ Items []BlobItem }
+// Blobs answers GetBlobs: one item per ID, in order, and the stored
+// bundles whose members the items name (version 4).
+type Blobs struct {
+	Items   []BlobItem
+	Bundles []BundleRef
+}
+
+// BundleRefSize is the size of a BundleRef.
+const BundleRefSize = 40
+
+// BundleRef is the vault's name for a stored bundle, opaque to the agent:
+// it asks for the bundle by it (GetBundle), once, however many items name
+// it.
+type BundleRef [BundleRefSize]byte
+
+// GetBundle asks for a stored bundle a Blobs reply named; the answer is a
+// Blob whose payload decodes to the bundle's plaintext (its members and
+// table, engine/pack's bundle format). The vault sends a bundle whole only
+// when every member is a blob the client may read.
+type GetBundle struct{ Ref BundleRef }
 
 // BlobItem is one blob of a Blobs reply: its payload encoded under Codec,
 // as in Blob (Code 0), or why not, as an Error would say. CodeTooLarge:
-// the reply was full; ask for it again.
+// the reply was full; ask for it again. Bundle k > 0: the blob is a member
+// of the bundle Bundles[k-1] (Codec 0, no Data); the agent gets the
+// bundle (GetBundle) and takes the member by its ID from its table.
 type BlobItem struct {
 	Code    Code
 	Message string
 	Codec   uint8
+	Bundle  uint16
 	Data    []byte
 }
 
@@ -477,6 +521,7 @@ func (*Ack) Type() Type           { return TypeAck }
 func (*Enrol) Type() Type         { return TypeEnrol }
 func (*Enrolled) Type() Type      { return TypeEnrolled }
 func (*GetBlobs) Type() Type      { return TypeGetBlobs }
+func (*GetBundle) Type() Type     { return TypeGetBundle }
 func (*Blobs) Type() Type         { return TypeBlobs }
 
 func (m *Hello) Append(b []byte) []byte {
@@ -522,9 +567,10 @@ func (m *GetBlobs) Append(b []byte) []byte { return appendIDs(append(b, m.BlobTy
 func (m *Blobs) size() int {
 	n := 4
 	for _, it := range m.Items {
-		n += 2 + 2 + len(it.Message) + 1 + 4 + len(it.Data)
+		n += 2 + 2 + len(it.Message) + 1 + 2 + 4 + len(it.Data)
 	}
-	return n
+	n += 4
+	return n + len(m.Bundles)*BundleRefSize
 }
 
 func (m *Blob) size() int    { return 1 + len(m.Data) }
@@ -541,7 +587,12 @@ func (m *Blobs) Append(b []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Items)))
 	for _, it := range m.Items {
 		b = binary.BigEndian.AppendUint16(b, uint16(it.Code))
-		b = appendBytes32(append(appendStr(b, it.Message), it.Codec), it.Data)
+		b = binary.BigEndian.AppendUint16(append(appendStr(b, it.Message), it.Codec), it.Bundle)
+		b = appendBytes32(b, it.Data)
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Bundles)))
+	for _, ref := range m.Bundles {
+		b = append(b, ref[:]...)
 	}
 	return b
 }
@@ -555,10 +606,12 @@ func (m *PutBlob) Append(b []byte) []byte {
 
 func (m *PutOK) Append(b []byte) []byte   { return binary.BigEndian.AppendUint32(b, m.Stored) }
 func (m *GetBlob) Append(b []byte) []byte { return append(append(b, m.BlobType), m.ID[:]...) }
-func (m *Blob) Append(b []byte) []byte    { return append(append(b, m.Codec), m.Data...) }
-func (*Flush) Append(b []byte) []byte     { return b }
-func (*FlushOK) Append(b []byte) []byte   { return b }
-func (m *Commit) Append(b []byte) []byte  { return append(b, m.Snapshot...) }
+
+func (m *GetBundle) Append(b []byte) []byte { return append(b, m.Ref[:]...) }
+func (m *Blob) Append(b []byte) []byte      { return append(append(b, m.Codec), m.Data...) }
+func (*Flush) Append(b []byte) []byte       { return b }
+func (*FlushOK) Append(b []byte) []byte     { return b }
+func (m *Commit) Append(b []byte) []byte    { return append(b, m.Snapshot...) }
 func (m *Committed) Append(b []byte) []byte {
 	return append(b, m.ID[:]...)
 }

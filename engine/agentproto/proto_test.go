@@ -46,6 +46,8 @@ func samples() []Message {
 		&GetBlobs{BlobType: 1, IDs: []fingerprint.ID{}},
 		&Blobs{Items: []BlobItem{{Data: []byte("one")}, {Code: CodeNotFound, Message: "gone", Data: []byte{}}, {Codec: 1, Data: []byte("z")}}},
 		&Blobs{Items: []BlobItem{}},
+		&Blobs{Items: []BlobItem{{Bundle: 1, Data: []byte{}}, {Data: []byte("x")}, {Bundle: 2, Data: []byte{}}}, Bundles: []BundleRef{{1, 2, 3}, {39: 9}}},
+		&GetBundle{Ref: BundleRef{7, 39: 8}},
 		&Flush{}, &FlushOK{},
 		&Commit{Snapshot: []byte(`{"version":1}`)},
 		&Committed{ID: id(6)},

@@ -131,10 +131,12 @@ type Client struct {
 	err     error // set once the connection failed
 	done    chan struct{}
 
-	maxPending atomic.Int64
-	recvWire   atomic.Int64     // payload bytes of the blobs received
-	recvPlain  atomic.Int64     // their plaintext
-	frames     [64]atomic.Int64 // sent, by type
+	maxPending  atomic.Int64
+	recvWire    atomic.Int64     // payload bytes of the blobs received
+	bundlesRecv atomic.Int64     // blobs taken from bundles received whole
+	bundles     bundleCache      // decoded bundles received whole (bundles.go)
+	recvPlain   atomic.Int64     // their plaintext
+	frames      [64]atomic.Int64 // sent, by type
 }
 
 type result struct {
@@ -231,6 +233,10 @@ func (c *Client) decode(dst []byte, t pack.BlobType, id fingerprint.ID, codec ui
 // Received returns the bytes of the blobs this client received and
 // checked: as they crossed the network (compressed) and as plaintext.
 func (c *Client) Received() (wire, plain int64) { return c.recvWire.Load(), c.recvPlain.Load() }
+
+// BundleMembersReceived returns how many blobs this client took from
+// bundles the vault sent whole.
+func (c *Client) BundleMembersReceived() int64 { return c.bundlesRecv.Load() }
 
 // MaxPending returns the most requests this client had in flight at once.
 func (c *Client) MaxPending() int64 { return c.maxPending.Load() }

@@ -735,6 +735,8 @@ func (r *Reader) GetBatch(ctx context.Context, ids []fingerprint.ID, each func(i
 			var data []byte
 			var err error
 			switch {
+			case it.Bundle != 0:
+				data, err = c.bundleMember(ctx, rep.Bundles[it.Bundle-1], id)
 			case it.Code == agentproto.CodeTooLarge:
 				buf, err = c.getBlob(ctx, pack.Data, id, buf[:0])
 				data = buf

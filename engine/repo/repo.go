@@ -144,7 +144,8 @@ type Repo struct {
 	idx       *index.Index
 	bufs      sync.Pool // *[]byte: sealed blobs (Put, Get)
 	bundles   bundleCache
-	packFiles packFiles // open for reading (get.go)
+	headers   headerCache // bundle listings of packs (BundleMembers)
+	packFiles packFiles   // open for reading (get.go)
 
 	// Bundled bytes sealed so far, plaintext and sealed: PutSize reports a
 	// bundled blob's share at this ratio (its bundle is sealed later).

@@ -49,6 +49,14 @@
 //   - Data blobs are served as stored (Repo.GetEncoded): the agent
 //     decodes and checks them; the vault neither decompresses nor hashes
 //     them. Trees it decodes itself (their children become readable).
+//     A member of a bundle is answered in a Blobs reply by the bundle's
+//     name, and the bundle sent whole as stored (GetBundle,
+//     Repo.GetEncodedBundle), only if every member the bundle's pack
+//     header lists (Repo.BundleMembers) is readable by the session: a
+//     bundle may hold other snapshots' blobs, another client's when the
+//     vault formed it. Otherwise the member is sent alone, as plaintext
+//     from the opened bundle. A name the vault did not give (no bundle of
+//     that length at that offset) is refused like an unreadable one.
 //   - Commit: the snapshot is decoded strictly, its Client forced to the
 //     authenticated name, its stored-data counters replaced by the
 //     vault's own count for the session, its parent (if any) must be this

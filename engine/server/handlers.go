@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -131,6 +132,8 @@ func (ss *session) handle(ctx context.Context, m agentproto.Message) agentproto.
 		return ss.get(ctx, m)
 	case *agentproto.GetBlobs:
 		return ss.getMany(ctx, m)
+	case *agentproto.GetBundle:
+		return ss.getBundle(ctx, m)
 	case *agentproto.Flush:
 		before := ss.unflushed()
 		if err := s.Repo.Flush(ctx); err != nil {
@@ -387,15 +390,36 @@ func (ss *session) get(ctx context.Context, m *agentproto.GetBlob) agentproto.Me
 const blobsReplyLimit = 8 << 20
 
 // getMany answers GetBlobs: each blob as GetBlob would, one after
-// another (so the members of one bundle come from the bundle cache).
+// another (so the members of one bundle come from the bundle cache), or,
+// for a member of a stored bundle whose every member this client may
+// read, by naming the bundle, which the agent gets whole (GetBundle) and
+// decodes itself (see the package doc).
 func (ss *session) getMany(ctx context.Context, m *agentproto.GetBlobs) agentproto.Message {
 	r := &agentproto.Blobs{Items: make([]agentproto.BlobItem, len(m.IDs))}
 	size := 0
+	var inReply map[repo.BundleRef]uint16 // bundles of this reply, by 1-based index
 	for i, id := range m.IDs {
 		it := &r.Items[i]
 		if size >= blobsReplyLimit {
 			it.Code, it.Message = agentproto.CodeTooLarge, "reply full: ask again"
 			continue
+		}
+		if m.BlobType == uint8(pack.Data) {
+			if ref, ok := ss.s.Repo.BundleOf(pack.Data, id); ok && ss.mayRead(pack.Data, id) {
+				if k, ok := inReply[ref]; ok {
+					it.Bundle = k
+					continue
+				}
+				if len(r.Bundles) < agentproto.MaxGetIDs && ss.mayReadBundle(ref) {
+					r.Bundles = append(r.Bundles, bundleRef(ref))
+					if inReply == nil {
+						inReply = map[repo.BundleRef]uint16{}
+					}
+					inReply[ref] = uint16(len(r.Bundles))
+					it.Bundle = uint16(len(r.Bundles))
+					continue
+				}
+			}
 		}
 		switch a := ss.get(ctx, &agentproto.GetBlob{BlobType: m.BlobType, ID: id}).(type) {
 		case *agentproto.Blob:
@@ -406,6 +430,79 @@ func (ss *session) getMany(ctx context.Context, m *agentproto.GetBlobs) agentpro
 		}
 	}
 	return r
+}
+
+// getBundle serves a stored bundle a Blobs reply named, as stored: only
+// one whose every member this client may read.
+func (ss *session) getBundle(ctx context.Context, m *agentproto.GetBundle) agentproto.Message {
+	ref := repoBundleRef(m.Ref)
+	if !ss.mayReadBundle(ref) {
+		return errMsg(agentproto.CodeForbidden, fmt.Sprintf("bundle %x: not a bundle whose every member is part of a snapshot this client opened: ask for its blobs one by one", m.Ref[:8]))
+	}
+	codec, b, err := ss.s.Repo.GetEncodedBundle(ctx, ref, nil)
+	if err != nil {
+		return fail(fmt.Errorf("read bundle: %w", err))
+	}
+	ss.mu.Lock()
+	ss.c.readBlobs++
+	ss.c.readBytes += int64(len(b))
+	ss.mu.Unlock()
+	return &agentproto.Blob{Codec: uint8(codec), Data: b}
+}
+
+// bundleRef and repoBundleRef convert between the repository's and the
+// wire's names of a bundle.
+func bundleRef(r repo.BundleRef) agentproto.BundleRef {
+	var w agentproto.BundleRef
+	copy(w[:32], r.Pack[:])
+	binary.BigEndian.PutUint32(w[32:], r.Offset)
+	binary.BigEndian.PutUint32(w[36:], r.Length)
+	return w
+}
+
+func repoBundleRef(w agentproto.BundleRef) repo.BundleRef {
+	var r repo.BundleRef
+	copy(r.Pack[:], w[:32])
+	r.Offset = binary.BigEndian.Uint32(w[32:])
+	r.Length = binary.BigEndian.Uint32(w[36:])
+	return r
+}
+
+// mayRead reports whether this client may read the blob.
+func (ss *session) mayRead(t pack.BlobType, id fingerprint.ID) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	_, ok := ss.readable[blobKey{t, id}]
+	return ok
+}
+
+// mayReadBundle reports whether this client may read every member of
+// bundle ref, so the bundle may be sent whole: it may hold blobs of other
+// snapshots, another client's when the vault formed it. A yes is kept for
+// the session (what a client may read only grows); a no is asked again.
+func (ss *session) mayReadBundle(ref repo.BundleRef) bool {
+	ss.mu.Lock()
+	_, ok := ss.wholeBundles[ref]
+	ss.mu.Unlock()
+	if ok {
+		return true
+	}
+	ids, err := ss.s.Repo.BundleMembers(ref)
+	if err != nil {
+		return false
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for _, id := range ids {
+		if _, ok := ss.readable[blobKey{pack.Data, id}]; !ok {
+			return false
+		}
+	}
+	if ss.wholeBundles == nil {
+		ss.wholeBundles = map[repo.BundleRef]struct{}{}
+	}
+	ss.wholeBundles[ref] = struct{}{}
+	return true
 }
 
 // children lists the blobs a tree blob refers to.

@@ -93,7 +93,9 @@ type session struct {
 	jobDone   bool
 	committed bool
 	readable  map[blobKey]struct{} // blobs this client may read (GetBlob)
-	c         sessionCounts
+	// wholeBundles are the bundles whose every member is readable.
+	wholeBundles map[repo.BundleRef]struct{}
+	c            sessionCounts
 	// tally counts the exact stored bytes of the blobs this session put
 	// (repo.Tally); the counts' dataStored and treeStored estimate bundled
 	// chunks until their bundle is sealed. After a Flush it is exact.

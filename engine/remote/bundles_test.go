@@ -1,0 +1,125 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"keep/engine/agentproto"
+
+	"keep/engine/fingerprint"
+	"keep/engine/internal/corpus"
+	"keep/engine/pack"
+	"keep/engine/repo"
+)
+
+// TestBundleRestore: a restore receives a stored bundle whole, as stored
+// (compressed), when every member is a blob of the snapshot it opened,
+// and takes the members from it; a bundle that also holds a blob the
+// client may not read (here a file that only the older snapshot has) is
+// never sent whole: its members come one by one, and the restore is the
+// same.
+func TestBundleRestore(t *testing.T) {
+	v := newVaultWith(t, repo.Options{Chunker: testChunker, BundleBelow: 8 << 10})
+	cr := v.enrolAgent(t, "web1")
+	src := filepath.Join(t.TempDir(), "src")
+	must(t, os.MkdirAll(src, 0o755))
+	// One text in 40 files: compressible together, in any order.
+	all := corpus.Text(10, 40*4000)[:40*4000]
+	for i := range 40 {
+		must(t, os.WriteFile(filepath.Join(src, "small"+string(rune('a'+i))), all[i*4000:(i+1)*4000], 0o644))
+	}
+	c := v.dial(t, cr, Options{})
+	res1, st := runBackup(t, c, []string{src}, fingerprint.ID{})
+	s := st.Stats()
+	t.Logf("backup: %+v", s)
+	if s.PutBundles == 0 {
+		t.Fatalf("the small files were not sent in a bundle: %+v", s)
+	}
+
+	rc := v.dial(t, cr, Options{})
+	_, target := restoreAll(t, rc, res1.Snapshot.ID, "web1")
+	compareTrees(t, src, filepath.Join(target, "src"))
+	wire, plain := rc.Received()
+	got := rc.BundleMembersReceived()
+	t.Logf("restore of the first snapshot: %d members from whole bundles (%d GetBundle), %d bytes received for %d of plaintext", got, rc.Sent(agentproto.TypeGetBundle), wire, plain)
+	if got != 40 {
+		t.Fatalf("%d of the 40 small files came from a bundle sent whole", got)
+	}
+	// What compressing the files together saves, at least half of it,
+	// must be missing from the wire.
+	_, z := rc.coder.Encode(nil, all)
+	saved := int64(len(all) - len(z))
+	if plain < 40*4000 || saved < 40*4000/4 || wire > plain-saved/2 {
+		t.Fatalf("received %d bytes for %d of plaintext (compressing the files saves %d): the bundle did not come compressed", wire, plain, saved)
+	}
+	if n := rc.Sent(agentproto.TypeGetBundle); n != 1 {
+		t.Fatalf("the bundle was asked for %d times", n)
+	}
+
+	// The second snapshot lacks one file of the bundle: that member is
+	// not the client's to read in a restore of it.
+	must(t, os.Remove(filepath.Join(src, "smallc")))
+	res2, _ := runBackup(t, v.dial(t, cr, Options{}), []string{src}, res1.Snapshot.ID)
+	rc2 := v.dial(t, cr, Options{})
+	_, target2 := restoreAll(t, rc2, res2.Snapshot.ID, "web1")
+	compareTrees(t, src, filepath.Join(target2, "src"))
+	if n := rc2.BundleMembersReceived(); n != 0 {
+		t.Fatalf("a bundle holding a blob outside the snapshot was sent whole (%d members taken from it)", n)
+	}
+	if _, plain := rc2.Received(); plain < 39*4000 {
+		t.Fatalf("received %d bytes of plaintext for 39 files of 4000", plain)
+	}
+	// Asked for directly, the bundle is refused in that session, and so
+	// is a name the vault never gave (the right place, another length).
+	ref, ok := v.repo.BundleOf(pack.Data, rc2.fp.Sum(all[:4000]))
+	if !ok {
+		t.Fatal("the first file is not in a bundle")
+	}
+	forged := ref
+	forged.Length--
+	for _, r := range []repo.BundleRef{ref, forged} {
+		var w agentproto.BundleRef
+		copy(w[:], r.Pack[:])
+		binary.BigEndian.PutUint32(w[32:], r.Offset)
+		binary.BigEndian.PutUint32(w[36:], r.Length)
+		if _, err := rc2.call(context.Background(), &agentproto.GetBundle{Ref: w}); !isCode(err, agentproto.CodeForbidden) {
+			t.Fatalf("GetBundle of %+v outside the snapshot: %v; want CodeForbidden", r, err)
+		}
+		if _, err := rc.call(context.Background(), &agentproto.GetBundle{Ref: w}); r == ref && err != nil || r != ref && !isCode(err, agentproto.CodeForbidden) {
+			t.Fatalf("GetBundle of %+v in the first snapshot's session: %v", r, err)
+		}
+	}
+}
+
+// TestAgentChecksBundleMembers: a member taken from a bundle the vault
+// sent is checked against its ID; one that does not match, or is not in
+// the bundle, is ErrCorrupt.
+func TestAgentChecksBundleMembers(t *testing.T) {
+	v := newVault(t)
+	c := v.dial(t, v.enrolAgent(t, "web1"), Options{})
+	good, bad := corpus.Text(1, 3000), corpus.Text(2, 3000)
+	var b pack.Bundler
+	b.Add(c.fp.Sum(good), good)
+	b.Add(c.fp.Sum(good[:100]), bad) // listed under another content's ID
+	ms, err := pack.ParseBundle(b.Plaintext())
+	must(t, err)
+	d := &decodedBundle{done: make(chan struct{}), plain: b.Plaintext(), members: pack.NewBundleIndex(ms)}
+	close(d.done)
+	ref := agentproto.BundleRef{1}
+	c.bundles.m = map[agentproto.BundleRef]*decodedBundle{ref: d}
+	c.bundles.recent = []agentproto.BundleRef{ref}
+	ctx := context.Background()
+	if got, err := c.bundleMember(ctx, ref, c.fp.Sum(good)); err != nil || !bytes.Equal(got, good) {
+		t.Fatalf("good member: %v", err)
+	}
+	for name, id := range map[string]fingerprint.ID{"wrong content": c.fp.Sum(good[:100]), "not a member": c.fp.Sum(bad)} {
+		if _, err := c.bundleMember(ctx, ref, id); !errors.Is(err, repo.ErrCorrupt) {
+			t.Errorf("%s: %v; want ErrCorrupt", name, err)
+		}
+	}
+}
