@@ -212,3 +212,19 @@ func TestTruncate(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// TestBlobsBundleRefs: a Blobs item names a bundle of its reply, and a
+// member carries no payload of its own; anything else is ErrFrame.
+func TestBlobsBundleRefs(t *testing.T) {
+	for name, m := range map[string]*Blobs{
+		"past the bundles":  {Items: []BlobItem{{Bundle: 2}}, Bundles: []BundleRef{{1}}},
+		"no bundles":        {Items: []BlobItem{{Bundle: 1}}},
+		"member with data":  {Items: []BlobItem{{Bundle: 1, Data: []byte("x")}}, Bundles: []BundleRef{{1}}},
+		"member with codec": {Items: []BlobItem{{Bundle: 1, Codec: 1}}, Bundles: []BundleRef{{1}}},
+		"member with code":  {Items: []BlobItem{{Bundle: 1, Code: CodeNotFound}}, Bundles: []BundleRef{{1}}},
+	} {
+		if _, err := Decode(TypeBlobs, m.Append(nil)); !errors.Is(err, ErrFrame) {
+			t.Errorf("%s: %v; want ErrFrame", name, err)
+		}
+	}
+}
