@@ -94,6 +94,11 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 	for _, p := range pos[1:] {
 		subs = append(subs, snapPath(snap, p))
 	}
+	if len(subs) == 0 {
+		// A whole snapshot: let the vault learn its trees ahead of the
+		// walk, so it can send the bundles of small files whole.
+		rd.LearnTrees(ctx, snap.Tree)
+	}
 	r := &restorer{ctx: ctx, g: rd, snap: snap, policy: *policy}
 	var runErr error
 	switch {

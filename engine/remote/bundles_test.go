@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"keep/engine/internal/corpus"
 	"keep/engine/pack"
 	"keep/engine/repo"
+	"keep/engine/restore"
 )
 
 // TestBundleRestore: a restore receives a stored bundle whole, as stored
@@ -121,5 +123,40 @@ func TestAgentChecksBundleMembers(t *testing.T) {
 		if _, err := c.bundleMember(ctx, ref, id); !errors.Is(err, repo.ErrCorrupt) {
 			t.Errorf("%s: %v; want ErrCorrupt", name, err)
 		}
+	}
+}
+
+// TestLearnTrees: a bundle of small files from many directories is sent
+// whole to a restore only once the vault has served all their trees;
+// LearnTrees reads them ahead of the restore's walk, so every member then
+// comes from the bundle.
+func TestLearnTrees(t *testing.T) {
+	v := newVaultWith(t, repo.Options{Chunker: testChunker, BundleBelow: 8 << 10})
+	cr := v.enrolAgent(t, "web1")
+	src := filepath.Join(t.TempDir(), "src")
+	all := corpus.Text(20, 60*3000)[:60*3000]
+	for i := range 60 {
+		d := filepath.Join(src, fmt.Sprintf("d%02d", i/2))
+		must(t, os.MkdirAll(d, 0o755))
+		must(t, os.WriteFile(filepath.Join(d, fmt.Sprintf("f%d", i%2)), all[i*3000:(i+1)*3000], 0o644))
+	}
+	res, _ := runBackup(t, v.dial(t, cr, Options{}), []string{src}, fingerprint.ID{})
+
+	ctx := context.Background()
+	rc := v.dial(t, cr, Options{})
+	rd, err := rc.OpenRestore(ctx, res.Snapshot.ID, "", "web1")
+	must(t, err)
+	rd.LearnTrees(ctx, rd.Snapshot().Tree)
+	<-rd.learnDone
+	target := t.TempDir()
+	rres, err := restore.Restore(ctx, rd, rd.Snapshot(), "", target, restore.Options{})
+	must(t, err)
+	must(t, rd.Finish(ctx, nil, nil))
+	if len(rres.Failed) > 0 {
+		t.Fatalf("restore failed items: %+v", rres.Failed)
+	}
+	compareTrees(t, src, filepath.Join(target, "src"))
+	if n := rc.BundleMembersReceived(); n != 60 {
+		t.Fatalf("%d of 60 small files in 30 directories came from a bundle sent whole", n)
 	}
 }

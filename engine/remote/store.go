@@ -684,6 +684,9 @@ type Reader struct {
 	c     *Client
 	snap  *snapshot.Snapshot
 	jobID string
+
+	learnStop context.CancelFunc // LearnTrees, if started
+	learnDone chan struct{}
 }
 
 // OpenRestore opens snapshot id for a restore job (kind jobs.Restore or
@@ -761,6 +764,7 @@ func (r *Reader) GetBatch(ctx context.Context, ids []fingerprint.ID, each func(i
 // Finish ends the restore job: failed with runErr's reason, or done with
 // the items that failed (a restore's Result.Failed).
 func (r *Reader) Finish(ctx context.Context, failed []agentproto.SkippedItem, runErr error) error {
+	r.stopLearning()
 	if runErr != nil {
 		_, err := reply[*agentproto.Ack](r.c.call(ctx, &agentproto.EndJob{Failed: true, Reason: agentproto.Truncate(runErr.Error())}))
 		return err
