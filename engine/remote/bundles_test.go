@@ -76,6 +76,23 @@ func TestBundleRestore(t *testing.T) {
 	if _, plain := rc2.Received(); plain < 39*4000 {
 		t.Fatalf("received %d bytes of plaintext for 39 files of 4000", plain)
 	}
+	// Learning the snapshot's trees and its parent's makes the deleted
+	// file the client's to read again: the bundle comes whole.
+	rc3 := v.dial(t, cr, Options{})
+	rd3, err := rc3.OpenRestore(context.Background(), res2.Snapshot.ID, "", "web1")
+	must(t, err)
+	rd3.LearnTrees(context.Background(), rd3.Snapshot().Tree)
+	<-rd3.learnDone
+	target3 := t.TempDir()
+	if _, err := restore.Restore(context.Background(), rd3, rd3.Snapshot(), "", target3, restore.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, rd3.Finish(context.Background(), nil, nil))
+	compareTrees(t, src, filepath.Join(target3, "src"))
+	if n := rc3.BundleMembersReceived(); n != 39 {
+		t.Fatalf("with the parent's trees learnt, %d of 39 files came from the bundle sent whole", n)
+	}
+
 	// Asked for directly, the bundle is refused in that session, and so
 	// is a name the vault never gave (the right place, another length).
 	ref, ok := v.repo.BundleOf(pack.Data, rc2.fp.Sum(all[:4000]))

@@ -25,62 +25,88 @@ const learnWorkers = 4
 // LearnTrees reads, in the background, every directory tree under root
 // (a whole-snapshot restore: the snapshot's tree), level by level, and
 // drops them; a failure stops it silently (the restore reports its own).
-// Finish stops it and waits for it.
+// For the snapshot's own tree it then opens the snapshot's parent, if it
+// has one, and reads the parent's trees it has not read: a bundle formed
+// by the parent's backup also holds the files edited or deleted since,
+// and the vault sends it whole only if those are the client's to read
+// too. Finish stops it and waits for it.
 func (r *Reader) LearnTrees(ctx context.Context, root fingerprint.ID) {
 	ctx, cancel := context.WithCancel(ctx)
 	r.learnStop = cancel
 	r.learnDone = make(chan struct{})
 	go func() {
 		defer close(r.learnDone)
-		level := []fingerprint.ID{root}
-		for len(level) > 0 && ctx.Err() == nil {
-			var mu sync.Mutex
-			var next []fingerprint.ID
-			ids := make(chan fingerprint.ID)
-			var wg sync.WaitGroup
-			for range learnWorkers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					var buf []byte
-					for id := range ids {
-						b, err := r.c.getBlob(ctx, pack.Tree, id, buf[:0])
-						if err != nil {
-							cancel()
-							continue
-						}
-						buf = b
-						blob, err := tree.Decode(b)
-						if err != nil {
-							cancel()
-							continue
-						}
-						mu.Lock()
-						switch blob.Kind {
-						case tree.KindNodes:
-							for i := range blob.Nodes {
-								if n := &blob.Nodes[i]; !n.Subtree.IsZero() {
-									next = append(next, n.Subtree)
-								}
-							}
-						case tree.KindParts:
-							next = append(next, blob.Parts...)
-						}
-						mu.Unlock()
-					}
-				}()
-			}
-			for _, id := range level {
-				select {
-				case ids <- id:
-				case <-ctx.Done():
-				}
-			}
-			close(ids)
-			wg.Wait()
-			level = next
+		seen := map[fingerprint.ID]struct{}{}
+		r.learn(ctx, cancel, root, seen)
+		if root != r.snap.Tree || r.snap.Parent.IsZero() || ctx.Err() != nil {
+			return
 		}
+		p, _, err := r.c.openSnapshot(ctx, r.snap.Parent, false)
+		if err != nil {
+			return
+		}
+		r.learn(ctx, cancel, p.Tree, seen)
 	}()
+}
+
+// learn reads the directory trees under root not in seen, adding them.
+func (r *Reader) learn(ctx context.Context, cancel context.CancelFunc, root fingerprint.ID, seen map[fingerprint.ID]struct{}) {
+	level := []fingerprint.ID{root}
+	for len(level) > 0 && ctx.Err() == nil {
+		var mu sync.Mutex
+		var next []fingerprint.ID
+		add := func(id fingerprint.ID) { // under mu
+			if _, ok := seen[id]; !ok {
+				seen[id] = struct{}{}
+				next = append(next, id)
+			}
+		}
+		ids := make(chan fingerprint.ID)
+		var wg sync.WaitGroup
+		for range learnWorkers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var buf []byte
+				for id := range ids {
+					b, err := r.c.getBlob(ctx, pack.Tree, id, buf[:0])
+					if err != nil {
+						cancel()
+						continue
+					}
+					buf = b
+					blob, err := tree.Decode(b)
+					if err != nil {
+						cancel()
+						continue
+					}
+					mu.Lock()
+					switch blob.Kind {
+					case tree.KindNodes:
+						for i := range blob.Nodes {
+							if n := &blob.Nodes[i]; !n.Subtree.IsZero() {
+								add(n.Subtree)
+							}
+						}
+					case tree.KindParts:
+						for _, id := range blob.Parts {
+							add(id)
+						}
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		for _, id := range level {
+			select {
+			case ids <- id:
+			case <-ctx.Done():
+			}
+		}
+		close(ids)
+		wg.Wait()
+		level = next
+	}
 }
 
 // stopLearning stops LearnTrees, if it runs, and waits for it.
