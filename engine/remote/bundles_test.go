@@ -11,12 +11,14 @@ import (
 	"testing"
 
 	"keep/engine/agentproto"
+	"keep/engine/backup"
 
 	"keep/engine/fingerprint"
 	"keep/engine/internal/corpus"
 	"keep/engine/pack"
 	"keep/engine/repo"
 	"keep/engine/restore"
+	"keep/engine/tree"
 )
 
 // TestBundleRestore: a restore receives a stored bundle whole, as stored
@@ -175,5 +177,70 @@ func TestLearnTrees(t *testing.T) {
 	compareTrees(t, src, filepath.Join(target, "src"))
 	if n := rc.BundleMembersReceived(); n != 60 {
 		t.Fatalf("%d of 60 small files in 30 directories came from a bundle sent whole", n)
+	}
+}
+
+// TestLearnParentImage: the bundles of a disk image's chunks formed by
+// the parent's backup hold blocks the restored generation rewrote; once
+// LearnTrees has read the parent's trees, those of the image's chunks
+// too, every chunk of the restore comes from a bundle sent whole.
+func TestLearnParentImage(t *testing.T) {
+	v := newVault(t)
+	ctx := context.Background()
+	cr := v.enrolAgent(t, "web1")
+	img := filepath.Join(t.TempDir(), "disk.img")
+	data := pseudo(13, 80<<20) // more chunks than a node keeps inline: they go to extent trees
+	must(t, os.WriteFile(img, data, 0o600))
+	backupImage := func(parent fingerprint.ID) *backup.Result {
+		c := v.dial(t, cr, Options{})
+		st, err := c.NewStore(ctx, Job{Hostname: "web1", Paths: []string{img}, Parent: parent})
+		must(t, err)
+		res, err := backup.Run(ctx, st, nil, backup.Options{Hostname: "web1", Images: []string{img}, Parent: st.Parent(), Progress: st.Progress})
+		must(t, st.Finish(ctx, res, err))
+		must(t, err)
+		return res
+	}
+	res1 := backupImage(fingerprint.ID{})
+	for i := range 8 { // one 4 KiB block in each MiB
+		copy(data[i<<20+4096*i:], pseudo(uint64(100+i), 4096))
+	}
+	must(t, os.WriteFile(img, data, 0o600))
+	res2 := backupImage(res1.Snapshot.ID)
+
+	rc := v.dial(t, cr, Options{})
+	rd, err := rc.OpenRestore(ctx, res2.Snapshot.ID, "", "web1")
+	must(t, err)
+	rd.LearnTrees(ctx, rd.Snapshot().Tree)
+	<-rd.learnDone
+	nodes, err := tree.Load(ctx, rd, rd.Snapshot().Tree)
+	must(t, err)
+	chunks := 0
+	for _, n := range nodes {
+		for _, e := range n.Content {
+			if !e.Hole {
+				chunks++
+			}
+		}
+	}
+	target := t.TempDir()
+	rres, err := restore.Restore(ctx, rd, rd.Snapshot(), "", target, restore.Options{})
+	must(t, err)
+	must(t, rd.Finish(ctx, nil, nil))
+	if len(rres.Failed) > 0 {
+		t.Fatalf("restore failed items: %+v", rres.Failed)
+	}
+	var got []byte
+	must(t, filepath.WalkDir(target, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			got, err = os.ReadFile(p)
+		}
+		return err
+	}))
+	if !bytes.Equal(got, data) {
+		t.Fatal("restored image differs from the second generation")
+	}
+	t.Logf("%d chunks, %d from bundles sent whole", chunks, rc.BundleMembersReceived())
+	if n := rc.BundleMembersReceived(); chunks < 4097 || n != int64(chunks) {
+		t.Fatalf("%d of the image's %d chunks came from bundles sent whole", n, chunks)
 	}
 }

@@ -26,8 +26,9 @@ const learnWorkers = 4
 // (a whole-snapshot restore: the snapshot's tree), level by level, and
 // drops them; a failure stops it silently (the restore reports its own).
 // For the snapshot's own tree it then opens the snapshot's parent, if it
-// has one, and reads the parent's trees it has not read: a bundle formed
-// by the parent's backup also holds the files edited or deleted since,
+// has one, and reads the parent's trees it has not read, those of its
+// large files' chunks too: a bundle formed by the parent's backup also
+// holds the files (or a disk image's blocks) changed or deleted since,
 // and the vault sends it whole only if those are the client's to read
 // too. Finish stops it and waits for it.
 func (r *Reader) LearnTrees(ctx context.Context, root fingerprint.ID) {
@@ -37,7 +38,7 @@ func (r *Reader) LearnTrees(ctx context.Context, root fingerprint.ID) {
 	go func() {
 		defer close(r.learnDone)
 		seen := map[fingerprint.ID]struct{}{}
-		r.learn(ctx, cancel, root, seen)
+		r.learn(ctx, cancel, root, seen, false)
 		if root != r.snap.Tree || r.snap.Parent.IsZero() || ctx.Err() != nil {
 			return
 		}
@@ -45,12 +46,14 @@ func (r *Reader) LearnTrees(ctx context.Context, root fingerprint.ID) {
 		if err != nil {
 			return
 		}
-		r.learn(ctx, cancel, p.Tree, seen)
+		r.learn(ctx, cancel, p.Tree, seen, true)
 	}()
 }
 
-// learn reads the directory trees under root not in seen, adding them.
-func (r *Reader) learn(ctx context.Context, cancel context.CancelFunc, root fingerprint.ID, seen map[fingerprint.ID]struct{}) {
+// learn reads the directory trees under root not in seen, adding them,
+// and with content the trees listing large files' chunks too (a restore
+// reads those of the snapshot it restores itself; a parent's it does not).
+func (r *Reader) learn(ctx context.Context, cancel context.CancelFunc, root fingerprint.ID, seen map[fingerprint.ID]struct{}, content bool) {
 	level := []fingerprint.ID{root}
 	for len(level) > 0 && ctx.Err() == nil {
 		var mu sync.Mutex
@@ -84,8 +87,14 @@ func (r *Reader) learn(ctx context.Context, cancel context.CancelFunc, root fing
 					switch blob.Kind {
 					case tree.KindNodes:
 						for i := range blob.Nodes {
-							if n := &blob.Nodes[i]; !n.Subtree.IsZero() {
+							n := &blob.Nodes[i]
+							if !n.Subtree.IsZero() {
 								add(n.Subtree)
+							}
+							if content {
+								for _, id := range n.ContentBlobs {
+									add(id)
+								}
 							}
 						}
 					case tree.KindParts:
