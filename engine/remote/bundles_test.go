@@ -11,13 +11,11 @@ import (
 	"testing"
 
 	"keep/engine/agentproto"
-	"keep/engine/backup"
 
 	"keep/engine/fingerprint"
 	"keep/engine/internal/corpus"
 	"keep/engine/pack"
 	"keep/engine/repo"
-	"keep/engine/restore"
 	"keep/engine/tree"
 )
 
@@ -81,15 +79,7 @@ func TestBundleRestore(t *testing.T) {
 	// Learning the snapshot's trees and its parent's makes the deleted
 	// file the client's to read again: the bundle comes whole.
 	rc3 := v.dial(t, cr, Options{})
-	rd3, err := rc3.OpenRestore(context.Background(), res2.Snapshot.ID, "", "web1")
-	must(t, err)
-	rd3.LearnTrees(context.Background(), rd3.Snapshot().Tree)
-	<-rd3.learnDone
-	target3 := t.TempDir()
-	if _, err := restore.Restore(context.Background(), rd3, rd3.Snapshot(), "", target3, restore.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	must(t, rd3.Finish(context.Background(), nil, nil))
+	_, target3 := restoreWith(t, rc3, res2.Snapshot.ID, "web1", true)
 	compareTrees(t, src, filepath.Join(target3, "src"))
 	if n := rc3.BundleMembersReceived(); n != 39 {
 		t.Fatalf("with the parent's trees learnt, %d of 39 files came from the bundle sent whole", n)
@@ -161,19 +151,8 @@ func TestLearnTrees(t *testing.T) {
 	}
 	res, _ := runBackup(t, v.dial(t, cr, Options{}), []string{src}, fingerprint.ID{})
 
-	ctx := context.Background()
 	rc := v.dial(t, cr, Options{})
-	rd, err := rc.OpenRestore(ctx, res.Snapshot.ID, "", "web1")
-	must(t, err)
-	rd.LearnTrees(ctx, rd.Snapshot().Tree)
-	<-rd.learnDone
-	target := t.TempDir()
-	rres, err := restore.Restore(ctx, rd, rd.Snapshot(), "", target, restore.Options{})
-	must(t, err)
-	must(t, rd.Finish(ctx, nil, nil))
-	if len(rres.Failed) > 0 {
-		t.Fatalf("restore failed items: %+v", rres.Failed)
-	}
+	_, target := restoreWith(t, rc, res.Snapshot.ID, "web1", true)
 	compareTrees(t, src, filepath.Join(target, "src"))
 	if n := rc.BundleMembersReceived(); n != 60 {
 		t.Fatalf("%d of 60 small files in 30 directories came from a bundle sent whole", n)
@@ -191,27 +170,16 @@ func TestLearnParentImage(t *testing.T) {
 	img := filepath.Join(t.TempDir(), "disk.img")
 	data := pseudo(13, 80<<20) // more chunks than a node keeps inline: they go to extent trees
 	must(t, os.WriteFile(img, data, 0o600))
-	backupImage := func(parent fingerprint.ID) *backup.Result {
-		c := v.dial(t, cr, Options{})
-		st, err := c.NewStore(ctx, Job{Hostname: "web1", Paths: []string{img}, Parent: parent})
-		must(t, err)
-		res, err := backup.Run(ctx, st, nil, backup.Options{Hostname: "web1", Images: []string{img}, Parent: st.Parent(), Progress: st.Progress})
-		must(t, st.Finish(ctx, res, err))
-		must(t, err)
-		return res
-	}
-	res1 := backupImage(fingerprint.ID{})
+	res1 := backupImage(t, v.dial(t, cr, Options{}), img, fingerprint.ID{})
 	for i := range 8 { // one 4 KiB block in each MiB
 		copy(data[i<<20+4096*i:], pseudo(uint64(100+i), 4096))
 	}
 	must(t, os.WriteFile(img, data, 0o600))
-	res2 := backupImage(res1.Snapshot.ID)
+	res2 := backupImage(t, v.dial(t, cr, Options{}), img, res1.Snapshot.ID)
 
 	rc := v.dial(t, cr, Options{})
-	rd, err := rc.OpenRestore(ctx, res2.Snapshot.ID, "", "web1")
-	must(t, err)
-	rd.LearnTrees(ctx, rd.Snapshot().Tree)
-	<-rd.learnDone
+	rd, target := restoreWith(t, rc, res2.Snapshot.ID, "web1", true)
+	got := restoredImage(t, target)
 	nodes, err := tree.Load(ctx, rd, rd.Snapshot().Tree)
 	must(t, err)
 	chunks := 0
@@ -222,20 +190,6 @@ func TestLearnParentImage(t *testing.T) {
 			}
 		}
 	}
-	target := t.TempDir()
-	rres, err := restore.Restore(ctx, rd, rd.Snapshot(), "", target, restore.Options{})
-	must(t, err)
-	must(t, rd.Finish(ctx, nil, nil))
-	if len(rres.Failed) > 0 {
-		t.Fatalf("restore failed items: %+v", rres.Failed)
-	}
-	var got []byte
-	must(t, filepath.WalkDir(target, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			got, err = os.ReadFile(p)
-		}
-		return err
-	}))
 	if !bytes.Equal(got, data) {
 		t.Fatal("restored image differs from the second generation")
 	}

@@ -133,9 +133,9 @@ type Client struct {
 
 	maxPending  atomic.Int64
 	recvWire    atomic.Int64     // payload bytes of the blobs received
+	recvPlain   atomic.Int64     // their plaintext
 	bundlesRecv atomic.Int64     // blobs taken from bundles received whole
 	bundles     bundleCache      // decoded bundles received whole (bundles.go)
-	recvPlain   atomic.Int64     // their plaintext
 	frames      [64]atomic.Int64 // sent, by type
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"keep/engine/backup"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -141,9 +142,20 @@ func (v *vault) waitSession(t testing.TB, job string) server.SessionInfo {
 // the test.
 func restoreAll(t *testing.T, c *Client, id fingerprint.ID, client string) (*Reader, string) {
 	t.Helper()
+	return restoreWith(t, c, id, client, false)
+}
+
+// restoreWith is restoreAll that, with learn, first has the Reader learn
+// the snapshot's trees (LearnTrees) and waits until it has.
+func restoreWith(t *testing.T, c *Client, id fingerprint.ID, client string, learn bool) (*Reader, string) {
+	t.Helper()
 	ctx := context.Background()
 	rd, err := c.OpenRestore(ctx, id, "", client)
 	must(t, err)
+	if learn {
+		rd.LearnTrees(ctx, rd.Snapshot().Tree)
+		<-rd.learnDone
+	}
 	target := t.TempDir()
 	rres, err := restore.Restore(ctx, rd, rd.Snapshot(), "", target, restore.Options{})
 	must(t, err)
@@ -152,6 +164,32 @@ func restoreAll(t *testing.T, c *Client, id fingerprint.ID, client string) (*Rea
 		t.Fatalf("restore failed items: %+v", rres.Failed)
 	}
 	return rd, target
+}
+
+// backupImage backs the disk image img up whole over c (incremental
+// against parent, if not zero).
+func backupImage(t *testing.T, c *Client, img string, parent fingerprint.ID) *backup.Result {
+	t.Helper()
+	ctx := context.Background()
+	st, err := c.NewStore(ctx, Job{Hostname: "web1", Paths: []string{img}, Parent: parent})
+	must(t, err)
+	res, err := backup.Run(ctx, st, nil, backup.Options{Hostname: "web1", Images: []string{img}, Parent: st.Parent(), Progress: st.Progress})
+	must(t, st.Finish(ctx, res, err))
+	must(t, err)
+	return res
+}
+
+// restoredImage returns the content of the one file restored under dir.
+func restoredImage(t *testing.T, dir string) []byte {
+	t.Helper()
+	var got []byte
+	must(t, filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			got, err = os.ReadFile(p)
+		}
+		return err
+	}))
+	return got
 }
 
 func must(t testing.TB, err error) {

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"keep/engine/agentproto"
-	"keep/engine/backup"
 	"keep/engine/fingerprint"
 	"keep/engine/repo"
 	"keep/engine/tree"
@@ -24,19 +23,13 @@ import (
 // in-process.
 func TestImageBundleLocality(t *testing.T) {
 	v := newVault(t)
-	ctx := context.Background()
 	cr := v.enrolAgent(t, "web1")
 	dir := t.TempDir()
 	img := filepath.Join(dir, "disk.img")
 	data := pseudo(11, 48<<20)
 	must(t, os.WriteFile(img, data, 0o600))
 
-	c := v.dial(t, cr, Options{})
-	st, err := c.NewStore(ctx, Job{Hostname: "web1", Paths: []string{img}})
-	must(t, err)
-	res, err := backup.Run(ctx, st, nil, backup.Options{Hostname: "web1", Images: []string{img}, Progress: st.Progress})
-	must(t, st.Finish(ctx, res, err))
-	must(t, err)
+	res := backupImage(t, v.dial(t, cr, Options{}), img, fingerprint.ID{})
 	sealed := v.repo.Stats().BundlesSealed
 
 	v.repo.DropCache()
@@ -44,14 +37,7 @@ func TestImageBundleLocality(t *testing.T) {
 	rc := v.dial(t, cr, Options{})
 	_, target := restoreAll(t, rc, res.Snapshot.ID, "web1")
 	opens := v.repo.Stats().BundleOpens - opens0
-	var got []byte
-	must(t, filepath.WalkDir(target, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			got, err = os.ReadFile(p)
-		}
-		return err
-	}))
-	if !bytes.Equal(got, data) {
+	if got := restoredImage(t, target); !bytes.Equal(got, data) {
 		t.Fatalf("restored image differs (%d bytes, want %d)", len(got), len(data))
 	}
 	// The chunks came in runs (GetBlobs), not one request each.
@@ -80,12 +66,7 @@ func TestBlobsReplyLimit(t *testing.T) {
 	img := filepath.Join(t.TempDir(), "disk.img")
 	data := pseudo(12, 24<<20)
 	must(t, os.WriteFile(img, data, 0o600))
-	c := v.dial(t, cr, Options{})
-	st, err := c.NewStore(ctx, Job{Hostname: "web1", Paths: []string{img}})
-	must(t, err)
-	res, err := backup.Run(ctx, st, nil, backup.Options{Hostname: "web1", Images: []string{img}, Progress: st.Progress})
-	must(t, st.Finish(ctx, res, err))
-	must(t, err)
+	res := backupImage(t, v.dial(t, cr, Options{}), img, fingerprint.ID{})
 	if n := v.repo.Stats().BundlesSealed; n != 0 {
 		t.Fatalf("%d bundles sealed by a vault that bundles nothing", n)
 	}
