@@ -19,8 +19,9 @@
 // PutBlob, Blob and Commit end with their data, unprefixed.
 //
 //	request        fields                                  reply
-//	Hello          version, agent version, client claimed  HelloOK: version, vault ID, client,
-//	                                                         chunker min/avg/max, gear seed,
+//	Hello          version, agent version, client claimed, HelloOK: version, vault ID, client,
+//	               flags (a byte, only when not zero:
+//	               HelloCompresses)                          chunker min/avg/max, gear seed,
 //	                                                         fingerprint key, max payload,
 //	                                                         max in-flight bytes, max IDs/query,
 //	                                                         bundle-below size, bundle size

@@ -10,7 +10,7 @@ import (
 )
 
 // Version is the protocol version Hello and HelloOK carry.
-const Version = 4 // 2: GetBlobs; 3: blobs encoded (compressed) on the wire, PutBundle; 4: Blobs carries whole bundles
+const Version = 5 // 2: GetBlobs; 3: blobs encoded (compressed) on the wire, PutBundle; 4: Blobs carries whole bundles; 5: Hello.Flags
 
 // Bounds every decoder enforces.
 const (
@@ -93,7 +93,19 @@ func Decode(t Type, p []byte) (Message, error) {
 	var m Message
 	switch t {
 	case TypeHello:
-		m = &Hello{Version: d.u16("version"), Agent: d.str("agent", MaxString), Client: d.str("client", MaxString)}
+		h := &Hello{Version: d.u16("version"), Agent: d.str("agent", MaxString), Client: d.str("client", MaxString)}
+		if d.err == nil && len(d.b) > 0 {
+			// Written only when not zero (and absent before
+			// version 5, so an older agent still hears that its
+			// version is refused, not that its Hello is malformed).
+			switch h.Flags = d.u8("flags"); {
+			case h.Flags == 0:
+				d.fail("flags: zero is not written")
+			case h.Flags&^HelloCompresses != 0:
+				d.fail("flags: unknown bits %#x", h.Flags&^HelloCompresses)
+			}
+		}
+		m = h
 	case TypeHelloOK:
 		h := &HelloOK{Version: d.u16("version"), VaultID: d.str("vault ID", MaxString), Client: d.str("client", MaxString)}
 		h.Chunker.Min, h.Chunker.Avg, h.Chunker.Max = int(d.u32("min")), int(d.u32("avg")), int(d.u32("max"))
@@ -244,7 +256,14 @@ type Hello struct {
 	Version uint16
 	Agent   string // agent software version, for logs
 	Client  string
+	Flags   uint8 // HelloCompresses
 }
+
+// HelloCompresses says the agent compresses what it sends: a blob it
+// sends uncompressed (codec none) did not compress, and the vault stores
+// it as it came instead of trying again. Without it (an agent run with
+// compression off) the vault compresses what it stores.
+const HelloCompresses uint8 = 1
 
 // HelloOK answers Hello. It carries the two keys an agent needs to chunk
 // and fingerprint at the source (never the keys that seal data); it does
@@ -526,7 +545,11 @@ func (*Blobs) Type() Type         { return TypeBlobs }
 
 func (m *Hello) Append(b []byte) []byte {
 	b = binary.BigEndian.AppendUint16(b, m.Version)
-	return appendStr(appendStr(b, m.Agent), m.Client)
+	b = appendStr(appendStr(b, m.Agent), m.Client)
+	if m.Flags != 0 {
+		b = append(b, m.Flags)
+	}
+	return b
 }
 
 func (m *HelloOK) Append(b []byte) []byte {

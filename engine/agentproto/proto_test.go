@@ -26,6 +26,7 @@ func samples() []Message {
 	seed[0], key[31] = 7, 9
 	return []Message{
 		&Hello{Version: 1, Agent: "keep-agent 1.0", Client: "web1"},
+		&Hello{Version: 5, Agent: "keep-agent 1.1", Client: "web1", Flags: HelloCompresses},
 		&Hello{},
 		&HelloOK{Version: 1, VaultID: "v", Client: "web1", Chunker: chunker.FileParams(), GearSeed: seed, FingerprintKey: key, MaxPayload: MaxPayload, MaxInFlight: 64 << 20, MaxHaveIDs: 256, BundleBelow: 256 << 10, BundleSize: 1 << 20},
 		&Error{Code: CodeIDMismatch, Message: "data does not match its ID"},
@@ -101,6 +102,9 @@ func TestRoundTrip(t *testing.T) {
 			if restType(m.Type()) && n >= fixedPrefix(m.Type()) {
 				break
 			}
+			if h, ok := m.(*Hello); ok && h.Flags != 0 && n == len(p)-1 {
+				continue // a Hello without flags, as versions before 5 wrote it
+			}
 			if _, err := Decode(m.Type(), p[:n]); !errors.Is(err, ErrFrame) {
 				t.Errorf("%v: truncation to %d of %d accepted", m.Type(), n, len(p))
 			}
@@ -145,6 +149,9 @@ func TestRejects(t *testing.T) {
 		{"bool 2", TypeOpenSnapshot, append(make([]byte, 32), 2)},
 		{"string over bound", TypeHello, append([]byte{0, 1, 0x10, 0x01}, make([]byte, 4097)...)},
 		{"flush with payload", TypeFlush, []byte{0}},
+		{"hello flags zero written", TypeHello, []byte{0, 5, 0, 0, 0, 0, 0}},
+		{"hello flags unknown bit", TypeHello, []byte{0, 5, 0, 0, 0, 0, 2}},
+		{"hello flags and more", TypeHello, []byte{0, 5, 0, 0, 0, 0, 1, 0}},
 		{"unknown type", Type(0), nil},
 		{"unknown type 200", Type(200), nil},
 		{"commit too large", TypeCommit, make([]byte, MaxSnapshot+1)},

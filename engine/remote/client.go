@@ -119,8 +119,8 @@ type Client struct {
 	info   Info
 	fp     *fingerprint.Hasher
 	cutter *chunker.Cutter
-	coder  *seal.Coder   // encodes blobs sent, decodes blobs received
-	slots  chan struct{} // encodings running at once (GOMAXPROCS)
+	coder  *seal.Coder      // encodes blobs sent, decodes blobs received
+	slots  chan *encodeSlot // encodings running at once (GOMAXPROCS), each with its scratch
 
 	wmu  sync.Mutex
 	wbuf []byte
@@ -159,7 +159,11 @@ func Dial(ctx context.Context, addr string, creds *Credentials, opts Options) (*
 		return nil, fmt.Errorf("remote: TLS with %s: %w (is this the vault that enrolled the agent?)", addr, err)
 	}
 	c := newClient(tc, opts)
-	r, err := c.call(ctx, &agentproto.Hello{Version: agentproto.Version, Agent: opts.Agent, Client: opts.Client})
+	hello := &agentproto.Hello{Version: agentproto.Version, Agent: opts.Agent, Client: opts.Client}
+	if !opts.NoCompression {
+		hello.Flags = agentproto.HelloCompresses
+	}
+	r, err := c.call(ctx, hello)
 	if err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("remote: hello: %w", err)
@@ -186,7 +190,10 @@ func Dial(ctx context.Context, addr string, creds *Credentials, opts Options) (*
 
 func newClient(tc *tls.Conn, opts Options) *Client {
 	c := &Client{opts: opts, conn: tc, pending: map[uint32]chan result{}, done: make(chan struct{}),
-		slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+		slots: make(chan *encodeSlot, runtime.GOMAXPROCS(0))}
+	for range cap(c.slots) {
+		c.slots <- new(encodeSlot)
+	}
 	go c.readLoop(bufio.NewReaderSize(tc, 64<<10))
 	return c
 }

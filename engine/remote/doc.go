@@ -33,12 +33,18 @@
 //
 // Compression on the wire: after a batch's HaveReply, the blobs the vault
 // lacks are compressed (seal.Coder, the codec choice the vault would
-// make; up to GOMAXPROCS at once across batches) before they are sent.
+// make; up to GOMAXPROCS at once across batches) before they are sent,
+// each in an encoding slot: compressed into the slot's scratch and the
+// payload copied back over the blob's plaintext, so a blob waiting to be
+// sent holds one buffer, not two. A blob that does not compress goes as
+// it is, and the agent says at Hello that it compresses
+// (HelloCompresses), so the vault stores it so instead of trying again.
 // Data blobs below HelloOK's BundleBelow (small files, every chunk of a
 // disk image) the vault keeps in bundles compressed whole, so the agent
 // forms those bundles itself: in the order batches send (so a bundle
-// holds neighbouring chunks), filled to HelloOK's BundleSize, compressed
-// and sent as one PutBundle; Flush and the commit send the last, partly
+// holds neighbouring chunks), filled to HelloOK's BundleSize (the members
+// stay in their own buffers until a slot assembles and compresses the
+// bundle) and sent as one PutBundle; Flush and the commit send the last, partly
 // filled one. The vault decodes each blob or bundle to check it and
 // stores the payload as it came; a restore receives payloads as stored and decodes
 // them (Client.decode: bounded by the type's limit, then checked against

@@ -82,39 +82,42 @@ type Store struct {
 }
 
 // agentBundle is a bundle of small data blobs the agent forms and sends
-// whole (PutBundle), and the MaxBuffered bytes its members hold.
+// whole (PutBundle): its members, each still in the copy PutSize made,
+// and the MaxBuffered bytes they hold. The bundle's plaintext is put
+// together only when it is compressed, in the encoding slot's scratch,
+// so a bundle waiting for a slot holds no second copy of its members.
 type agentBundle struct {
-	pack.Bundler
-	cost int
+	members []queuedBlob
+	size    int // plaintext bytes of the members
+	cost    int
 }
-
-var bundles = sync.Pool{New: func() any { return new(agentBundle) }}
 
 type queuedBlob struct {
 	id    fingerprint.ID
-	data  []byte // the plaintext, or after encode its payload
+	data  []byte // the plaintext, or after encode its payload (in the same buffer)
 	codec seal.Codec
-	size  int     // plaintext bytes
-	buf   *[]byte // data's buffer after encode (payloads), nil before
+	size  int // plaintext bytes
 }
 
-// payloads recycles the buffers blobs are encoded into: a backup encodes
-// every new chunk and bundle, and a new buffer each time was the agent's
-// main garbage.
-var payloads sync.Pool // *[]byte
-
-func getPayload() *[]byte {
-	if bp, ok := payloads.Get().(*[]byte); ok {
-		return bp
-	}
-	return new([]byte)
+// encodeSlot is one of a Client's GOMAXPROCS encodings at once and the
+// scratch it works in. A blob is compressed into out and its payload
+// copied back over its plaintext (a payload kept is smaller, seal.Worth),
+// so blobs waiting to be sent hold one buffer each, not a plaintext and a
+// payload sized for it; a bundle's plaintext is assembled in bundle.
+type encodeSlot struct {
+	out    []byte
+	bundle pack.Bundler
 }
 
-func putPayload(bp *[]byte) {
-	if bp != nil && cap(*bp) <= maxKeptFrame {
-		*bp = (*bp)[:0]
-		payloads.Put(bp)
+// keepScratch: a slot's scratch is kept up to this capacity (a 4 MiB
+// chunk's worst case fits), a larger one dropped after use.
+const keepScratch = 5 << 20
+
+func (sl *encodeSlot) trim() {
+	if cap(sl.out) > keepScratch {
+		sl.out = nil
 	}
+	sl.bundle.Reset() // at most a bundle: BundleSize and a member
 }
 
 // cost is what q holds of MaxBuffered.
@@ -344,8 +347,7 @@ func (st *Store) runBatch(t pack.BlobType, b []queuedBlob, prev <-chan struct{},
 		st.mu.Unlock()
 		// Written: the buffer is no longer needed, only the answer.
 		st.mem.release(q.cost())
-		putPayload(q.buf)
-		q.data, q.buf = nil, nil
+		q.data = nil
 		out = append(out, sending{q, ch})
 	}
 	sentOnce()
@@ -378,8 +380,9 @@ func (st *Store) encode(t pack.BlobType, b []queuedBlob, present []bool) {
 		if present[i] || t == pack.Data && len(b[i].data) < st.c.info.BundleBelow {
 			continue
 		}
+		var sl *encodeSlot
 		select {
-		case st.c.slots <- struct{}{}:
+		case sl = <-st.c.slots:
 		case <-st.ctx.Done():
 			wg.Wait()
 			return
@@ -387,15 +390,13 @@ func (st *Store) encode(t pack.BlobType, b []queuedBlob, present []bool) {
 		wg.Add(1)
 		go func(q *queuedBlob) {
 			defer wg.Done()
-			defer func() { <-st.c.slots }()
-			bp := getPayload()
-			codec, payload := st.c.coder.Encode((*bp)[:0], q.data)
-			*bp = payload[:0]
-			if codec == seal.CodecNone {
-				putPayload(bp)
+			defer func() { sl.trim(); st.c.slots <- sl }()
+			codec, payload := st.c.coder.Encode(sl.out[:0], q.data)
+			sl.out = payload[:0]
+			if codec == seal.CodecNone || len(payload) > len(q.data) {
 				return
 			}
-			q.codec, q.data, q.buf = codec, payload, bp
+			q.codec, q.data = codec, append(q.data[:0], payload...)
 		}(&b[i])
 	}
 	wg.Wait()
@@ -415,14 +416,13 @@ func (st *Store) bundling() bool {
 func (st *Store) bundle(q queuedBlob) {
 	st.bmu.Lock()
 	if st.open == nil {
-		st.open = bundles.Get().(*agentBundle)
-		// Room for a full bundle, its last member and its table.
-		st.open.Grow(st.c.info.BundleSize + st.c.info.BundleBelow + 64<<10)
+		st.open = new(agentBundle)
 	}
-	st.open.Add(q.id, q.data)
+	st.open.members = append(st.open.members, q)
+	st.open.size += q.size
 	st.open.cost += q.cost()
 	var full *agentBundle
-	if st.open.Size() >= st.c.info.BundleSize || st.open.Len() >= pack.MaxBundleMembers {
+	if st.open.size >= st.c.info.BundleSize || len(st.open.members) >= pack.MaxBundleMembers {
 		full, st.open = st.open, nil
 	}
 	st.bmu.Unlock()
@@ -433,7 +433,8 @@ func (st *Store) bundle(q queuedBlob) {
 
 // sendBundle compresses b and sends it in a goroutine of its own (counted
 // with the batches in flight), then records its members as known, or
-// the failure.
+// the failure. The plaintext is assembled and compressed in an encoding
+// slot's scratch, which the goroutine keeps until the frame is written.
 func (st *Store) sendBundle(b *agentBundle) {
 	st.mu.Lock()
 	if st.inflight == 0 {
@@ -442,11 +443,10 @@ func (st *Store) sendBundle(b *agentBundle) {
 	st.inflight++
 	st.mu.Unlock()
 	go func() {
-		members := slices.Clone(b.Members()) // b is recycled once sent
 		defer func() {
 			st.mu.Lock()
-			for _, m := range members {
-				delete(st.queued, blobKey{pack.Data, m.ID})
+			for _, m := range b.members {
+				delete(st.queued, blobKey{pack.Data, m.id})
 			}
 			st.inflight--
 			if st.inflight == 0 {
@@ -454,41 +454,44 @@ func (st *Store) sendBundle(b *agentBundle) {
 			}
 			st.mu.Unlock()
 		}()
-		plain := b.Plaintext()
+		var sl *encodeSlot
 		select {
-		case st.c.slots <- struct{}{}:
+		case sl = <-st.c.slots:
 		case <-st.ctx.Done():
 			st.mem.release(b.cost)
 			return
 		}
-		bp := getPayload()
-		codec, payload := st.c.coder.Encode((*bp)[:0], plain)
-		*bp = payload[:0]
-		<-st.c.slots
+		sl.bundle.Grow(b.size + 64*len(b.members) + 16)
+		for _, m := range b.members {
+			sl.bundle.Add(m.id, m.data)
+		}
+		plain := sl.bundle.Plaintext()
+		codec, payload := st.c.coder.Encode(sl.out[:0], plain)
+		sl.out = payload[:0]
 		ch, err := st.c.start(&agentproto.PutBundle{Codec: uint8(codec), Size: uint32(len(plain)), Data: payload}, true)
+		sl.trim()
+		st.c.slots <- sl
 		st.mem.release(b.cost)
-		putPayload(bp)
-		size := b.Size()
-		b.Reset()
-		b.cost = 0
-		bundles.Put(b)
 		if err != nil {
-			st.setErr(fmt.Errorf("remote: send a bundle of %d blobs: %w", len(members), err))
+			st.setErr(fmt.Errorf("remote: send a bundle of %d blobs: %w", len(b.members), err))
 			return
 		}
 		st.mu.Lock()
 		st.stats.PutBundles++
-		st.stats.PutBlobs += int64(len(members))
+		st.stats.PutBlobs += int64(len(b.members))
 		st.stats.BytesSent += int64(len(payload))
-		st.stats.PlainSent += int64(size)
+		st.stats.PlainSent += int64(b.size)
 		st.mu.Unlock()
+		for i := range b.members {
+			b.members[i].data = nil // sent: only the IDs are needed now
+		}
 		if _, err := reply[*agentproto.PutOK](wait(st.ctx, ch)); err != nil {
-			st.setErr(fmt.Errorf("remote: store a bundle of %d blobs: %w", len(members), err))
+			st.setErr(fmt.Errorf("remote: store a bundle of %d blobs: %w", len(b.members), err))
 			return
 		}
 		st.mu.Lock()
-		for _, m := range members {
-			st.known[blobKey{pack.Data, m.ID}] = struct{}{}
+		for _, m := range b.members {
+			st.known[blobKey{pack.Data, m.id}] = struct{}{}
 		}
 		st.mu.Unlock()
 	}()
@@ -514,7 +517,7 @@ func (st *Store) drain(ctx context.Context) error {
 		b := st.open
 		st.open = nil
 		st.bmu.Unlock()
-		if b == nil || b.Len() == 0 {
+		if b == nil || len(b.members) == 0 {
 			return st.failed()
 		}
 		st.sendBundle(b)

@@ -58,6 +58,7 @@ func (ss *session) hello(id uint32, h *agentproto.Hello) error {
 		return err
 	}
 	ss.client = client
+	ss.compresses = h.Flags&agentproto.HelloCompresses != 0
 	cfg := s.Repo.Config()
 	ss.send(id, &agentproto.HelloOK{
 		Version: agentproto.Version, VaultID: cfg.ID, Client: client, Chunker: cfg.Chunker.Params(),
@@ -174,7 +175,8 @@ func (ss *session) handle(ctx context.Context, m agentproto.Message) agentproto.
 
 // put decodes a blob, verifies it against its ID (always: the
 // repository skips the check for blobs it has) and stores it, an encoded
-// one as it came.
+// one as it came, and an unencoded one too when the agent compresses
+// (Hello's HelloCompresses: it tried).
 func (ss *session) put(ctx context.Context, m *agentproto.PutBlob) agentproto.Message {
 	t, err := blobType(m.BlobType)
 	if err != nil {
@@ -204,7 +206,9 @@ func (ss *session) put(ctx context.Context, m *agentproto.PutBlob) agentproto.Me
 	}
 	pctx := repo.WithStream(repo.WithTally(ctx, &ss.tally), ss.stream)
 	var n int
-	if m.Codec != 0 {
+	if m.Codec != 0 || ss.compresses {
+		// As it came: an agent that compresses sent this blob
+		// uncompressed because it did not compress.
 		n, err = ss.s.Repo.PutEncodedSize(pctx, t, m.ID, data, seal.Codec(m.Codec), m.Data)
 	} else {
 		n, err = ss.s.Repo.PutVerifiedSize(pctx, t, m.ID, data)

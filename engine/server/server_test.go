@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -18,8 +19,10 @@ import (
 	"keep/engine/agentproto"
 	"keep/engine/chunker"
 	"keep/engine/enrol"
+	"keep/engine/fingerprint"
 	"keep/engine/jobs"
 	"keep/engine/keys"
+	"keep/engine/pack"
 	"keep/engine/repo"
 )
 
@@ -182,5 +185,37 @@ func TestCodeOf(t *testing.T) {
 		if got := codeOf(errors.Join(errors.New("ctx"), err)); got != want {
 			t.Errorf("%v: %d, want %d", err, got, want)
 		}
+	}
+}
+
+// TestUncompressedAsItCame: a blob an agent that compresses (Hello's
+// HelloCompresses) sends uncompressed is stored as it came, not
+// compressed again by the vault; from an agent that does not compress,
+// the vault compresses it.
+func TestUncompressedAsItCame(t *testing.T) {
+	v := newTestVault(t)
+	fp, err := fingerprint.New(v.srv.FingerprintKey.Bytes())
+	must(t, err)
+	stored := func(name string, flags uint8) int {
+		c, br := v.conn(t, name)
+		if _, ok := roundTrip(t, c, br, 1, &agentproto.Hello{Version: agentproto.Version, Flags: flags}).(*agentproto.HelloOK); !ok {
+			t.Fatal("hello refused")
+		}
+		if _, ok := roundTrip(t, c, br, 2, &agentproto.BeginJob{Kind: "full", Hostname: name}).(*agentproto.JobStarted); !ok {
+			t.Fatal("no job")
+		}
+		// Compressible, and different for each agent (so each stores it).
+		data := bytes.Repeat([]byte("a tree of "+name+" "), 8<<10)
+		r, ok := roundTrip(t, c, br, 3, &agentproto.PutBlob{BlobType: uint8(pack.Tree), ID: fp.Sum(data), Size: uint32(len(data)), Data: data}).(*agentproto.PutOK)
+		if !ok {
+			t.Fatalf("%s: put refused", name)
+		}
+		return int(r.Stored) - len(data)
+	}
+	if d := stored("web1", agentproto.HelloCompresses); d <= 0 {
+		t.Errorf("agent that compresses: stored %+d bytes beyond the plaintext, want the plaintext sealed as it came", d)
+	}
+	if d := stored("web2", 0); d >= 0 {
+		t.Errorf("agent that does not compress: stored %+d bytes beyond the plaintext, want it compressed", d)
 	}
 }

@@ -81,6 +81,8 @@ type session struct {
 	br     *bufio.Reader
 	log    hclog.Logger
 	client string // authenticated name; "" before Hello
+	// compresses: the agent said HelloCompresses at Hello.
+	compresses bool
 
 	wmu  sync.Mutex
 	wbuf []byte
