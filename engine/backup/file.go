@@ -340,8 +340,8 @@ func (a *archiver) putBuf(bp *[]byte) {
 // what the chunks in flight need with 1 MiB average chunks.
 const bufFreeMax = 8 << 20
 
-// getChunker and putChunker recycle chunkers (each holds a buffer of
-// twice the largest chunk).
+// getChunker and putChunker recycle chunkers (each holds a buffer of the
+// largest chunk and a 1 MiB read).
 func (a *archiver) getChunker() *chunker.Chunker {
 	select {
 	case ch := <-a.chunkrs:

@@ -140,3 +140,63 @@ func TestNextDoesNotAllocate(t *testing.T) {
 		t.Errorf("%.1f allocations per stream, want 0", allocs)
 	}
 }
+
+// TestStreamMatchesBoundariesFileParams: with the default bounds the
+// buffer holds one largest chunk and a read, so most chunks are cut from
+// a partly filled buffer, before the refill that moves the start of the
+// next one to the front; every cut must still be the one Boundaries
+// makes over the whole stream, for whole and short reads.
+func TestStreamMatchesBoundariesFileParams(t *testing.T) {
+	data := corpus.Text(11, 24<<20+5)
+	c := mustNew(t, FileParams(), Seed{11})
+	want := lengths(c.Boundaries(data))
+	if len(want) < 12 {
+		t.Fatalf("only %d chunks: the test needs many refills", len(want))
+	}
+	for name, r := range map[string]io.Reader{
+		"whole": bytes.NewReader(data),
+		"half":  iotest.HalfReader(bytes.NewReader(data)),
+		"short": &stutterReader{r: bytes.NewReader(data)},
+	} {
+		got, err := collect(t, c.NewChunker(r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(lengths(got)) != fmt.Sprint(want) {
+			t.Fatalf("%s: stream lengths %v, want %v", name, lengths(got), want)
+		}
+		checkChunks(t, c, data, got)
+	}
+}
+
+// TestChunkEndingAtBufferEnd: a chunk whose cut falls exactly at the end
+// of the bytes buffered (Cut then reports the buffer's length, which may
+// or may not be a cut) is cut there after the refill, not later.
+func TestChunkEndingAtBufferEnd(t *testing.T) {
+	data := corpus.Text(5, 4<<20)
+	c := mustNew(t, testParams, Seed{5})
+	want := lengths(c.Boundaries(data))
+	tried := 0
+	sum := 0
+	for _, n := range want {
+		sum += n
+		// A buffer of exactly sum bytes (more than one largest chunk, as
+		// the Chunker needs) ends where this chunk's cut is.
+		if sum <= c.p.Max || n >= c.p.Max || sum > 3*c.p.Max {
+			continue
+		}
+		tried++
+		ch := c.NewChunker(bytes.NewReader(data))
+		ch.buf = make([]byte, sum)
+		got, err := collect(t, ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(lengths(got)) != fmt.Sprint(want) {
+			t.Fatalf("buffer of %d bytes: stream lengths %v, want %v", sum, lengths(got), want)
+		}
+	}
+	if tried == 0 {
+		t.Fatal("no chunk ends where a buffer could")
+	}
+}

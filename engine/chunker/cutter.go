@@ -48,25 +48,38 @@ func (c *Cutter) Params() Params { return c.p }
 // A cut depends only on the 64 bytes before it and on the chunk's start
 // (through Min and Max), which is why boundaries re-synchronize after an
 // edit.
-func (c *Cutter) Cut(data []byte) int {
+func (c *Cutter) Cut(data []byte) int { return c.cutFrom(data, 0) }
+
+// cutFrom is Cut for data whose bytes before from are known to end no
+// chunk (a Cut of a prefix of data found no cut up to there): the scan
+// resumes at from. The hash needs no state carried over, as it is a
+// function of the window before a position.
+func (c *Cutter) cutFrom(data []byte, from int) int {
 	n := len(data)
 	if n <= c.p.Min {
 		return n
 	}
 	n = min(n, c.p.Max)
 	normal := min(n, c.p.Avg)
+	start := max(from, c.p.Min)
+	if start >= n {
+		return n
+	}
 	g, maskS, maskL := c.gear, c.maskS, c.maskL
 	var h uint64
-	// Warm the hash over the window before Min, so the first candidate
+	// Warm the hash over the window before start, so the first candidate
 	// cut sees a full window, the same as if hashing had started earlier.
-	for _, b := range data[c.p.Min-window : c.p.Min] {
+	for _, b := range data[start-window : start] {
 		h = h<<1 + g[b]
 	}
-	if i, ok := scan(g, &h, data[c.p.Min:normal], maskS); ok {
-		return c.p.Min + i
+	if start < normal {
+		if i, ok := scan(g, &h, data[start:normal], maskS); ok {
+			return start + i
+		}
+		start = normal
 	}
-	if i, ok := scan(g, &h, data[normal:n], maskL); ok {
-		return normal + i
+	if i, ok := scan(g, &h, data[start:n], maskL); ok {
+		return start + i
 	}
 	return n
 }

@@ -199,3 +199,36 @@ func TestBlockHash(t *testing.T) {
 		t.Fatal("the block's last byte does not change the hash")
 	}
 }
+
+// TestCutFrom: resuming a scan anywhere before a cut (the Chunker does so
+// after a refill) finds the cut Cut finds, including a cut at the very
+// end of a prefix, which Cut reports as the prefix's length.
+func TestCutFrom(t *testing.T) {
+	c := mustNew(t, testParams, Seed{3})
+	data := corpus.Text(3, 1<<20)
+	for off := 0; off < len(data)-c.p.Max; {
+		d := data[off:]
+		want := c.Cut(d)
+		for _, from := range []int{0, c.p.Min - 1, c.p.Min, (c.p.Min + want) / 2, c.p.Avg, want - 2, want - 1} {
+			if from < 0 || from >= want {
+				continue
+			}
+			if got := c.cutFrom(d, from); got != want {
+				t.Fatalf("at %d: cutFrom(%d) = %d, Cut = %d", off, from, got, want)
+			}
+			// A prefix ending at the cut: the cut is its length.
+			if got := c.cutFrom(d[:want], from); got != want {
+				t.Fatalf("at %d: prefix cutFrom(%d) = %d, want %d", off, from, got, want)
+			}
+		}
+		// Every position a scan may resume at is judged as in a
+		// whole scan (the hash warmed over the full window): no cut
+		// before the real one.
+		for from := c.p.Min; from < want-1; from++ {
+			if got := c.cutFrom(d[:from+2], from); got != from+2 {
+				t.Fatalf("at %d: resumed at %d, cut at %d before the real cut %d", off, from, got, want)
+			}
+		}
+		off += want
+	}
+}
