@@ -110,6 +110,35 @@ func AppendFrame(b []byte, id uint32, m Message) ([]byte, error) {
 	return b, nil
 }
 
+// AppendFrameSplit is AppendFrame for a writer that sends the data a
+// message ends with (PutBlob's, PutBundle's) from where it lies, not
+// copied behind the rest: it appends the frame up to that data and
+// returns the data, which must follow the appended bytes on the wire.
+// Other messages are appended whole, with nil data.
+func AppendFrameSplit(b []byte, id uint32, m Message) ([]byte, []byte, error) {
+	t, ok := m.(tailed)
+	if !ok {
+		b, err := AppendFrame(b, id, m)
+		return b, nil, err
+	}
+	start := len(b)
+	b = AppendHeader(b, Header{Type: m.Type(), ID: id})
+	b = t.appendHead(b)
+	data := t.tail()
+	n := len(b) - start - HeaderSize + len(data)
+	if n > MaxPayload {
+		return b[:start], nil, fmt.Errorf("%w: %v payload of %d bytes exceeds the limit of %d", ErrFrame, m.Type(), n, MaxPayload)
+	}
+	binary.BigEndian.PutUint32(b[start+5:], uint32(n))
+	return b, data, nil
+}
+
+// tailed is a message whose payload ends with its data, unprefixed.
+type tailed interface {
+	appendHead(b []byte) []byte // the payload without the data
+	tail() []byte
+}
+
 // sizer is a message that knows its payload size, so AppendFrame grows
 // the buffer once instead of doubling it through a large payload.
 type sizer interface{ size() int }

@@ -602,9 +602,11 @@ func (m *PutBundle) size() int {
 	return 1 + 4 + len(m.Data)
 }
 
-func (m *PutBundle) Append(b []byte) []byte {
-	return append(binary.BigEndian.AppendUint32(append(b, m.Codec), m.Size), m.Data...)
+func (m *PutBundle) Append(b []byte) []byte { return append(m.appendHead(b), m.Data...) }
+func (m *PutBundle) appendHead(b []byte) []byte {
+	return binary.BigEndian.AppendUint32(append(b, m.Codec), m.Size)
 }
+func (m *PutBundle) tail() []byte { return m.Data }
 
 func (m *Blobs) Append(b []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Items)))
@@ -620,12 +622,13 @@ func (m *Blobs) Append(b []byte) []byte {
 	return b
 }
 
-func (m *PutBlob) Append(b []byte) []byte {
+func (m *PutBlob) Append(b []byte) []byte { return append(m.appendHead(b), m.Data...) }
+func (m *PutBlob) appendHead(b []byte) []byte {
 	b = append(b, m.BlobType)
 	b = append(b, m.ID[:]...)
-	b = binary.BigEndian.AppendUint32(append(b, m.Codec), m.Size)
-	return append(b, m.Data...)
+	return binary.BigEndian.AppendUint32(append(b, m.Codec), m.Size)
 }
+func (m *PutBlob) tail() []byte { return m.Data }
 
 func (m *PutOK) Append(b []byte) []byte   { return binary.BigEndian.AppendUint32(b, m.Stored) }
 func (m *GetBlob) Append(b []byte) []byte { return append(append(b, m.BlobType), m.ID[:]...) }

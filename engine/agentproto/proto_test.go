@@ -82,6 +82,14 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v", m.Type(), err)
 		}
+		// Split at the data a message ends with, the same bytes.
+		head, data, err := AppendFrameSplit([]byte("x"), 42, m)
+		if err != nil || !bytes.Equal(append(head[1:], data...), f) {
+			t.Fatalf("%v: AppendFrameSplit differs from AppendFrame: %v", m.Type(), err)
+		}
+		if _, ok := m.(tailed); ok != (len(data) > 0 || m.Type() == TypePutBlob || m.Type() == TypePutBundle) {
+			t.Fatalf("%v: split off %d bytes", m.Type(), len(data))
+		}
 		if rid != 42 || !reflect.DeepEqual(got, m) {
 			t.Fatalf("%v: got %#v id %d", m.Type(), got, rid)
 		}
@@ -179,6 +187,14 @@ func TestHeader(t *testing.T) {
 	h[0] = 0
 	if _, err := ParseHeader(h, 0); !errors.Is(err, ErrFrame) {
 		t.Fatal("type 0 accepted")
+	}
+	// Data over the payload limit is refused split or not, nothing appended.
+	big := &PutBundle{Data: make([]byte, MaxPayload)}
+	if b, err := AppendFrame([]byte("x"), 1, big); !errors.Is(err, ErrFrame) || string(b) != "x" {
+		t.Fatalf("oversized frame: %v, %d bytes", err, len(b))
+	}
+	if b, data, err := AppendFrameSplit([]byte("x"), 1, big); !errors.Is(err, ErrFrame) || string(b) != "x" || data != nil {
+		t.Fatalf("oversized split frame: %v, %d bytes", err, len(b))
 	}
 	// A short stream is an I/O error, not a panic or a hang.
 	f, _ := AppendFrame(nil, 1, &Blob{Data: []byte("abc")})

@@ -23,7 +23,7 @@ import (
 
 // Defaults.
 const (
-	DefaultMaxInFlight      = 16 << 20 // measured: 64 MiB was no faster, and 40-80 MiB more RSS on the fs benchmark
+	DefaultMaxInFlight      = 8 << 20 // measured: 64 MiB was no faster than 16, and 40-80 MiB more RSS on the fs benchmark; 8 as fast as 16 (a LAN's bandwidth-delay product is far less)
 	DefaultMaxHandlers      = 256
 	DefaultHandshakeTimeout = 30 * time.Second
 	DefaultWriteTimeout     = 2 * time.Minute
