@@ -94,7 +94,7 @@ func commands() []command {
 }
 
 func main() {
-	gctune.Apply()
+	gctune.ApplyPercent(gctune.AgentPercent)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:])
 	stop()

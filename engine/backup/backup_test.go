@@ -348,3 +348,42 @@ func TestBytesStoredExact(t *testing.T) {
 		t.Fatalf("summary says %d bytes stored, the packs hold %d", s.BytesStored, data)
 	}
 }
+
+// TestLargeDirectory: a directory of more entries than one stat batch
+// (files, subdirectories, symlinks and a hard link whose names fall in
+// different batches) round-trips whole and in order.
+func TestLargeDirectory(t *testing.T) {
+	ctx := context.Background()
+	r, _ := initRepo(t, newMaster(t), repo.Options{})
+	src := filepath.Join(t.TempDir(), "big")
+	must(t, os.Mkdir(src, 0o755))
+	n := 2*statBatch + 7
+	for i := range n {
+		p := filepath.Join(src, fmt.Sprintf("e%05d", i))
+		switch {
+		case i%100 == 3:
+			must(t, os.Mkdir(p, 0o750))
+			must(t, os.WriteFile(filepath.Join(p, "inner"), pseudo(uint64(i), 100), 0o644))
+		case i%50 == 7:
+			must(t, os.Symlink(fmt.Sprintf("e%05d", i-1), p))
+		default:
+			must(t, os.WriteFile(p, pseudo(uint64(i), 10+i%300), 0o644))
+		}
+	}
+	must(t, os.Link(filepath.Join(src, "e00001"), filepath.Join(src, fmt.Sprintf("e%05d", n))))
+	res, err := Run(ctx, r, []string{src}, Options{Hostname: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Skipped) != 0 {
+		t.Fatalf("skipped: %+v", res.Skipped)
+	}
+	if got, want := res.Snapshot.Summary.FilesSeen, int64(n+1+n/100); got < int64(n) || got > want {
+		t.Errorf("files seen %d, want about %d", got, want)
+	}
+	target := t.TempDir()
+	if _, err := restore.Restore(ctx, r, res.Snapshot, "", target, restore.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	compare(t, scan(t, src), scan(t, filepath.Join(target, "big")))
+}

@@ -61,13 +61,17 @@ func (a *archiver) dir(ctx context.Context, path, rel string, parent map[string]
 	slices.Sort(names)
 	subs := subtrees(parent)
 	a.parents.start(ctx, a.store, subs)
-	ents := a.statAll(path, rel, names)
 	dl := &dirList{}
-	for i, name := range names {
-		if a.stopped(ctx) {
-			break
+walk:
+	for lo := 0; lo < len(names); lo += statBatch {
+		batch := names[lo:min(lo+statBatch, len(names))]
+		ents := a.statAll(path, rel, batch)
+		for i, name := range batch {
+			if a.stopped(ctx) {
+				break walk
+			}
+			a.addEntry(ctx, dl, name, path+"/"+name, rel+"/"+name, parent[name], &ents[i])
 		}
-		a.addEntry(ctx, dl, name, path+"/"+name, rel+"/"+name, parent[name], &ents[i])
 	}
 	a.parents.forget(subs)
 	job := &fileJob{path: path, done: make(chan struct{})}
@@ -110,6 +114,12 @@ func (a *archiver) stat(e *entryStat, name, path, rel string) {
 	}
 	e.node, e.err = a.nodeOf(name, path, &e.st)
 }
+
+// statBatch: a directory's entries are stat'ed this many at a time, so a
+// directory of tens of thousands of files holds the lstat results and
+// nodes of one batch beside its list, not of every entry twice (6.8 MiB
+// of them for the benchmark corpus's largest directory).
+const statBatch = 512
 
 // statParallelMin: directories with fewer entries are stat'ed by the
 // walker alone; larger ones by Workers goroutines (the walker among

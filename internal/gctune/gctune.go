@@ -15,10 +15,22 @@ import (
 // 121 MiB at 50, job time and CPU within the run-to-run noise.
 const Percent = 50
 
+// AgentPercent is keep-agent's GOGC: its live heap during a backup is
+// mostly buffers the pipeline bounds (blobs queued for the vault, chunk
+// copies, compressor histories, a directory's nodes), so collecting at
+// a quarter over it instead of a half costs little CPU. Measured through
+// the vault on the benchmark's corpora (2 cores): peak RSS of the image
+// backup 60 -> 52 MiB, of the fs backup 119 -> 106 MiB, CPU within the
+// run-to-run noise.
+const AgentPercent = 25
+
 // Apply sets the GC percent to Percent unless $GOGC says otherwise.
-func Apply() {
+func Apply() { ApplyPercent(Percent) }
+
+// ApplyPercent sets the GC percent to p unless $GOGC says otherwise.
+func ApplyPercent(p int) {
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(Percent)
+		debug.SetGCPercent(p)
 	}
 }
 

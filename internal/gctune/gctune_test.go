@@ -12,6 +12,10 @@ func TestApply(t *testing.T) {
 	if got := debug.SetGCPercent(100); got != Percent {
 		t.Fatalf("GC percent %d after Apply, want %d", got, Percent)
 	}
+	ApplyPercent(AgentPercent)
+	if got := debug.SetGCPercent(100); got != AgentPercent {
+		t.Fatalf("GC percent %d after ApplyPercent, want %d", got, AgentPercent)
+	}
 	t.Setenv("GOGC", "100") // the runtime read it at start; Apply leaves it be
 	Apply()
 	if got := debug.SetGCPercent(100); got != 100 {
