@@ -69,6 +69,12 @@ type Server struct {
 	// SessionDone, if set, is called when a connection's session has
 	// ended and its job record is final.
 	SessionDone func(SessionInfo)
+	// SessionsChanged, if set, is called with the number of agent
+	// connections open whenever one opens or closes (the appliance sizes
+	// its memory limit by it).
+	SessionsChanged func(open int)
+
+	open atomic.Int64 // agent connections being served
 
 	stats   stats
 	startMu sync.Mutex
@@ -93,6 +99,9 @@ type stats struct {
 	frames      [64]atomic.Int64
 	maxInFlight atomic.Int64
 }
+
+// Sessions returns the number of agent connections being served.
+func (s *Server) Sessions() int { return int(s.open.Load()) }
 
 // Frames returns how many frames of type t the server has received.
 func (s *Server) Frames(t agentproto.Type) int64 { return s.stats.frames[t&63].Load() }

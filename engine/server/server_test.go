@@ -40,7 +40,7 @@ func must(t *testing.T, err error) {
 	}
 }
 
-func newTestVault(t *testing.T) *testVault {
+func newTestVault(t *testing.T, configure ...func(*Server)) *testVault {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -58,6 +58,9 @@ func newTestVault(t *testing.T) *testVault {
 	sub := m.Subkeys()
 	v.srv = &Server{Repo: r, CA: ca, Jobs: jl, FingerprintKey: sub.Fingerprint, GearSeed: sub.Gear,
 		SessionDone: func(i SessionInfo) { v.ended <- i }}
+	for _, f := range configure {
+		f(v.srv)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
 	v.addr = ln.Addr().String()
@@ -218,4 +221,35 @@ func TestUncompressedAsItCame(t *testing.T) {
 	if d := stored("web2", 0); d >= 0 {
 		t.Errorf("agent that does not compress: stored %+d bytes beyond the plaintext, want it compressed", d)
 	}
+}
+
+// TestSessionsChanged: the server reports the agent connections open as
+// they come and go (the appliance sizes its memory limit by them).
+func TestSessionsChanged(t *testing.T) {
+	counts := make(chan int, 16)
+	v := newTestVault(t, func(s *Server) { s.SessionsChanged = func(n int) { counts <- n } })
+	next := func(want int) {
+		t.Helper()
+		select {
+		case n := <-counts:
+			if n != want {
+				t.Fatalf("open sessions %d, want %d", n, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no change reported (want %d)", want)
+		}
+	}
+	c1, br1 := v.conn(t, "web1")
+	roundTrip(t, c1, br1, 1, &agentproto.Hello{Version: agentproto.Version})
+	next(1)
+	c2, br2 := v.conn(t, "web2")
+	roundTrip(t, c2, br2, 1, &agentproto.Hello{Version: agentproto.Version})
+	next(2)
+	if n := v.srv.Sessions(); n != 2 {
+		t.Fatalf("Sessions() = %d with two agents connected", n)
+	}
+	_ = c1.Close()
+	next(1)
+	_ = c2.Close()
+	next(0)
 }

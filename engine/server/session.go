@@ -118,6 +118,8 @@ type sessionCounts struct {
 }
 
 func (s *Server) serveConn(ctx context.Context, raw net.Conn) {
+	s.sessionsChanged(s.open.Add(1))
+	defer func() { s.sessionsChanged(s.open.Add(-1)) }()
 	log := s.Log.With("remote", raw.RemoteAddr().String())
 	tc := tls.Server(raw, s.TLS)
 	hctx, cancel := context.WithTimeout(ctx, s.HandshakeTimeout)
@@ -133,6 +135,12 @@ func (s *Server) serveConn(ctx context.Context, raw net.Conn) {
 	err = ss.run(ctx)
 	_ = tc.Close()
 	s.done(SessionInfo{Client: ss.client, JobID: ss.jobID, Err: err})
+}
+
+func (s *Server) sessionsChanged(n int64) {
+	if s.SessionsChanged != nil {
+		s.SessionsChanged(int(n))
+	}
 }
 
 func (s *Server) done(info SessionInfo) {

@@ -35,8 +35,11 @@ func ApplyPercent(p int) {
 }
 
 // VaultLimit is the soft memory limit of a process serving the vault for
-// an index of indexBytes: VaultFloor plus twice the index, which is most
-// of what stays live and grows with the repository.
+// an index of indexBytes and sessions agent connections at once:
+// VaultFloor (one session) plus twice the index, which is most of what
+// stays live and grows with the repository, plus VaultPerSession for
+// each further session, so that several agents at once never push the
+// live heap over the limit (where the collector would run without end).
 //
 // The limit makes the collector reclaim a backup's transient buffers
 // (request payloads, sealed blobs) before the heap doubles over them.
@@ -45,14 +48,21 @@ func ApplyPercent(p int) {
 // 107 MiB with 96 MiB, its CPU within the run-to-run noise (GOGC 25
 // instead cut it to 121–126 MiB for 20 % more CPU). Since agents send
 // payloads the vault stores as they came (no compressor history) and the
-// in-flight budget is 8 MiB, the vault's live heap during a backup is
-// 13–35 MiB: with a 48 MiB floor its peak RSS on the image backup was 54–58
-// MiB instead of 66–81, on the fs backup 56–60 instead of 60–63, its CPU
-// again within the noise.
-func VaultLimit(indexBytes int) int64 { return VaultFloor + 2*int64(indexBytes) }
+// in-flight budget is 8 MiB, one session's live heap is 13–35 MiB; with a
+// 36 MiB floor the vault's peak RSS (13 MiB of it the binary's pages) was
+// 48–52 MiB on the fs and image backups instead of 53–58 with 48 MiB and
+// 55–81 with 96, its CPU within the noise.
+func VaultLimit(indexBytes, sessions int) int64 {
+	return VaultFloor + 2*int64(indexBytes) + int64(max(sessions-1, 0))*VaultPerSession
+}
 
-// VaultFloor is VaultLimit for an empty repository.
-const VaultFloor = 48 << 20
+// VaultFloor is VaultLimit for an empty repository and one session.
+const VaultFloor = 36 << 20
+
+// VaultPerSession is what a session beyond the first adds to VaultLimit:
+// its in-flight request budget (engine/server's MaxInFlight, 8 MiB) and
+// the decoded and sealed copies of the bundles it has in hand.
+const VaultPerSession = 16 << 20
 
 // SetLimit sets the runtime's soft memory limit to n bytes
 // (debug.SetMemoryLimit) unless $GOMEMLIMIT is set, and reports whether

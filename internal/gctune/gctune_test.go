@@ -26,11 +26,14 @@ func TestApply(t *testing.T) {
 func TestSetLimit(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	t.Setenv("GOMEMLIMIT", "")
-	if !SetLimit(VaultLimit(10 << 20)) {
+	if !SetLimit(VaultLimit(10<<20, 1)) {
 		t.Fatal("SetLimit did nothing without GOMEMLIMIT")
 	}
 	if got := debug.SetMemoryLimit(-1); got != VaultFloor+20<<20 {
 		t.Fatalf("limit %d, want %d", got, VaultFloor+20<<20)
+	}
+	if VaultLimit(0, 0) != VaultFloor || VaultLimit(0, 3) != VaultFloor+2*VaultPerSession {
+		t.Fatalf("limits %d (no session), %d (three), floor %d", VaultLimit(0, 0), VaultLimit(0, 3), VaultFloor)
 	}
 	t.Setenv("GOMEMLIMIT", "1GiB")
 	before := debug.SetMemoryLimit(-1)
