@@ -274,20 +274,25 @@ type chunkTask struct {
 	wg   *sync.WaitGroup
 }
 
-// Chunk copies are recycled by size class (16 KiB·2^k): with one pool,
-// every buffer grew to the largest chunk it ever held, and the chunks in
-// flight (up to about 4×Workers) each pinned a Max-sized buffer, small
-// files included.
+// Chunk copies are recycled by size class (16 KiB·2^k and 24 KiB·2^k):
+// with one pool, every buffer grew to the largest chunk it ever held, and
+// the chunks in flight (up to about 4×Workers) each pinned a Max-sized
+// buffer, small files included. Half steps waste at most a third of a
+// buffer instead of half (a 1.1 MiB chunk takes 1.5 MiB, not 2).
 const (
 	minBufClass   = 14 // 16 KiB
-	numBufClasses = 9  // up to 4 MiB (the default Max); larger ones are not recycled
+	numBufClasses = 17 // up to 4 MiB (the default Max); larger ones are not recycled
 )
 
 // bufClass returns the class of a buffer for n bytes and its capacity, or
 // -1 for a length no class holds.
 func bufClass(n int) (int, int) {
 	for k := range numBufClasses {
-		if c := 1 << (minBufClass + k); n <= c {
+		c := 1 << (minBufClass + k/2) // even k
+		if k%2 == 1 {
+			c += c / 2
+		}
+		if n <= c {
 			return k, c
 		}
 	}

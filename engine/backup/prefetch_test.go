@@ -73,3 +73,31 @@ func TestParentTreesReadAhead(t *testing.T) {
 		t.Fatalf("parent trees were read one at a time (at most %d at once)", s.max)
 	}
 }
+
+// TestBufClass: classes rise by half steps from 16 KiB to 4 MiB, every
+// length gets the smallest class that holds it, and longer ones none.
+func TestBufClass(t *testing.T) {
+	prev := 0
+	for k := range numBufClasses {
+		_, c := bufClass(prev + 1)
+		if kk, cc := bufClass(c); kk != k || cc != c {
+			t.Fatalf("class %d: capacity %d maps to class %d (%d)", k, c, kk, cc)
+		}
+		if prev > 0 && (c*2 > prev*3 || c <= prev) {
+			t.Fatalf("class %d: capacity %d after %d, want at most a half step", k, c, prev)
+		}
+		prev = c
+	}
+	if _, c := bufClass(1); c != 16<<10 {
+		t.Fatalf("smallest class %d bytes", c)
+	}
+	if prev != 4<<20 {
+		t.Fatalf("largest class %d bytes, want 4 MiB", prev)
+	}
+	if k, _ := bufClass(4<<20 + 1); k != -1 {
+		t.Fatalf("4 MiB + 1 byte in class %d", k)
+	}
+	if _, c := bufClass(1100 << 10); c != 3<<19 {
+		t.Fatalf("a 1.1 MiB chunk takes %d bytes, want 1.5 MiB", c)
+	}
+}

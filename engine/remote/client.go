@@ -177,7 +177,7 @@ func Dial(ctx context.Context, addr string, creds *Credentials, opts Options) (*
 		c.cutter, err = chunker.New(h.Chunker, chunker.Seed(h.GearSeed))
 	}
 	if err == nil {
-		c.coder, err = seal.NewCoder(seal.Options{NoCompression: opts.NoCompression})
+		c.coder, err = seal.NewCoder(seal.Options{NoCompression: opts.NoCompression, Window: agentWindow})
 	}
 	if err != nil {
 		_ = c.Close()
@@ -197,6 +197,14 @@ func newClient(tc *tls.Conn, opts Options) *Client {
 	go c.readLoop(bufio.NewReaderSize(tc, 64<<10))
 	return c
 }
+
+// agentWindow is the zstd window the agent compresses with: each of its
+// GOMAXPROCS encoders keeps a history of the window, and a match further
+// back than 2 MiB inside a chunk of up to 4 MiB is rare. Measured on the
+// benchmark's fs corpus through the vault: the repository 570.1 MB
+// against 570.5 MB with the 4 MiB default (bundle order varies by about
+// that much run to run), the agent's peak RSS 92-95 MiB against 97-98.
+const agentWindow = 2 << 20
 
 // writeApart: a blob or bundle of at least this many bytes is written
 // from its own buffer after its frame's head, not copied into the write

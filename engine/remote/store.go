@@ -106,6 +106,7 @@ type queuedBlob struct {
 // payload sized for it; a bundle's plaintext is assembled in bundle.
 type encodeSlot struct {
 	out    []byte
+	filt   []byte // the x86-filtered copy of a plaintext (seal.Coder.EncodeWith)
 	bundle pack.Bundler
 }
 
@@ -116,6 +117,9 @@ const keepScratch = 5 << 20
 func (sl *encodeSlot) trim() {
 	if cap(sl.out) > keepScratch {
 		sl.out = nil
+	}
+	if cap(sl.filt) > keepScratch {
+		sl.filt = nil
 	}
 	sl.bundle.Reset() // at most a bundle: BundleSize and a member
 }
@@ -391,7 +395,7 @@ func (st *Store) encode(t pack.BlobType, b []queuedBlob, present []bool) {
 		go func(q *queuedBlob) {
 			defer wg.Done()
 			defer func() { sl.trim(); st.c.slots <- sl }()
-			codec, payload := st.c.coder.Encode(sl.out[:0], q.data)
+			codec, payload := st.c.coder.EncodeWith(sl.out[:0], q.data, &sl.filt)
 			sl.out = payload[:0]
 			if codec == seal.CodecNone || len(payload) > len(q.data) {
 				return
@@ -466,7 +470,7 @@ func (st *Store) sendBundle(b *agentBundle) {
 			sl.bundle.Add(m.id, m.data)
 		}
 		plain := sl.bundle.Plaintext()
-		codec, payload := st.c.coder.Encode(sl.out[:0], plain)
+		codec, payload := st.c.coder.EncodeWith(sl.out[:0], plain, &sl.filt)
 		sl.out = payload[:0]
 		ch, err := st.c.start(&agentproto.PutBundle{Codec: uint8(codec), Size: uint32(len(plain)), Data: payload}, true)
 		sl.trim()

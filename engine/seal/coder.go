@@ -61,6 +61,13 @@ func (c *Coder) Close() {
 // first) if that saves at least 1/32 of the size, else the plaintext
 // itself (CodecNone). plaintext must not overlap dst's spare capacity.
 func (c *Coder) Encode(dst, plaintext []byte) (Codec, []byte) {
+	return c.EncodeWith(dst, plaintext, nil)
+}
+
+// EncodeWith is Encode with the caller's scratch for the x86-filtered
+// copy of a plaintext that needs one (nil: a buffer from the Coder's
+// pool), for a caller that keeps one per encoding it runs at once.
+func (c *Coder) EncodeWith(dst, plaintext []byte, scratch *[]byte) (Codec, []byte) {
 	start := len(dst)
 	if c.compress && len(plaintext) >= minCompressSize {
 		// Room for zstd's worst case (incompressible input grows by a
@@ -68,15 +75,18 @@ func (c *Coder) Encode(dst, plaintext []byte) (Codec, []byte) {
 		dst = slices.Grow(dst, len(plaintext)+len(plaintext)>>7+64)
 		in, zc := plaintext, CodecZstd
 		if looksX86(plaintext) {
-			bp, _ := c.filt.Get().(*[]byte)
+			bp := scratch
 			if bp == nil {
-				bp = new([]byte)
-			}
-			defer func() {
-				if cap(*bp) <= 8<<20 { // do not pin huge buffers
-					c.filt.Put(bp)
+				bp, _ = c.filt.Get().(*[]byte)
+				if bp == nil {
+					bp = new([]byte)
 				}
-			}()
+				defer func() {
+					if cap(*bp) <= 8<<20 { // do not pin huge buffers
+						c.filt.Put(bp)
+					}
+				}()
+			}
 			*bp = append((*bp)[:0], plaintext...)
 			x86Encode(*bp)
 			in, zc = *bp, CodecZstdX86

@@ -126,3 +126,27 @@ func BenchmarkX86(b *testing.B) {
 		}
 	})
 }
+
+// TestEncodeWithScratch: EncodeWith filters machine code in the caller's
+// scratch, not its plaintext, and encodes exactly as Encode does.
+func TestEncodeWithScratch(t *testing.T) {
+	c, err := NewCoder(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	code := machineCode(t, 256<<10)
+	orig := bytes.Clone(code)
+	wantCodec, want := c.Encode(nil, code)
+	var scratch []byte
+	codec, got := c.EncodeWith([]byte("dst"), code, &scratch)
+	if codec != CodecZstdX86 || wantCodec != codec || !bytes.Equal(got[3:], want) || string(got[:3]) != "dst" {
+		t.Fatalf("EncodeWith: %v, %d bytes; Encode: %v, %d bytes", codec, len(got)-3, wantCodec, len(want))
+	}
+	if cap(scratch) < len(code) {
+		t.Fatalf("scratch of %d bytes after filtering %d: not used", cap(scratch), len(code))
+	}
+	if !bytes.Equal(code, orig) {
+		t.Fatal("the plaintext was filtered in place")
+	}
+}
