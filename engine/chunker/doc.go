@@ -27,7 +27,9 @@
 // API: New(Params, Seed) returns an immutable Cutter; Cutter.Cut finds the
 // first chunk of a buffer, Cutter.Boundaries splits a whole buffer, and
 // Cutter.NewChunker streams an io.Reader, reusing one buffer (Max plus
-// max(Max, 1 MiB) bytes) for all chunks: Next does not allocate.
+// 1 MiB) for all chunks: Next does not allocate, and reads only when the
+// bytes buffered hold no cut, resuming its scan where the last one
+// stopped (a cut depends only on the 64 bytes before it).
 // Cutter.WithParams derives a Cutter with other bounds and the same gear
 // table (the seed stays inside the package). FileParams (256 KiB/1 MiB/4
 // MiB) are the default for file data. ImageParams (16/64/256 KiB) bound
