@@ -166,6 +166,12 @@ func Dial(ctx context.Context, addr string, creds *Credentials, opts Options) (*
 	r, err := c.call(ctx, hello)
 	if err != nil {
 		_ = c.Close()
+		if errors.Is(err, ErrClosed) {
+			// A vault refuses with an answer; one that hangs up without
+			// one could not read this Hello (before protocol 5 a vault
+			// took its flags byte for garbage).
+			return nil, fmt.Errorf("remote: hello: %w (a vault of an older release than this agent's, protocol %d, closes without answering: upgrade the vault first)", err, agentproto.Version)
+		}
 		return nil, fmt.Errorf("remote: hello: %w", err)
 	}
 	h, ok := r.(*agentproto.HelloOK)

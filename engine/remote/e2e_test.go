@@ -3,6 +3,7 @@ package remote
 import (
 	"context"
 	crand "crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"net"
@@ -393,4 +394,32 @@ func mustPKIX(t *testing.T, cr *Credentials) []byte {
 	b, err := x509.MarshalPKIXPublicKey(cr.Certificate.Leaf.PublicKey)
 	must(t, err)
 	return b
+}
+
+// TestHelloToOlderVault: a vault that hangs up at Hello without an answer
+// (a vault of an older release cannot read this agent's Hello) makes Dial
+// fail with the advice to upgrade the vault, not a bare closed connection.
+func TestHelloToOlderVault(t *testing.T) {
+	v := newVault(t)
+	cr := v.enrolAgent(t, "web1")
+	cfg, err := v.ca.ServerTLSConfig([]string{"127.0.0.1"})
+	must(t, err)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	must(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		// Read the Hello's frame, then hang up as a v4 vault did on
+		// a payload with a byte more than it knew.
+		if _, err := agentproto.ReadHeader(c, agentproto.MaxPayload); err == nil {
+			_ = c.Close()
+		}
+	}()
+	_, err = Dial(context.Background(), ln.Addr().String(), cr, Options{})
+	if err == nil || !errors.Is(err, ErrClosed) || !strings.Contains(err.Error(), "upgrade the vault") {
+		t.Fatalf("Dial to a vault that hangs up at Hello: %v", err)
+	}
 }
