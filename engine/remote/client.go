@@ -170,7 +170,7 @@ func Dial(ctx context.Context, addr string, creds *Credentials, opts Options) (*
 			// A vault refuses with an answer; one that hangs up without
 			// one could not read this Hello (before protocol 5 a vault
 			// took its flags byte for garbage).
-			return nil, fmt.Errorf("remote: hello: %w (a vault of an older release than this agent's, protocol %d, closes without answering: upgrade the vault first)", err, agentproto.Version)
+			return nil, fmt.Errorf("remote: hello: %w (the vault hung up without an answer, as one of an older release than this agent's protocol %d does: if it is, upgrade the vault first)", err, agentproto.Version)
 		}
 		return nil, fmt.Errorf("remote: hello: %w", err)
 	}
