@@ -378,8 +378,12 @@ func TestLargeDirectory(t *testing.T) {
 	if len(res.Skipped) != 0 {
 		t.Fatalf("skipped: %+v", res.Skipped)
 	}
-	if got, want := res.Snapshot.Summary.FilesSeen, int64(n+1+n/100); got < int64(n) || got > want {
-		t.Errorf("files seen %d, want about %d", got, want)
+	// Files: the entries but the subdirectories, plus the hard link and
+	// the one file in each subdirectory (n+1). Directories: the
+	// subdirectories (i%100 == 3) and big itself.
+	dirs := int64((n + 96) / 100)
+	if s := res.Snapshot.Summary; s.FilesSeen != int64(n+1) || s.DirsSeen != dirs+1 {
+		t.Errorf("seen %d files and %d directories, want %d and %d", s.FilesSeen, s.DirsSeen, n+1, dirs+1)
 	}
 	target := t.TempDir()
 	if _, err := restore.Restore(ctx, r, res.Snapshot, "", target, restore.Options{}); err != nil {
