@@ -105,13 +105,15 @@ func (s *engineService) Run(ctx context.Context, ready func()) error {
 		s.emit(events.Warning, "engine.recovery_key_on_box", "the recovery key is still on the box: take it with `keep ctl engine recovery-key`, then `keep ctl engine recovery-key --forget`", nil)
 	}
 	eng.Server.SessionDone = s.sessionDone(eng)
-	eng.Server.SessionsChanged = func(open int) { gctune.SetLimit(gctune.VaultLimit(eng.Repo.Stats().IndexBytes, open)) }
+	eng.Server.LoadChanged = func(l server.Load) {
+		gctune.SetLimit(gctune.VaultLimit(eng.Repo.Stats().IndexBytes, l.Sessions, l.Readers))
+	}
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("engine: listen for agents on %s: %w", s.cfg.Listen, err)
 	}
 	st := eng.Repo.Stats()
-	gctune.SetLimit(gctune.VaultLimit(st.IndexBytes, 0)) // again as sessions come and go, and after each job: the index grows
+	gctune.SetLimit(gctune.VaultLimit(st.IndexBytes, 0, 0)) // again as sessions come and go, and after each job: the index grows
 	s.log.Info("engine open", "dir", dir, "key", eng.KeyID, "blobs", st.Blobs, "packs", st.Packs,
 		"agents", ln.Addr().String(), "took", time.Since(start).Round(time.Millisecond))
 	s.mu.Lock()
@@ -180,7 +182,8 @@ func (s *engineService) Health(ctx context.Context) error {
 // sessionDone turns an ended agent session into an event.
 func (s *engineService) sessionDone(eng *local.Engine) func(server.SessionInfo) {
 	return func(si server.SessionInfo) {
-		gctune.SetLimit(gctune.VaultLimit(eng.Repo.Stats().IndexBytes, eng.Server.Sessions()))
+		l := eng.Server.Load()
+		gctune.SetLimit(gctune.VaultLimit(eng.Repo.Stats().IndexBytes, l.Sessions, l.Readers))
 		if si.JobID == "" {
 			if si.Err != nil && si.Client == "" {
 				s.log.Info("agent refused", "error", si.Err)

@@ -94,11 +94,20 @@ func commands() []command {
 }
 
 func main() {
-	gctune.ApplyPercent(gctune.AgentPercent)
+	gctune.ApplyPercent(gcPercent(os.Args[1:]))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:])
 	stop()
 	os.Exit(code)
+}
+
+// gcPercent is the GC percent for the command line args: AgentPercent
+// for a backup (the command whose memory counts), Percent for the rest.
+func gcPercent(args []string) int {
+	if len(args) > 0 && args[0] == "backup" {
+		return gctune.AgentPercent
+	}
+	return gctune.Percent
 }
 
 func run(ctx context.Context, e *env, args []string) int {

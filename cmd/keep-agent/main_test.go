@@ -13,6 +13,7 @@ import (
 	"keep/engine/fingerprint"
 	"keep/engine/snapshot"
 	"keep/engine/tree"
+	"keep/internal/gctune"
 )
 
 func TestParseInterleaved(t *testing.T) {
@@ -161,5 +162,26 @@ func TestUsageErrors(t *testing.T) {
 		if code != tc.code || !strings.Contains(errb.String(), tc.msg) {
 			t.Errorf("%q: exit %d (want %d), stderr %q", tc.args, code, tc.code, errb.String())
 		}
+	}
+}
+
+// TestGCPercent: a backup collects at AgentPercent (its peak RSS is the
+// one that counts), a restore and the rest at Percent.
+func TestGCPercent(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"backup", "/srv"}, gctune.AgentPercent},
+		{[]string{"restore", "latest", "--target", "/x"}, gctune.Percent},
+		{[]string{"cat", "latest", "/etc/hosts"}, gctune.Percent},
+		{nil, gctune.Percent},
+	} {
+		if got := gcPercent(c.args); got != c.want {
+			t.Errorf("%q: GC percent %d, want %d", c.args, got, c.want)
+		}
+	}
+	if gctune.AgentPercent == gctune.Percent {
+		t.Fatal("AgentPercent is Percent: the test cannot tell them apart")
 	}
 }

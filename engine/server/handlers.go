@@ -643,14 +643,21 @@ func (ss *session) beginJob(m *agentproto.BeginJob) agentproto.Message {
 	}
 	id, err := ss.s.Jobs.Start(j)
 	ss.mu.Lock()
+	newReader := false
 	if err != nil {
 		ss.jobID = ""
 	} else {
 		ss.jobID, ss.jobKind = id, kind
+		newReader = (kind == jobs.Restore || kind == jobs.Verify) && !ss.reader
+		ss.reader = ss.reader || newReader
 	}
 	ss.mu.Unlock()
 	if err != nil {
 		return fail(err)
+	}
+	if newReader {
+		ss.s.readers.Add(1)
+		ss.s.loadChanged()
 	}
 	ss.log.Info("job started", "job", id, "kind", kind)
 	return &agentproto.JobStarted{JobID: id}

@@ -69,12 +69,14 @@ type Server struct {
 	// SessionDone, if set, is called when a connection's session has
 	// ended and its job record is final.
 	SessionDone func(SessionInfo)
-	// SessionsChanged, if set, is called with the number of agent
-	// connections open whenever one opens or closes (the appliance sizes
-	// its memory limit by it).
-	SessionsChanged func(open int)
+	// LoadChanged, if set, is called with the server's Load whenever it
+	// changes: a connection opens or closes, a session begins to restore
+	// (the appliance sizes its memory limit by it).
+	LoadChanged func(Load)
 
-	open atomic.Int64 // agent connections being served
+	open    atomic.Int64 // agent connections being served
+	readers atomic.Int64 // of them, sessions that began a restore or verify job
+	loadMu  sync.Mutex   // serializes LoadChanged calls
 
 	stats   stats
 	startMu sync.Mutex
@@ -100,8 +102,19 @@ type stats struct {
 	maxInFlight atomic.Int64
 }
 
-// Sessions returns the number of agent connections being served.
-func (s *Server) Sessions() int { return int(s.open.Load()) }
+// Load is what the server is serving.
+type Load struct {
+	Sessions int // agent connections
+	// Readers: sessions that began a restore or a verify (counted until
+	// they close), which keep more in flight than a backup's: each
+	// restore worker's reply of blobs read from packs.
+	Readers int
+}
+
+// Load returns what the server is serving.
+func (s *Server) Load() Load {
+	return Load{Sessions: int(s.open.Load()), Readers: int(s.readers.Load())}
+}
 
 // Frames returns how many frames of type t the server has received.
 func (s *Server) Frames(t agentproto.Type) int64 { return s.stats.frames[t&63].Load() }

@@ -223,33 +223,43 @@ func TestUncompressedAsItCame(t *testing.T) {
 	}
 }
 
-// TestSessionsChanged: the server reports the agent connections open as
-// they come and go (the appliance sizes its memory limit by them).
-func TestSessionsChanged(t *testing.T) {
-	counts := make(chan int, 16)
-	v := newTestVault(t, func(s *Server) { s.SessionsChanged = func(n int) { counts <- n } })
-	next := func(want int) {
+// TestLoadChanged: the server reports the agent connections open as they
+// come and go, and the sessions that began a restore (the appliance sizes
+// its memory limit by them): once each, until it closes.
+func TestLoadChanged(t *testing.T) {
+	loads := make(chan Load, 16)
+	v := newTestVault(t, func(s *Server) { s.LoadChanged = func(l Load) { loads <- l } })
+	next := func(want Load) {
 		t.Helper()
 		select {
-		case n := <-counts:
-			if n != want {
-				t.Fatalf("open sessions %d, want %d", n, want)
+		case l := <-loads:
+			if l != want {
+				t.Fatalf("load %+v, want %+v", l, want)
 			}
 		case <-time.After(10 * time.Second):
-			t.Fatalf("no change reported (want %d)", want)
+			t.Fatalf("no change reported (want %+v)", want)
+		}
+	}
+	begin := func(c *tls.Conn, br *bufio.Reader, id uint32, kind string) {
+		t.Helper()
+		if _, ok := roundTrip(t, c, br, id, &agentproto.BeginJob{Kind: kind, Hostname: "h"}).(*agentproto.JobStarted); !ok {
+			t.Fatalf("%s job refused", kind)
 		}
 	}
 	c1, br1 := v.conn(t, "web1")
 	roundTrip(t, c1, br1, 1, &agentproto.Hello{Version: agentproto.Version})
-	next(1)
+	next(Load{Sessions: 1})
+	begin(c1, br1, 2, "full") // a backup: no change
 	c2, br2 := v.conn(t, "web2")
 	roundTrip(t, c2, br2, 1, &agentproto.Hello{Version: agentproto.Version})
-	next(2)
-	if n := v.srv.Sessions(); n != 2 {
-		t.Fatalf("Sessions() = %d with two agents connected", n)
+	next(Load{Sessions: 2})
+	begin(c2, br2, 2, "restore")
+	next(Load{Sessions: 2, Readers: 1})
+	if l := v.srv.Load(); l != (Load{Sessions: 2, Readers: 1}) {
+		t.Fatalf("Load() = %+v with two agents connected, one restoring", l)
 	}
 	_ = c1.Close()
-	next(1)
+	next(Load{Sessions: 1, Readers: 1})
 	_ = c2.Close()
-	next(0)
+	next(Load{})
 }

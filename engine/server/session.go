@@ -94,6 +94,7 @@ type session struct {
 	jobKind   jobs.Kind
 	jobDone   bool
 	committed bool
+	reader    bool                 // began a restore or verify: counted in Server.readers
 	readable  map[blobKey]struct{} // blobs this client may read (GetBlob)
 	// wholeBundles are the bundles whose every member is readable.
 	wholeBundles map[repo.BundleRef]struct{}
@@ -118,8 +119,12 @@ type sessionCounts struct {
 }
 
 func (s *Server) serveConn(ctx context.Context, raw net.Conn) {
-	s.sessionsChanged(s.open.Add(1))
-	defer func() { s.sessionsChanged(s.open.Add(-1)) }()
+	s.open.Add(1)
+	s.loadChanged()
+	defer func() {
+		s.open.Add(-1)
+		s.loadChanged()
+	}()
 	log := s.Log.With("remote", raw.RemoteAddr().String())
 	tc := tls.Server(raw, s.TLS)
 	hctx, cancel := context.WithTimeout(ctx, s.HandshakeTimeout)
@@ -134,13 +139,24 @@ func (s *Server) serveConn(ctx context.Context, raw net.Conn) {
 	ss := &session{s: s, conn: tc, br: bufio.NewReaderSize(tc, 64<<10), log: log, readable: map[blobKey]struct{}{}}
 	err = ss.run(ctx)
 	_ = tc.Close()
+	ss.mu.Lock()
+	if ss.reader {
+		s.readers.Add(-1) // reported with the connection's close
+	}
+	ss.mu.Unlock()
 	s.done(SessionInfo{Client: ss.client, JobID: ss.jobID, Err: err})
 }
 
-func (s *Server) sessionsChanged(n int64) {
-	if s.SessionsChanged != nil {
-		s.SessionsChanged(int(n))
+// loadChanged reports the Load to LoadChanged, one call at a time, each
+// reading it afresh: the last call reports the latest, whatever order
+// concurrent changes come in.
+func (s *Server) loadChanged() {
+	if s.LoadChanged == nil {
+		return
 	}
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	s.LoadChanged(s.Load())
 }
 
 func (s *Server) done(info SessionInfo) {

@@ -15,13 +15,16 @@ import (
 // 121 MiB at 50, job time and CPU within the run-to-run noise.
 const Percent = 50
 
-// AgentPercent is keep-agent's GOGC: its live heap during a backup is
+// AgentPercent is the GOGC of keep-agent backup: its live heap is
 // mostly buffers the pipeline bounds (blobs queued for the vault, chunk
 // copies, compressor histories, a directory's nodes), so collecting at
 // a quarter over it instead of a half costs little CPU. Measured through
 // the vault on the benchmark's corpora (2 cores): peak RSS of the image
 // backup 60 -> 52 MiB, of the fs backup 119 -> 106 MiB, CPU within the
-// run-to-run noise.
+// run-to-run noise. Not for a restore, whose garbage is every blob
+// received: at 25 the fs restore took 15 s of the agent's CPU against
+// 12 at 50 (and 11-13 at 100), the collector freeing the replies' pages
+// and the runtime faulting them in again; its peak RSS 39 MiB against 44.
 const AgentPercent = 25
 
 // Apply sets the GC percent to Percent unless $GOGC says otherwise.
@@ -35,11 +38,13 @@ func ApplyPercent(p int) {
 }
 
 // VaultLimit is the soft memory limit of a process serving the vault for
-// an index of indexBytes and sessions agent connections at once:
-// VaultFloor (one session) plus twice the index, which is most of what
-// stays live and grows with the repository, plus VaultPerSession for
-// each further session, so that several agents at once never push the
-// live heap over the limit (where the collector would run without end).
+// an index of indexBytes and sessions agent connections at once, readers
+// of them restoring (or verifying): VaultFloor (one session) plus twice
+// the index, which is most of what stays live and grows with the
+// repository, plus VaultPerSession for each further session and
+// VaultPerReader for each reader, so that several agents at once never
+// push the live heap over the limit (where the collector would run
+// without end).
 //
 // The limit makes the collector reclaim a backup's transient buffers
 // (request payloads, sealed blobs) before the heap doubles over them.
@@ -52,8 +57,8 @@ func ApplyPercent(p int) {
 // 36 MiB floor the vault's peak RSS (13 MiB of it the binary's pages) was
 // 48–52 MiB on the fs and image backups instead of 53–58 with 48 MiB and
 // 55–81 with 96, its CPU within the noise.
-func VaultLimit(indexBytes, sessions int) int64 {
-	return VaultFloor + 2*int64(indexBytes) + int64(max(sessions-1, 0))*VaultPerSession
+func VaultLimit(indexBytes, sessions, readers int) int64 {
+	return VaultFloor + 2*int64(indexBytes) + int64(max(sessions-1, 0))*VaultPerSession + int64(max(readers, 0))*VaultPerReader
 }
 
 // VaultFloor is VaultLimit for an empty repository and one session.
@@ -63,6 +68,16 @@ const VaultFloor = 36 << 20
 // its in-flight request budget (engine/server's MaxInFlight, 8 MiB) and
 // the decoded and sealed copies of the bundles it has in hand.
 const VaultPerSession = 16 << 20
+
+// VaultPerReader is what a session serving a restore or a verify adds to
+// VaultLimit: its workers' replies in flight (blobs read from packs and
+// decrypted, then framed) hold 15–30 MiB where a backup's requests hold
+// 8. Measured on the benchmark's file-server restore through the vault
+// (2 cores, limit set by GOMEMLIMIT, alternated): vault CPU 5.3 s at 48
+// MiB, 4.3–4.9 at 56, 4.0–4.6 at 64 (peak RSS 67 MiB), 6.2 at the 36 MiB
+// of one backup session, where the collector ran without pause and the
+// runtime gave pages back to the kernel only to fault them in again.
+const VaultPerReader = 24 << 20
 
 // SetLimit sets the runtime's soft memory limit to n bytes
 // (debug.SetMemoryLimit) unless $GOMEMLIMIT is set, and reports whether

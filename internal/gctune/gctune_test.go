@@ -26,14 +26,14 @@ func TestApply(t *testing.T) {
 func TestSetLimit(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	t.Setenv("GOMEMLIMIT", "")
-	if !SetLimit(VaultLimit(10<<20, 1)) {
+	if !SetLimit(VaultLimit(10<<20, 1, 0)) {
 		t.Fatal("SetLimit did nothing without GOMEMLIMIT")
 	}
 	if got := debug.SetMemoryLimit(-1); got != VaultFloor+20<<20 {
 		t.Fatalf("limit %d, want %d", got, VaultFloor+20<<20)
 	}
-	if VaultLimit(0, 0) != VaultFloor || VaultLimit(0, 3) != VaultFloor+2*VaultPerSession {
-		t.Fatalf("limits %d (no session), %d (three), floor %d", VaultLimit(0, 0), VaultLimit(0, 3), VaultFloor)
+	if VaultLimit(0, 0, 0) != VaultFloor || VaultLimit(0, 3, 0) != VaultFloor+2*VaultPerSession || VaultLimit(0, 3, 2) != VaultFloor+2*VaultPerSession+2*VaultPerReader {
+		t.Fatalf("limits %d (no session), %d (three), %d (three, two restoring), floor %d", VaultLimit(0, 0, 0), VaultLimit(0, 3, 0), VaultLimit(0, 3, 2), VaultFloor)
 	}
 	t.Setenv("GOMEMLIMIT", "1GiB")
 	before := debug.SetMemoryLimit(-1)
