@@ -105,15 +105,13 @@ func (s *engineService) Run(ctx context.Context, ready func()) error {
 		s.emit(events.Warning, "engine.recovery_key_on_box", "the recovery key is still on the box: take it with `keep ctl engine recovery-key`, then `keep ctl engine recovery-key --forget`", nil)
 	}
 	eng.Server.SessionDone = s.sessionDone(eng)
-	eng.Server.LoadChanged = func(l server.Load) {
-		gctune.SetLimit(gctune.VaultLimit(eng.Repo.Stats().IndexBytes, l.Sessions, l.Readers))
-	}
+	eng.Server.LoadChanged = func(l server.Load) { setVaultLimit(eng, l) }
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("engine: listen for agents on %s: %w", s.cfg.Listen, err)
 	}
 	st := eng.Repo.Stats()
-	gctune.SetLimit(gctune.VaultLimit(st.IndexBytes, 0, 0)) // again as sessions come and go, and after each job: the index grows
+	setVaultLimit(eng, server.Load{}) // again as sessions come and go, and after each job: the index grows
 	s.log.Info("engine open", "dir", dir, "key", eng.KeyID, "blobs", st.Blobs, "packs", st.Packs,
 		"agents", ln.Addr().String(), "took", time.Since(start).Round(time.Millisecond))
 	s.mu.Lock()
@@ -179,11 +177,16 @@ func (s *engineService) Health(ctx context.Context) error {
 	}
 }
 
+// setVaultLimit sets the process's memory limit for eng's index and the
+// server's load l (gctune.VaultLimit).
+func setVaultLimit(eng *local.Engine, l server.Load) {
+	gctune.SetLimit(gctune.VaultLimit(eng.Repo.Stats().IndexBytes, l.Sessions, l.Readers))
+}
+
 // sessionDone turns an ended agent session into an event.
 func (s *engineService) sessionDone(eng *local.Engine) func(server.SessionInfo) {
 	return func(si server.SessionInfo) {
-		l := eng.Server.Load()
-		gctune.SetLimit(gctune.VaultLimit(eng.Repo.Stats().IndexBytes, l.Sessions, l.Readers))
+		setVaultLimit(eng, eng.Server.Load())
 		if si.JobID == "" {
 			if si.Err != nil && si.Client == "" {
 				s.log.Info("agent refused", "error", si.Err)

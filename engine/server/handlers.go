@@ -648,8 +648,9 @@ func (ss *session) beginJob(m *agentproto.BeginJob) agentproto.Message {
 		ss.jobID = ""
 	} else {
 		ss.jobID, ss.jobKind = id, kind
-		newReader = (kind == jobs.Restore || kind == jobs.Verify) && !ss.reader
-		ss.reader = ss.reader || newReader
+		if (kind == jobs.Restore || kind == jobs.Verify) && !ss.reader {
+			ss.reader, newReader = true, true
+		}
 	}
 	ss.mu.Unlock()
 	if err != nil {
