@@ -119,7 +119,10 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if p := snapshot.Latest(snaps, *host, given); p != nil {
+		// The parent is one of this client's own snapshots: the vault
+		// lists others' too while a grant lets it read them, and refuses
+		// a commit whose parent is not the client's.
+		if p := snapshot.Latest(ofClient(snaps, whoseOf(c, "")), *host, given); p != nil {
 			parent = p.ID
 		}
 	}

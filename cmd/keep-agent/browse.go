@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -44,11 +47,54 @@ func toSnapJSON(s *snapshot.Snapshot) snapJSON {
 	return j
 }
 
-// resolve finds the snapshot spec names among the client's snapshots:
+// whose is the client a browsing or restoring command reads the
+// snapshots of: this agent's own (mine) unless --client names another,
+// whose snapshots the vault shows only while an operator's grant is in
+// force (keep ctl grant-restore).
+type whose struct {
+	client string
+	mine   bool
+}
+
+// clientFlag adds --client to a command that reads snapshots.
+func clientFlag(fs *flag.FlagSet) *string {
+	return fs.String("client", "", "read the snapshots of client `NAME` instead of this agent's own\n"+
+		"(the vault shows them while an operator's grant is in force: keep ctl grant-restore)")
+}
+
+// whoseOf is the client flag (empty: this agent's own) against the
+// agent's client name.
+func whoseOf(c *remote.Client, flagged string) whose {
+	own := c.Info().Client
+	if flagged == "" || flagged == own {
+		return whose{client: own, mine: true}
+	}
+	return whose{client: flagged}
+}
+
+// ofClient returns the snapshots of client among snaps, in their order.
+// The vault lists a client's own snapshots and those of the clients it
+// was granted reads of; a snapshot without a client name (none is
+// committed so) counts as the agent's own.
+func ofClient(snaps []*snapshot.Snapshot, w whose) []*snapshot.Snapshot {
+	var out []*snapshot.Snapshot
+	for _, s := range snaps {
+		if s.Client == w.client || (s.Client == "" && w.mine) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// resolve finds the snapshot spec names among w's snapshots in snaps:
 // "latest" or a unique prefix of an ID.
-func resolve(snaps []*snapshot.Snapshot, spec string) (*snapshot.Snapshot, error) {
+func resolve(snaps []*snapshot.Snapshot, spec string, w whose) (*snapshot.Snapshot, error) {
+	snaps = ofClient(snaps, w)
 	if len(snaps) == 0 {
-		return nil, errors.New("this client has no snapshots on the vault yet: run \"keep-agent backup\" first")
+		if w.mine {
+			return nil, errors.New("this client has no snapshots on the vault yet: run \"keep-agent backup\" first")
+		}
+		return nil, fmt.Errorf("no snapshots of client %q are visible: the client has none, or no grant lets this one read them (on the vault: keep ctl grant-restore THIS-CLIENT --from %s)", w.client, w.client)
 	}
 	if spec == "latest" {
 		return snaps[len(snaps)-1], nil
@@ -67,14 +113,18 @@ func resolve(snaps []*snapshot.Snapshot, spec string) (*snapshot.Snapshot, error
 		}
 	}
 	if found == nil {
-		return nil, fmt.Errorf("no snapshot of this client starts with %q (see \"keep-agent snapshots\"; only this client's own snapshots can be read)", spec)
+		if w.mine {
+			return nil, fmt.Errorf("no snapshot of this client starts with %q (see \"keep-agent snapshots\"; another client's snapshot is read with --client NAME)", spec)
+		}
+		return nil, fmt.Errorf("no snapshot of client %q starts with %q (see \"keep-agent snapshots --client %s\")", w.client, spec, w.client)
 	}
 	return found, nil
 }
 
 // connectTo connects to the vault and resolves spec (an ID prefix or
-// "latest") among the snapshots this client may read.
-func connectTo(ctx context.Context, dir, spec string) (*remote.Client, *snapshot.Snapshot, error) {
+// "latest") among the snapshots of the client flagged (empty: this
+// agent's own).
+func connectTo(ctx context.Context, dir, spec, flagged string) (*remote.Client, *snapshot.Snapshot, error) {
 	c, err := connect(ctx, dir)
 	if err != nil {
 		return nil, nil, err
@@ -82,7 +132,7 @@ func connectTo(ctx context.Context, dir, spec string) (*remote.Client, *snapshot
 	snaps, err := listSnaps(ctx, c)
 	if err == nil {
 		var s *snapshot.Snapshot
-		if s, err = resolve(snaps, spec); err == nil {
+		if s, err = resolve(snaps, spec, whoseOf(c, flagged)); err == nil {
 			return c, s, nil
 		}
 	}
@@ -119,13 +169,15 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 }
 
 func runSnapshots(ctx context.Context, e *env, args []string) error {
-	fs, dir := newFlags(e, "snapshots", "snapshots [--path P] [--since T] [--json]\n\n"+
-		"Lists this client's snapshots, oldest first. Only the client's own snapshots are\n"+
-		"visible: the vault refuses to show or read another client's.")
+	fs, dir := newFlags(e, "snapshots", "snapshots [--path P] [--since T] [--client NAME] [--json]\n\n"+
+		"Lists this client's snapshots, oldest first. The vault shows another client's only\n"+
+		"while an operator's grant lets this one read them (keep ctl grant-restore); they\n"+
+		"are listed with --client NAME, and read by every command with the same flag.")
 	pathF := fs.String("path", "", "only snapshots covering `path` (a backed-up path or one below it)")
 	since := fs.String("since", "", "only snapshots taken at or after `T` (RFC 3339, 2006-01-02, or an age: 36h, 7d)")
 	host := fs.String("hostname", "", "only snapshots of this `host`")
 	asJSON := fs.Bool("json", false, "print JSON")
+	clientF := clientFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -155,10 +207,23 @@ func runSnapshots(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	w := whoseOf(c, *clientF)
 	var snaps []*snapshot.Snapshot
-	for _, s := range all {
+	for _, s := range ofClient(all, w) {
 		if f.Match(s) {
 			snaps = append(snaps, s)
+		}
+	}
+	if w.mine {
+		// Say which other clients' snapshots a grant makes readable.
+		others := map[string]int{}
+		for _, s := range all {
+			if s.Client != "" && s.Client != w.client {
+				others[s.Client]++
+			}
+		}
+		for _, name := range slices.Sorted(maps.Keys(others)) {
+			fmt.Fprintf(e.stderr, "%d snapshots of client %q are readable by a grant: keep-agent snapshots --client %s\n", others[name], name, name)
 		}
 	}
 	if *asJSON {
@@ -178,7 +243,11 @@ func runSnapshots(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if len(snaps) == 0 {
-		fmt.Fprintln(e.stderr, "no snapshots match")
+		if w.mine {
+			fmt.Fprintln(e.stderr, "no snapshots match")
+		} else {
+			fmt.Fprintf(e.stderr, "no snapshots of client %q match (without an operator's grant in force the vault shows none)\n", w.client)
+		}
 	}
 	return nil
 }
@@ -290,12 +359,13 @@ func origPath(snap *snapshot.Snapshot, sub string) string {
 }
 
 func runLs(ctx context.Context, e *env, args []string) error {
-	fs, dir := newFlags(e, "ls", "ls SNAPSHOT [PATH] [--json]\n\n"+
+	fs, dir := newFlags(e, "ls", "ls SNAPSHOT [PATH] [--client NAME] [--json]\n\n"+
 		"Lists the directory PATH of a snapshot (default: its root) from the snapshot's trees,\n"+
 		"without reading file data. PATH is an original absolute path (/srv/www) or a path\n"+
 		"from the snapshot's root as ls prints it (www/index.html).")
 	asJSON := fs.Bool("json", false, "print JSON")
 	recursive := fs.Bool("recursive", false, "list subdirectories too")
+	clientF := clientFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -303,7 +373,7 @@ func runLs(ctx context.Context, e *env, args []string) error {
 	if len(pos) < 1 || len(pos) > 2 {
 		return usagef("expected SNAPSHOT [PATH]")
 	}
-	c, s, err := connectTo(ctx, *dir, pos[0])
+	c, s, err := connectTo(ctx, *dir, pos[0], *clientF)
 	if err != nil {
 		return err
 	}
@@ -359,13 +429,14 @@ func runLs(ctx context.Context, e *env, args []string) error {
 }
 
 func runFind(ctx context.Context, e *env, args []string) error {
-	fs, dir := newFlags(e, "find", "find GLOB [--snapshot S] [--json]\n\n"+
+	fs, dir := newFlags(e, "find", "find GLOB [--snapshot S] [--client NAME] [--json]\n\n"+
 		"Finds items whose path matches GLOB (gitignore-like: \"*.conf\" matches names at any\n"+
 		"depth, \"/www/**/*.html\" is anchored at the snapshot root, \"**\" crosses directories)\n"+
 		"in every snapshot of this client, or in --snapshot S. Reads trees only, never file data.")
 	snapF := fs.String("snapshot", "", "search only this snapshot (ID prefix or \"latest\")")
 	asJSON := fs.Bool("json", false, "print JSON")
 	limit := fs.Int("limit", 10000, "stop after `n` matches")
+	clientF := clientFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -382,15 +453,16 @@ func runFind(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	w := whoseOf(c, *clientF)
 	var ids []*snapshot.Snapshot
 	if *snapF != "" {
-		s, err := resolve(all, *snapF)
+		s, err := resolve(all, *snapF, w)
 		if err != nil {
 			return err
 		}
 		ids = []*snapshot.Snapshot{s}
 	} else {
-		ids = all
+		ids = ofClient(all, w)
 	}
 	snaps := make([]*snapshot.Snapshot, 0, len(ids))
 	for _, s := range ids {
@@ -434,8 +506,9 @@ func runFind(ctx context.Context, e *env, args []string) error {
 }
 
 func runCat(ctx context.Context, e *env, args []string) error {
-	fs, dir := newFlags(e, "cat", "cat SNAPSHOT PATH\n\n"+
+	fs, dir := newFlags(e, "cat", "cat SNAPSHOT PATH [--client NAME]\n\n"+
 		"Writes the content of one file (or image, or stream) of a snapshot to stdout.")
+	clientF := clientFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -443,7 +516,7 @@ func runCat(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 2 {
 		return usagef("expected SNAPSHOT PATH")
 	}
-	c, s, err := connectTo(ctx, *dir, pos[0])
+	c, s, err := connectTo(ctx, *dir, pos[0], *clientF)
 	if err != nil {
 		return err
 	}

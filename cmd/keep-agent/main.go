@@ -48,7 +48,9 @@ SNAPSHOT is "latest" or a unique prefix of a snapshot ID (see "snapshots").
 Every command takes --dir DIR, the credentials directory (default
 /etc/keep-agent, or $KEEP_AGENT_DIR). The vault's address comes from the
 enrolment token; set KEEP_VAULT=host:port if the vault moved (its CA stays
-pinned). An agent sees and restores only its own client's snapshots.
+pinned). An agent sees and restores its own client's snapshots; another
+client's only while an operator's grant is in force (keep ctl grant-restore
+on the vault), with --client NAME on snapshots, ls, find, cat and restore.
 
 Run "keep-agent COMMAND --help" for a command's options.
 

@@ -55,18 +55,48 @@ func snapWithID(b byte, paths ...string) *snapshot.Snapshot {
 func TestResolve(t *testing.T) {
 	snaps := []*snapshot.Snapshot{snapWithID(0xab), snapWithID(0xac), snapWithID(0x12)}
 	for spec, want := range map[string]int{"latest": 2, "ab": 0, "AB11": 0, "12": 2, "ac1100": 1} {
-		s, err := resolve(snaps, spec)
+		s, err := resolve(snaps, spec, whose{mine: true})
 		if err != nil || s != snaps[want] {
 			t.Errorf("resolve %q: %v, %v", spec, s, err)
 		}
 	}
 	for spec, msg := range map[string]string{"a": "ambiguous", "ff": "no snapshot", "xyz": "prefix of a snapshot ID", "": "prefix"} {
-		if _, err := resolve(snaps, spec); err == nil || !strings.Contains(err.Error(), msg) {
+		if _, err := resolve(snaps, spec, whose{mine: true}); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("resolve %q: %v, want %q", spec, err, msg)
 		}
 	}
-	if _, err := resolve(nil, "latest"); err == nil || !strings.Contains(err.Error(), "no snapshots") {
+	if _, err := resolve(nil, "latest", whose{mine: true}); err == nil || !strings.Contains(err.Error(), "no snapshots") {
 		t.Errorf("no snapshots: %v", err)
+	}
+
+	// With a grant the vault lists another client's snapshots too:
+	// "latest" and prefixes resolve among the chosen client's only.
+	own, other := whose{client: "web2", mine: true}, whose{client: "web1"}
+	mixed := []*snapshot.Snapshot{snapWithID(0x21), snapWithID(0x22), snapWithID(0x23), snapWithID(0x24)}
+	for i, c := range []string{"web2", "web1", "web2", "web1"} {
+		mixed[i].Client = c
+	}
+	for _, tc := range []struct {
+		spec string
+		w    whose
+		want int
+	}{{"latest", own, 2}, {"latest", other, 3}, {"21", own, 0}, {"22", other, 1}, {"2", other, -1}, {"22", own, -1}, {"21", other, -1}} {
+		s, err := resolve(mixed, tc.spec, tc.w)
+		switch {
+		case tc.want >= 0 && (err != nil || s != mixed[tc.want]):
+			t.Errorf("resolve %q for %+v: %v, %v; want %v", tc.spec, tc.w, s, err, mixed[tc.want].ID.Short())
+		case tc.want < 0 && err == nil:
+			t.Errorf("resolve %q for %+v: %v, want an error", tc.spec, tc.w, s.ID.Short())
+		}
+	}
+	if _, err := resolve(mixed, "latest", whose{client: "db1"}); err == nil || !strings.Contains(err.Error(), "grant-restore") {
+		t.Errorf("a client without a grant: %v", err)
+	}
+	if _, err := resolve(mixed, "21", other); err == nil || !strings.Contains(err.Error(), `client "web1"`) {
+		t.Errorf("another client's prefix: %v", err)
+	}
+	if got := ofClient(mixed, own); len(got) != 2 || got[0] != mixed[0] || got[1] != mixed[2] {
+		t.Errorf("ofClient %+v: %v", own, got)
 	}
 }
 

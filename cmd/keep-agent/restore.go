@@ -29,8 +29,8 @@ const (
 const stagingPrefix = ".keep-restore-"
 
 func runRestore(ctx context.Context, e *env, args []string) error {
-	fs, dir := newFlags(e, "restore", "restore SNAPSHOT [PATH...] (--target DIR | --in-place) [--overwrite never|always|if-newer]\n"+
-		"       keep-agent restore SNAPSHOT IMAGE --to FILE|DEVICE\n\n"+
+	fs, dir := newFlags(e, "restore", "restore SNAPSHOT [PATH...] (--target DIR | --in-place) [--overwrite never|always|if-newer] [--client NAME]\n"+
+		"       keep-agent restore SNAPSHOT IMAGE --to FILE|DEVICE [--client NAME]\n\n"+
 		"Restores a snapshot, or PATHs in it, with contents, owners (as root), modes, times,\n"+
 		"xattrs, hard links, symlinks, FIFOs, device nodes (as root) and sparse files' holes.\n"+
 		"PATH is an original absolute path (/srv/www/index.html) or a path from the snapshot's\n"+
@@ -42,14 +42,17 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 		"  --to DEST     write one image (or file) node into a block device, or to a file\n\n"+
 		"Items are restored into a staging directory beside their destination first and then\n"+
 		"moved into place, so a file is replaced whole or not at all.\n\n"+
-		"Policy: an agent reads only its own client's snapshots; the vault refuses another\n"+
-		"client's (\"not found\"). To restore a machine's data onto another one, the operator\n"+
-		"restores it on the vault, or the original client's credentials are used.")
+		"Policy: an agent reads its own client's snapshots; the vault refuses another\n"+
+		"client's (\"not found\") unless an operator granted this client reads of them for a\n"+
+		"while (on the vault: keep ctl grant-restore THIS-CLIENT --from OTHER). Then\n"+
+		"--client OTHER restores OTHER's snapshots here (\"latest\" is OTHER's latest), onto\n"+
+		"a replacement machine or for a test restore.")
 	target := fs.String("target", "", "restore into directory `DIR` (created if missing)")
 	inPlace := fs.Bool("in-place", false, "restore to the original paths")
 	to := fs.String("to", "", "write the image node PATH into block device or file `DEST`")
 	policy := fs.String("overwrite", "", "what to do with existing items: never, always or if-newer")
 	quiet := fs.Bool("quiet", false, "print only failures")
+	clientF := clientFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -80,7 +83,7 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 		return usagef("--overwrite %q: give never, always or if-newer", *policy)
 	}
 
-	c, s, err := connectTo(ctx, *dir, pos[0])
+	c, s, err := connectTo(ctx, *dir, pos[0], *clientF)
 	if err != nil {
 		return err
 	}

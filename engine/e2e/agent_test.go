@@ -232,6 +232,94 @@ func TestAgentRoundTrip(t *testing.T) {
 	testStdin(t, adir)
 }
 
+// TestAgentRestoreGrant: with an operator's grant, client web2 (a
+// replacement machine: same hostname, same paths) reads web1's snapshots
+// with --client web1, while its own backups and "latest" stay its own;
+// a client without a grant sees none of them.
+func TestAgentRestoreGrant(t *testing.T) {
+	t.Setenv(envGrants, "web2:web1")
+	v := startVault(t, t.TempDir(), "", 0, "web1", "web2", "db1")
+	dirs := map[string]string{}
+	for _, c := range []string{"web1", "web2", "db1"} {
+		dirs[c] = filepath.Join(t.TempDir(), c)
+		agentOK(t, 0, nil, "enrol", v.tokens[c], "--dir", dirs[c])
+	}
+	g := makeTree(t, t.TempDir(), 3)
+	who := filepath.Join(g.root, "who")
+	backupAs := func(client string) summary {
+		t.Helper()
+		must(t, os.WriteFile(who, []byte(client), 0o644))
+		r := agentOK(t, 0, nil, "backup", "--dir", dirs[client], "--hostname", testHost, "--json", g.root)
+		return parseJSON[summary](t, r.stdout)
+	}
+	s1 := backupAs("web1")
+	// web2's first backup of the same host and paths is a full one: web1's
+	// snapshot, which the grant lists, is not its parent (the vault would
+	// refuse the commit).
+	s2 := backupAs("web2")
+	if s2.Job != snapshot.Full || s2.Parent != "" {
+		t.Fatalf("web2's first backup: job %s parent %q, want a full one", s2.Job, s2.Parent)
+	}
+	if s3 := backupAs("web2"); s3.Job != snapshot.Incremental || s3.Parent != s2.Snapshot {
+		t.Fatalf("web2's second backup: job %s parent %q, want incremental of %s", s3.Job, s3.Parent, s2.Snapshot)
+	}
+
+	// Listing: its own by default, with a hint of what the grant shows;
+	// web1's with --client.
+	r := agentOK(t, 0, nil, "snapshots", "--dir", dirs["web2"], "--json")
+	if ss := parseJSON[[]snapJSON](t, r.stdout); len(ss) != 2 || ss[0].Client != "web2" || ss[1].Client != "web2" {
+		t.Fatalf("web2's snapshots: %+v", ss)
+	}
+	if !strings.Contains(r.stderr, "--client web1") {
+		t.Fatalf("no hint of web1's snapshots: %s", r)
+	}
+	r = agentOK(t, 0, nil, "snapshots", "--dir", dirs["web2"], "--json", "--client", "web1")
+	if ss := parseJSON[[]snapJSON](t, r.stdout); len(ss) != 1 || ss[0].ID != s1.Snapshot || ss[0].Client != "web1" {
+		t.Fatalf("web1's snapshots seen by web2: %+v", ss)
+	}
+
+	// Restores: "latest" is web2's own; --client web1 restores web1's.
+	for _, tc := range []struct{ client, want string }{{"", "web2"}, {"web1", "web1"}} {
+		out := filepath.Join(t.TempDir(), "out")
+		args := []string{"restore", "latest", "--target", out, "--dir", dirs["web2"], "--quiet"}
+		if tc.client != "" {
+			args = append(args, "--client", tc.client)
+		}
+		agentOK(t, 0, nil, args...)
+		b, err := os.ReadFile(filepath.Join(out, "src", "who"))
+		if err != nil || string(b) != tc.want {
+			t.Fatalf("restore latest --client %q: who = %q (%v), want %q", tc.client, b, err, tc.want)
+		}
+		rel := "d0/sub0/f00.bin"
+		if b, err := os.ReadFile(filepath.Join(out, "src", rel)); err != nil || !bytes.Equal(b, g.files[rel]) {
+			t.Fatalf("restore --client %q: %s: %d bytes (%v), want %d", tc.client, rel, len(b), err, len(g.files[rel]))
+		}
+	}
+	r = agentOK(t, 0, nil, "cat", s1.Snapshot[:12], "src/who", "--client", "web1", "--dir", dirs["web2"])
+	if r.stdout != "web1" {
+		t.Fatalf("cat of web1's snapshot: %q", r.stdout)
+	}
+	// An ID of another client's snapshot needs --client.
+	r = agentOK(t, 1, nil, "cat", s1.Snapshot[:12], "src/who", "--dir", dirs["web2"])
+	if !strings.Contains(r.stderr, "--client") {
+		t.Fatalf("web1's snapshot without --client: %s", r)
+	}
+	r = agentOK(t, 0, nil, "find", "who", "--client", "web1", "--dir", dirs["web2"], "--json")
+	if es := parseJSON[[]entryJSON](t, r.stdout); len(es) != 1 || es[0].Snapshot != s1.Snapshot {
+		t.Fatalf("find in web1's snapshots: %+v", es)
+	}
+
+	// No grant: db1 sees nothing of web1's and is told why.
+	r = agentOK(t, 1, nil, "restore", "latest", "--client", "web1", "--target", t.TempDir(), "--dir", dirs["db1"])
+	if !strings.Contains(r.stderr, "grant-restore") {
+		t.Fatalf("db1 restoring web1's: %s", r)
+	}
+	r = agentOK(t, 0, nil, "snapshots", "--client", "web1", "--dir", dirs["db1"])
+	if !strings.Contains(r.stderr, "no snapshots of client \"web1\"") || strings.Contains(r.stdout, s1.Snapshot[:8]) {
+		t.Fatalf("db1 listing web1's: %s", r)
+	}
+}
+
 // testInPlace restores in place over a changed tree with each overwrite
 // policy.
 func testInPlace(t *testing.T, adir string, g *genTree) {
@@ -318,6 +406,7 @@ func randFor(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 2)) }
 type snapJSON struct {
 	ID       string   `json:"id"`
 	Hostname string   `json:"hostname"`
+	Client   string   `json:"client"`
 	Paths    []string `json:"paths"`
 	Tags     []string `json:"tags"`
 	Parent   string   `json:"parent"`

@@ -39,6 +39,7 @@ const (
 	envAddr      = "KEEP_E2E_ADDR"       // listen address (default 127.0.0.1:0)
 	envClients   = "KEEP_E2E_CLIENTS"    // comma-separated names to print enrolment tokens for
 	envDieAfter  = "KEEP_E2E_DIE_AFTER"  // SIGKILL itself after receiving this many bytes
+	envGrants    = "KEEP_E2E_GRANTS"     // comma-separated READER:OWNER pairs: READER may read OWNER's snapshots
 	testPassword = "e2e test passphrase" // the repository key file's passphrase
 )
 
@@ -143,6 +144,13 @@ func runVault(ctx context.Context, dir string) error {
 	sub := m.Subkeys()
 	srv := &server.Server{Repo: r, CA: ca, Jobs: jl, Log: log.Named("server"), FingerprintKey: sub.Fingerprint, GearSeed: sub.Gear,
 		Hosts: []string{"127.0.0.1"}}
+	grants := map[string]bool{}
+	for _, g := range strings.Split(os.Getenv(envGrants), ",") {
+		if g != "" {
+			grants[g] = true
+		}
+	}
+	srv.MayRead = func(reader, owner string) bool { return grants[reader+":"+owner] }
 	fmt.Printf("ADDR %s\n", ln.Addr())
 	for _, name := range strings.Split(os.Getenv(envClients), ",") {
 		if name == "" {

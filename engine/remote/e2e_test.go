@@ -236,6 +236,33 @@ func TestBackupRestoreIncremental(t *testing.T) {
 	}
 }
 
+// TestCommitForeignParentRefused: a grant lets web2 read web1's
+// snapshots, not make one of them the parent of its own.
+func TestCommitForeignParentRefused(t *testing.T) {
+	v := newVault(t)
+	ctx := context.Background()
+	src := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(src, "a"), []byte("web1's file"), 0o644))
+	first, _ := runBackup(t, v.dial(t, v.enrolAgent(t, "web1"), Options{}), []string{src}, fingerprint.ID{})
+	v.grant("web2", "web1")
+	web2 := v.dial(t, v.enrolAgent(t, "web2"), Options{})
+	if _, err := web2.OpenSnapshot(ctx, first.Snapshot.ID); err != nil {
+		t.Fatalf("web2 reading web1's snapshot under a grant: %v", err)
+	}
+	st, err := web2.NewStore(ctx, Job{Hostname: "web1", Paths: []string{src}, Parent: first.Snapshot.ID})
+	must(t, err)
+	res, err := backup.Run(ctx, st, []string{src}, backup.Options{Hostname: "web1", Parent: st.Parent(), Progress: st.Progress})
+	if err == nil {
+		err = st.Finish(ctx, res, nil)
+	}
+	if !isCode(err, agentproto.CodeNotFound) || !strings.Contains(err.Error(), "web1") {
+		t.Fatalf("web2 committing with web1's parent: %v", err)
+	}
+	if snaps, err := web2.ListSnapshots(ctx); err != nil || len(snaps) != 1 || snaps[0].Client != "web1" {
+		t.Fatalf("snapshots after the refused commit: %v %v", snaps, err)
+	}
+}
+
 func TestIDMismatchRejected(t *testing.T) {
 	v := newVault(t)
 	ctx := context.Background()

@@ -60,6 +60,22 @@ type vault struct {
 	clock *clock
 	ended chan server.SessionInfo
 	stop  func() error
+
+	grantMu sync.Mutex
+	grants  map[[2]string]bool // {reader, owner}: the server's MayRead
+}
+
+// grant lets reader read owner's snapshots (an operator's grant).
+func (v *vault) grant(reader, owner string) {
+	v.grantMu.Lock()
+	defer v.grantMu.Unlock()
+	v.grants[[2]string{reader, owner}] = true
+}
+
+func (v *vault) mayRead(reader, owner string) bool {
+	v.grantMu.Lock()
+	defer v.grantMu.Unlock()
+	return v.grants[[2]string{reader, owner}]
 }
 
 func newVault(t testing.TB) *vault {
@@ -83,10 +99,10 @@ func newVaultWith(t testing.TB, opts repo.Options) *vault {
 	must(t, err)
 	jl, err := jobs.Open(filepath.Join(dir, "jobs"), jobs.Options{Now: c.now})
 	must(t, err)
-	v := &vault{dir: dir, repo: r, ca: ca, jobs: jl, clock: c, ended: make(chan server.SessionInfo, 1000)}
+	v := &vault{dir: dir, repo: r, ca: ca, jobs: jl, clock: c, ended: make(chan server.SessionInfo, 1000), grants: map[[2]string]bool{}}
 	sub := m.Subkeys()
 	v.srv = &server.Server{Repo: r, CA: ca, Jobs: jl, Clock: c.now, FingerprintKey: sub.Fingerprint, GearSeed: sub.Gear,
-		Hosts: []string{"127.0.0.1"}, SessionDone: func(i server.SessionInfo) { v.ended <- i }}
+		Hosts: []string{"127.0.0.1"}, SessionDone: func(i server.SessionInfo) { v.ended <- i }, MayRead: v.mayRead}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
 	v.addr = ln.Addr().String()

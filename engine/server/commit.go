@@ -47,7 +47,14 @@ func (ss *session) commit(ctx context.Context, m *agentproto.Commit) agentproto.
 	// this session stored.
 	snap.Client = ss.client
 	if !snap.Parent.IsZero() {
-		if _, err := ss.loadOwn(ctx, snap.Parent); err != nil {
+		// The parent is one of this client's own snapshots: a grant
+		// (MayRead) lets a client read another's, not continue its chain.
+		p, err := ss.loadOwn(ctx, snap.Parent)
+		if err == nil && p.Client != ss.client {
+			err = &agentproto.Error{Code: agentproto.CodeNotFound, Message: fmt.Sprintf(
+				"snapshot %s is client %s's, which a grant lets this client read but not take as the parent of its own: back up without it (a full backup)", snap.Parent.Short(), p.Client)}
+		}
+		if err != nil {
 			uncommit()
 			return fail(fmt.Errorf("commit: parent: %w", err))
 		}

@@ -60,7 +60,7 @@
 //   - Commit: the snapshot is decoded strictly, its Client forced to the
 //     authenticated name, its stored-data counters replaced by the
 //     vault's own count for the session, its parent (if any) must be this
-//     client's; the repository is flushed, then the whole tree is walked
+//     client's own (not another's that a grant lets it read); the repository is flushed, then the whole tree is walked
 //     and every tree, part, extent blob and chunk must be present
 //     (CodeIncomplete otherwise); only then snapshot.Save writes it. Trees
 //     proven complete are cached in the Server (content-addressed, so the
