@@ -253,6 +253,33 @@ func (a *Appliance) GrantRestore(ctx context.Context, req api.GrantRequest) (loc
 	return g, nil
 }
 
+// Grants implements api.EngineBackend.
+func (a *Appliance) Grants(ctx context.Context) ([]local.Grant, error) {
+	e, err := a.openEngine()
+	if err != nil {
+		return nil, err
+	}
+	return e.Grants(), nil
+}
+
+// RevokeGrant implements api.EngineBackend.
+func (a *Appliance) RevokeGrant(ctx context.Context, client, owner string) error {
+	e, err := a.openEngine()
+	if err != nil {
+		return err
+	}
+	ok, err := e.RevokeGrant(client, owner)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: no grant in force lets client %q read %q's snapshots (keep ctl grants lists them)", jobs.ErrNotFound, client, owner)
+	}
+	a.emitter("engine")(events.Notice, "engine.restore_grant_revoked", fmt.Sprintf("client %s may no longer restore %s's snapshots", client, owner),
+		map[string]string{"reader": client, "owner": owner})
+	return nil
+}
+
 func (a *Appliance) SyntheticFull(ctx context.Context, req api.SyntheticRequest) (api.SyntheticResponse, error) {
 	e, err := a.openEngine()
 	if err != nil {

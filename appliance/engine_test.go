@@ -139,6 +139,23 @@ func TestHostedEngineThroughAPI(t *testing.T) {
 	if _, err := c.GrantRestore(bg, api.GrantRequest{Client: "web1", Owner: "web1"}); !api.IsCode(err, api.CodeBadRequest) {
 		t.Fatalf("grant to oneself: %v", err)
 	}
+	if gs, err := c.Grants(bg); err != nil || len(gs) != 1 || gs[0] != g {
+		t.Fatalf("grants %+v %v, want [%+v]", gs, err, g)
+	}
+	if err := c.RevokeGrant(bg, "web2", "web1"); err != nil {
+		t.Fatalf("revoke grant: %v", err)
+	}
+	if gs, err := c.Grants(bg); err != nil || len(gs) != 0 {
+		t.Fatalf("grants after revoke %+v %v", gs, err)
+	}
+	if err := c.RevokeGrant(bg, "web2", "web1"); !api.IsCode(err, api.CodeNotFound) || !strings.Contains(err.Error(), "no grant") {
+		t.Fatalf("revoking a grant not in force: %v", err)
+	}
+	for _, kind := range []string{"engine.restore_granted", "engine.restore_grant_revoked"} {
+		if evs, err := c.Events(bg, api.EventQuery{Kind: kind}); err != nil || len(evs) != 1 || evs[0].Fields["reader"] != "web2" || evs[0].Fields["owner"] != "web1" {
+			t.Fatalf("%s events %+v %v", kind, evs, err)
+		}
+	}
 
 	k, err := c.RecoveryKey(bg, false)
 	if err != nil || !k.OnBox || len(k.Key) < 50 {

@@ -34,6 +34,11 @@ type EngineBackend interface {
 	RecoveryKey(ctx context.Context, forget bool) (RecoveryKeyResponse, error)
 	// GrantRestore lets a client read another's snapshots for a while.
 	GrantRestore(ctx context.Context, req GrantRequest) (local.Grant, error)
+	// Grants lists the grants in force.
+	Grants(ctx context.Context) ([]local.Grant, error)
+	// RevokeGrant ends client's reads of owner's snapshots (not found:
+	// no such grant in force).
+	RevokeGrant(ctx context.Context, client, owner string) error
 	// SyntheticFull builds a full backup on the vault from what it holds.
 	SyntheticFull(ctx context.Context, req SyntheticRequest) (SyntheticResponse, error)
 	// ChangePassphrase re-wraps the master key under a new passphrase
@@ -256,6 +261,17 @@ func engineHandlers(mux *http.ServeMux, b Backend) {
 		g, err := eb.GrantRestore(r.Context(), req)
 		reply(w, g, err)
 	})
+	mux.HandleFunc("GET /v1/engine/grants", func(w http.ResponseWriter, r *http.Request) {
+		gs, err := eb.Grants(r.Context())
+		if gs == nil {
+			gs = []local.Grant{}
+		}
+		reply(w, gs, err)
+	})
+	mux.HandleFunc("DELETE /v1/engine/clients/{name}/grants/{owner}", func(w http.ResponseWriter, r *http.Request) {
+		err := eb.RevokeGrant(r.Context(), r.PathValue("name"), r.PathValue("owner"))
+		reply(w, struct{}{}, err)
+	})
 	mux.HandleFunc("POST /v1/engine/clients/{name}/synthetic-full", func(w http.ResponseWriter, r *http.Request) {
 		var req SyntheticRequest
 		if !decode(w, r, &req) {
@@ -383,6 +399,18 @@ func (c *Client) RecoveryKey(ctx context.Context, forget bool) (RecoveryKeyRespo
 func (c *Client) GrantRestore(ctx context.Context, req GrantRequest) (local.Grant, error) {
 	var g local.Grant
 	return g, c.send(ctx, http.MethodPost, "/v1/engine/clients/"+url.PathEscape(req.Client)+"/grant", nil, req, &g)
+}
+
+// Grants lists the grants in force (GET /v1/engine/grants).
+func (c *Client) Grants(ctx context.Context) ([]local.Grant, error) {
+	var gs []local.Grant
+	return gs, c.do(ctx, http.MethodGet, "/v1/engine/grants", nil, &gs)
+}
+
+// RevokeGrant ends client's reads of owner's snapshots
+// (DELETE /v1/engine/clients/{client}/grants/{owner}).
+func (c *Client) RevokeGrant(ctx context.Context, client, owner string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/engine/clients/"+url.PathEscape(client)+"/grants/"+url.PathEscape(owner), nil, &struct{}{})
 }
 
 // SyntheticFull builds a full backup of a client on the vault.

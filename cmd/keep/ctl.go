@@ -58,8 +58,10 @@ commands:
   enrol CLIENT [--ttl 24h] [--address HOST:PORT]
                               print a one-time token for keep-agent enrol
   revoke CLIENT               revoke every certificate of a client
-  grant-restore CLIENT --from OWNER [--ttl 24h]
+  grant-restore CLIENT --from OWNER [--ttl 24h | --revoke]
                               let CLIENT list and restore OWNER's snapshots for a while
+                              (keep-agent ... --client OWNER on CLIENT); --revoke ends it
+  grants                      grants in force: which client may read whose snapshots, until when
   synthetic-full CLIENT [--snapshot ID]
                               a full backup made on the vault from what it holds
   verify [--sample N%]        re-read and authenticate stored data (default all); names damage
@@ -216,7 +218,7 @@ func runCtl(ctx context.Context, c *api.Client, out *ctlOut, cmd string, args []
 		return ctlBMC(ctx, c, out, args)
 	case "tunnel":
 		return ctlTunnel(ctx, c, out, args)
-	case "engine", "jobs", "snapshots", "clients", "enrol", "revoke", "verify", "grant-restore", "synthetic-full":
+	case "engine", "jobs", "snapshots", "clients", "enrol", "revoke", "verify", "grant-restore", "grants", "synthetic-full":
 		return ctlEngine(ctx, c, out, cmd, args)
 	case "test-exec":
 		if len(args) == 0 {

@@ -198,13 +198,25 @@ func ctlEngine(ctx context.Context, c *api.Client, out *ctlOut, cmd string, args
 		fmt.Fprintf(out.w, "revoked %d certificates of %s: it must enrol again with a new token\n", r.Revoked, r.Client)
 		return nil
 	case "grant-restore":
+		const usage = "usage: keep ctl grant-restore CLIENT --from OWNER [--ttl 24h | --revoke]"
 		from := fs.String("from", "", "the client whose snapshots CLIENT may read")
 		ttl := fs.Duration("ttl", 24*time.Hour, "how long the grant lasts")
+		revoke := fs.Bool("revoke", false, "end the grant now")
 		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-			return fmt.Errorf("usage: keep ctl grant-restore CLIENT --from OWNER [--ttl 24h]")
+			return errors.New(usage)
 		}
 		if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 || *from == "" {
-			return fmt.Errorf("usage: keep ctl grant-restore CLIENT --from OWNER [--ttl 24h]")
+			return errors.New(usage)
+		}
+		if *revoke {
+			if err := c.RevokeGrant(ctx, args[0], *from); err != nil {
+				return err
+			}
+			if out.json {
+				return out.printJSON(map[string]string{"reader": args[0], "owner": *from, "state": "revoked"})
+			}
+			fmt.Fprintf(out.w, "%s may no longer list or restore %s's snapshots (a restore already running finishes)\n", args[0], *from)
+			return nil
 		}
 		g, err := c.GrantRestore(ctx, api.GrantRequest{Client: args[0], Owner: *from, TTLSeconds: int(ttl.Seconds())})
 		if err != nil {
@@ -213,9 +225,30 @@ func ctlEngine(ctx context.Context, c *api.Client, out *ctlOut, cmd string, args
 		if out.json {
 			return out.printJSON(g)
 		}
-		fmt.Fprintf(out.w, "%s may list and restore %s's snapshots until %s (keep-agent snapshots; keep-agent restore ID --target DIR)\n",
-			g.Reader, g.Owner, g.Expires.Local().Format("2006-01-02 15:04"))
+		fmt.Fprintf(out.w, "%s may list and restore %s's snapshots until %s (on %s: keep-agent snapshots --client %s; keep-agent restore latest --client %s --target DIR)\n",
+			g.Reader, g.Owner, g.Expires.Local().Format("2006-01-02 15:04"), g.Reader, g.Owner, g.Owner)
 		return nil
+	case "grants":
+		if len(args) != 0 {
+			return fmt.Errorf("takes no arguments")
+		}
+		gs, err := c.Grants(ctx)
+		if err != nil {
+			return err
+		}
+		if out.json {
+			return out.printJSON(gs)
+		}
+		if len(gs) == 0 {
+			fmt.Fprintln(out.w, "no grants in force: every client reads only its own snapshots")
+			return nil
+		}
+		tw := tabwriter.NewWriter(out.w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "CLIENT\tMAY READ\tUNTIL")
+		for _, g := range gs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", g.Reader, g.Owner, g.Expires.Local().Format("2006-01-02 15:04"))
+		}
+		return tw.Flush()
 	case "synthetic-full":
 		snap := fs.String("snapshot", "", "the head snapshot (ID prefix); default the client's newest")
 		if len(args) == 0 || strings.HasPrefix(args[0], "-") {

@@ -82,6 +82,35 @@ func (e *Engine) GrantRestore(reader, owner string, ttl time.Duration) (Grant, e
 	return ng, nil
 }
 
+// RevokeGrant ends reader's reads of owner's snapshots before the grant
+// expires and reports whether one was in force. Sessions ask at every
+// list and open, so new reads end at once; a snapshot a session had
+// already opened stays readable to that connection until it closes.
+func (e *Engine) RevokeGrant(reader, owner string) (bool, error) {
+	g := e.grants
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := g.now()
+	found := false
+	list := slices.DeleteFunc(slices.Clone(g.list), func(x Grant) bool {
+		match := x.Reader == reader && x.Owner == owner
+		found = found || (match && now.Before(x.Expires))
+		return match || !now.Before(x.Expires)
+	})
+	if !found {
+		return false, nil
+	}
+	b, err := json.MarshalIndent(list, "", "  ")
+	if err != nil {
+		return false, fmt.Errorf("engine: grants: %w", err)
+	}
+	if err := writeDurable(g.path, b); err != nil {
+		return false, err
+	}
+	g.list = list
+	return true, nil
+}
+
 // Grants lists the grants in force.
 func (e *Engine) Grants() []Grant {
 	g := e.grants

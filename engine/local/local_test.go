@@ -234,6 +234,26 @@ func TestRestoreGrant(t *testing.T) {
 	if !e2.mayRead("web2", "web1") || e2.mayRead("web1", "web2") {
 		t.Fatalf("reloaded grants %+v", e2.list)
 	}
+	// Revoked before it expires: no more lists or opens, durably; a
+	// second revoke finds nothing.
+	ok, err := e.RevokeGrant("web2", "web1")
+	if err != nil || !ok {
+		t.Fatalf("revoke: %v %v", ok, err)
+	}
+	if n := list(); n != 0 || len(e.Grants()) != 0 {
+		t.Fatalf("web2 lists %d snapshots after the grant was revoked (grants %v)", n, e.Grants())
+	}
+	if _, err := web2.OpenSnapshot(ctx, res.Snapshot.ID); err == nil {
+		t.Fatal("web2 opened web1's snapshot after the grant was revoked")
+	}
+	if e3, err := loadGrants(dir, clock); err != nil || e3.mayRead("web2", "web1") {
+		t.Fatalf("reloaded grants after revoke %+v %v", e3, err)
+	}
+	if ok, err := e.RevokeGrant("web2", "web1"); ok || err != nil {
+		t.Fatalf("second revoke: %v %v", ok, err)
+	}
+	g, err = e.GrantRestore("web2", "web1", time.Hour)
+	must(t, err)
 	// Expired: no more reads.
 	mu.Lock()
 	now = g.Expires.Add(time.Second)
