@@ -69,6 +69,12 @@ type Options struct {
 	// openFile, a test seam, opens regular files for reading; nil:
 	// openNoatime.
 	openFile func(path string) (*os.File, error)
+	// duringRead, a test hook, runs after a regular file is opened and
+	// fstat'ed, before it is read.
+	duringRead func(path string)
+	// rereadBelow, a test seam, overrides the size up to which a file
+	// that changed while read is read again (0: rereadBelow).
+	rereadBelow int64
 }
 
 // Progress is a running count.
@@ -189,6 +195,9 @@ func newArchiver(r Store, opts Options) (*archiver, error) {
 	}
 	if opts.openFile == nil {
 		opts.openFile = openNoatime
+	}
+	if opts.rereadBelow == 0 {
+		opts.rereadBelow = rereadBelow
 	}
 	if opts.ProgressInterval <= 0 {
 		opts.ProgressInterval = time.Second

@@ -124,6 +124,15 @@
 // of the repository or the context aborts the backup: no snapshot is
 // written.
 //
+// Files changing while read: a regular file is fstat'ed after its open and
+// after its last byte; if its size, mtime, ctime or inode moved, it is read
+// again (twice at most, files up to 64 MiB), so a file written now and
+// then is stored as it was at one instant. One still changing (a live
+// database, a log written without pause) or larger is stored as read and
+// listed in Result.Skipped ("changed while it was read"); its node keeps the
+// times of that read's open, so the next incremental reads it again. A file
+// changed between the walk's lstat and its open takes the open's times.
+//
 // Commit: the snapshot is saved with snapshot.Save, which flushes the
 // repository and writes the snapshot file only if the flush succeeded
 // (engine/snapshot's ordering). A crash at any point before leaves no

@@ -20,43 +20,142 @@ import (
 
 const dataBlob = pack.Data
 
+// A file that changes while it is read (its size, mtime or ctime differ
+// between an fstat right after the open and one after the last byte) is
+// read again, up to maxRereads times if it is at most rereadBelow bytes;
+// a larger one, or one still changing, is stored as read and reported as
+// a skipped item ("incompletely in" the snapshot), and since its node
+// keeps the times from before that read, the next backup reads it again.
+// A file changed between the walk's lstat and the open is read once, its
+// node taking the times of the open.
+const (
+	maxRereads  = 2
+	rereadBelow = 64 << 20
+)
+
 // readFile reads, chunks and stores the regular file at path and returns
 // its content. Holes of sparse files (fewer blocks than the size implies)
 // are found with SEEK_DATA/SEEK_HOLE and recorded, not read. An error of
 // the file (open, read) is returned for the caller to skip it; an error of
-// the repository is recorded with fail and errAborted returned.
+// the repository is recorded with fail and errAborted returned. When the
+// file's metadata at the open differs from st (the walk's lstat), job.meta
+// has the open's, which is what the content is of.
 //
 // release is called once the file is read and closed (see async).
-func (a *archiver) readFile(ctx context.Context, path string, st *unix.Stat_t, release func()) ([]tree.Extent, uint64, error) {
+func (a *archiver) readFile(ctx context.Context, path string, st *unix.Stat_t, job *fileJob, release func()) ([]tree.Extent, uint64, error) {
+	latest := st.Size // the size the file was last seen with
+	for attempt := 0; ; attempt++ {
+		var before, after unix.Stat_t
+		last := attempt == maxRereads || latest > a.opts.rereadBelow
+		rel := release
+		if !last {
+			rel = nil // held until the content is final
+		}
+		content, size, err := a.readFileOnce(ctx, path, attempt == 0, &before, &after, rel)
+		if err != nil {
+			return nil, 0, err
+		}
+		if !sameContent(&before, st) {
+			m := before
+			job.meta = &m
+		} else {
+			job.meta = nil
+		}
+		if sameContent(&before, &after) {
+			return content, size, nil
+		}
+		if last {
+			times := ""
+			if attempt > 0 {
+				times = fmt.Sprintf(" each of the %d times", attempt+1)
+			}
+			a.skip(path, fmt.Errorf("changed while it was read%s: stored as read, possibly inconsistent; the next backup reads it again", times))
+			return content, size, nil
+		}
+		latest = after.Size
+	}
+}
+
+// sameContent reports whether two stats of a file say its content is the
+// same: size, mtime and ctime.
+func sameContent(x, y *unix.Stat_t) bool {
+	return x.Size == y.Size && x.Mtim == y.Mtim && x.Ctim == y.Ctim && x.Ino == y.Ino
+}
+
+// fstat fills st with f's fstat (without f.Fd, which would make the file
+// blocking with a syscall of its own).
+func fstat(f *os.File, st *unix.Stat_t) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.Fstat(int(fd), st) }); err != nil {
+		return err
+	}
+	return serr
+}
+
+// readFileOnce is one read of readFile (first: the first, which counts
+// the file as read): it fills before and after with fstats of the open
+// file taken before and after reading it.
+func (a *archiver) readFileOnce(ctx context.Context, path string, first bool, before, after *unix.Stat_t, release func()) ([]tree.Extent, uint64, error) {
 	f, err := a.opts.openFile(path)
 	if err != nil {
 		return nil, 0, err
 	}
-	regions, err := fileRegions(f, st)
+	if err := fstat(f, before); err != nil {
+		_ = f.Close()
+		return nil, 0, fmt.Errorf("fstat: %w", err)
+	}
+	if before.Mode&unix.S_IFMT != unix.S_IFREG {
+		_ = f.Close()
+		return nil, 0, fmt.Errorf("no longer a regular file (replaced since it was listed)")
+	}
+	if a.opts.duringRead != nil {
+		a.opts.duringRead(path)
+	}
+	closeF := func() error {
+		serr := fstat(f, after)
+		_ = f.Close() // read only: nothing to lose
+		if serr != nil {
+			return fmt.Errorf("fstat: %w", serr)
+		}
+		return nil
+	}
+	regions, err := fileRegions(f, before)
 	if err != nil {
 		_ = f.Close()
 		return nil, 0, err
 	}
-	a.c.filesRead.Add(1)
+	if first {
+		a.c.filesRead.Add(1)
+	}
 	b := &contentBuilder{a: a, release: release}
-	if len(regions) == 1 && regions[0] == (region{0, -1}) && a.small(st.Size) {
+	if len(regions) == 1 && regions[0] == (region{0, -1}) && a.small(before.Size) {
 		var more []byte
-		more, err = b.readSmall(ctx, f, st.Size)
+		more, err = b.readSmall(ctx, f, before.Size)
 		if more == nil {
-			_ = f.Close()
+			if cerr := closeF(); err == nil {
+				err = cerr
+			}
 			return b.finish(err)
 		}
 		// The file grew past one chunk: chunk what was read and the rest.
 		ch := a.getChunker()
 		err = b.cutCDC(ctx, ch, io.MultiReader(bytes.NewReader(more), f), false)
 		a.putChunker(ch)
-		_ = f.Close()
+		if cerr := closeF(); err == nil {
+			err = cerr
+		}
 		return b.finish(err)
 	}
 	ch := a.getChunker()
-	err = b.regions(f, regions, st.Size, func(r io.Reader) error { return b.cutCDC(ctx, ch, r, false) })
+	err = b.regions(f, regions, before.Size, func(r io.Reader) error { return b.cutCDC(ctx, ch, r, false) })
 	a.putChunker(ch)
-	_ = f.Close() // read only: nothing to lose
+	if cerr := closeF(); err == nil {
+		err = cerr
+	}
 	return b.finish(err)
 }
 

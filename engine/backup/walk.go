@@ -38,6 +38,7 @@ type fileJob struct {
 	size      uint64
 	subtree   fingerprint.ID
 	err       error
+	meta      *unix.Stat_t // a file's fstat at the open its content is of, when it differs from the walk's lstat
 }
 
 // dir walks the directory at path and returns the job of its tree: the
@@ -221,7 +222,7 @@ func (a *archiver) addEntry(ctx context.Context, dl *dirList, name, path, rel st
 		} else {
 			a.c.filesNew.Add(1)
 		}
-		a.async(ctx, job, func(release func()) ([]tree.Extent, uint64, error) { return a.readFile(ctx, path, st, release) })
+		a.async(ctx, job, func(release func()) ([]tree.Extent, uint64, error) { return a.readFile(ctx, path, st, job, release) })
 	default:
 		a.c.files.Add(1)
 		dl.add(node, nil, path)
@@ -263,6 +264,9 @@ func (a *archiver) finishDir(ctx context.Context, dl *dirList) (fingerprint.ID, 
 				n.Subtree = j.subtree
 			} else {
 				n.Content, n.Size = j.content, j.size
+				if m := j.meta; m != nil {
+					n.MTime, n.CTime, n.Inode = m.Mtim.Nano(), m.Ctim.Nano(), m.Ino
+				}
 			}
 		}
 		nodes = append(nodes, n)
