@@ -93,7 +93,9 @@ func (ss *session) commit(ctx context.Context, m *agentproto.Commit) agentproto.
 		return fail(fmt.Errorf("commit: %w", err))
 	}
 	ss.mu.Lock()
-	ss.jobDone = true
+	if ss.jobID == jobID {
+		ss.jobDone = true
+	}
 	ss.mu.Unlock()
 	err = s.Jobs.Finish(jobID, jobs.Succeeded, "", func(j *jobs.Job) {
 		ss.applyCounts(j)

@@ -25,8 +25,14 @@
 // check and a copy; full bundles are sealed by the Stream's goroutines
 // (GOMAXPROCS of them). When the
 // budget is spent the reader stops reading, and TCP pushes back on the
-// agent. Memory per connection is thus bounded by MaxInFlight plus one
-// reply buffer.
+// agent. A reply carrying stored data (GetBlob, GetBlobs, GetBundle) is
+// not in that budget: MaxReplies of them at most are built or waiting for
+// the writer at once, each at most blobsReplyLimit plus one blob. Memory
+// per connection is thus bounded by MaxInFlight plus MaxReplies such
+// replies, however many small requests an agent pipelines without reading
+// the answers. A request longer than MaxInFlight allows cannot exist
+// (MaxInFlight is at least MaxPayload plus a request's overhead), and a
+// shutdown closes the budget, so the reader never waits for it for good.
 //
 // Invariants:
 //

@@ -695,13 +695,18 @@ func (ss *session) skipped(m *agentproto.Skipped) agentproto.Message {
 
 func (ss *session) endJob(m *agentproto.EndJob) agentproto.Message {
 	ss.mu.Lock()
-	id, done := ss.jobID, ss.jobDone
-	if id != "" && id != "-" {
+	id, done, committing := ss.jobID, ss.jobDone, ss.committed && !ss.jobDone
+	if id != "" && id != "-" && !committing {
 		ss.jobDone = true
 	}
 	ss.mu.Unlock()
 	if id == "" || id == "-" {
 		return errMsg(agentproto.CodeNoJob, "no job: send BeginJob first")
+	}
+	if committing {
+		// The commit ends the job; ending it here would let a BeginJob
+		// start another that the commit then marks done.
+		return errMsg(agentproto.CodeBadRequest, "this job's commit is in progress: wait for its answer (and end the job only if it failed)")
 	}
 	if done {
 		return &agentproto.Ack{} // committed already, or ended

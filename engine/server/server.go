@@ -23,8 +23,14 @@ import (
 
 // Defaults.
 const (
-	DefaultMaxInFlight      = 8 << 20 // measured: 64 MiB was no faster than 16, and 40-80 MiB more RSS on the fs benchmark; 8 as fast as 16 (a LAN's bandwidth-delay product is far less)
-	DefaultMaxHandlers      = 256
+	DefaultMaxInFlight = 8 << 20 // measured: 64 MiB was no faster than 16, and 40-80 MiB more RSS on the fs benchmark; 8 as fast as 16 (a LAN's bandwidth-delay product is far less)
+	DefaultMaxHandlers = 256
+	// DefaultMaxReplies: an agent restores with twice its cores' worth
+	// of requests in flight (engine/restore's Workers); a vault reads
+	// packs and decrypts with its own few cores, so more replies at once
+	// than this buy nothing, and each may hold up to blobsReplyLimit
+	// plus a blob.
+	DefaultMaxReplies       = 8
 	DefaultHandshakeTimeout = 30 * time.Second
 	DefaultWriteTimeout     = 2 * time.Minute
 	// MaxReadable bounds the blobs one session may be allowed to read
@@ -58,6 +64,7 @@ type Server struct {
 	// Agent connections' limits; zero: the defaults.
 	MaxInFlight      int // request bytes buffered per connection
 	MaxHandlers      int // requests handled at once per connection
+	MaxReplies       int // replies carrying stored data (GetBlob, GetBlobs, GetBundle) built or waiting to be sent at once per connection
 	HandshakeTimeout time.Duration
 	WriteTimeout     time.Duration
 	// MayRead, if set, says whether client reader may read (list, open,
@@ -100,6 +107,17 @@ type SessionInfo struct {
 type stats struct {
 	frames      [64]atomic.Int64
 	maxInFlight atomic.Int64
+	maxReplies  atomic.Int64 // data replies of one connection at once (MaxReplies)
+}
+
+// raise sets m to n if n is larger.
+func raise(m *atomic.Int64, n int64) {
+	for {
+		old := m.Load()
+		if n <= old || m.CompareAndSwap(old, n) {
+			return
+		}
+	}
 }
 
 // Load is what the server is serving.
@@ -123,6 +141,11 @@ func (s *Server) Frames(t agentproto.Type) int64 { return s.stats.frames[t&63].L
 // held at once (read, not yet answered): above 1 means agents pipeline.
 func (s *Server) MaxInFlightSeen() int64 { return s.stats.maxInFlight.Load() }
 
+// MaxRepliesSeen returns the most replies carrying stored data one
+// connection has had built or waiting to be sent at once (at most
+// MaxReplies).
+func (s *Server) MaxRepliesSeen() int64 { return s.stats.maxReplies.Load() }
+
 func (s *Server) now() time.Time {
 	if s.Clock != nil {
 		return s.Clock()
@@ -145,9 +168,15 @@ func (s *Server) init() error {
 	if s.MaxInFlight <= 0 {
 		s.MaxInFlight = DefaultMaxInFlight
 	}
-	s.MaxInFlight = max(s.MaxInFlight, agentproto.MaxPayload+agentproto.HeaderSize)
+	// Room for the largest request (its cost is its length plus
+	// perRequest), or a reader waiting for budget it can never have would
+	// stop reading for good.
+	s.MaxInFlight = max(s.MaxInFlight, agentproto.MaxPayload+perRequest)
 	if s.MaxHandlers <= 0 {
 		s.MaxHandlers = DefaultMaxHandlers
+	}
+	if s.MaxReplies <= 0 {
+		s.MaxReplies = DefaultMaxReplies
 	}
 	s.decoders = make(chan struct{}, runtime.GOMAXPROCS(0))
 	if s.HandshakeTimeout <= 0 {

@@ -10,9 +10,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +33,7 @@ type testVault struct {
 	ca    *enrol.CA
 	addr  string
 	ended chan SessionInfo
+	stop  func(timeout time.Duration) error // cancels Serve and waits for it
 }
 
 func must(t *testing.T, err error) {
@@ -67,9 +70,21 @@ func newTestVault(t *testing.T, configure ...func(*Server)) *testVault {
 	sctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- v.srv.Serve(sctx, ln) }()
+	var once sync.Once
+	var serr error
+	v.stop = func(timeout time.Duration) error {
+		once.Do(func() {
+			cancel()
+			select {
+			case serr = <-done:
+			case <-time.After(timeout):
+				serr = fmt.Errorf("Serve did not return within %v of its context's end", timeout)
+			}
+		})
+		return serr
+	}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := v.stop(time.Minute); err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	})

@@ -88,6 +88,7 @@ type session struct {
 	wbuf []byte
 
 	inflight atomic.Int64
+	replying atomic.Int64 // data replies built or waiting to be sent
 
 	mu        sync.Mutex
 	jobID     string
@@ -168,11 +169,14 @@ func (s *Server) done(info SessionInfo) {
 // run serves the session; it returns why it ended.
 func (ss *session) run(ctx context.Context) error {
 	s := ss.s
-	// Shutdown interrupts the reader wherever it waits.
+	// Shutdown interrupts the reader wherever it waits: reading, or
+	// waiting for budget.
+	b := newBudget(s.MaxInFlight)
 	stopped := atomic.Bool{}
 	unwatch := context.AfterFunc(ctx, func() {
 		stopped.Store(true)
 		_ = ss.conn.SetReadDeadline(time.Now())
+		b.close()
 	})
 	defer unwatch()
 	// The first request must come soon and be Hello or Enrol.
@@ -218,8 +222,8 @@ func (ss *session) run(ctx context.Context) error {
 			ss.log.Error("cannot store the session's last bundle", "error", err)
 		}
 	}()
-	b := newBudget(s.MaxInFlight)
 	slots := make(chan struct{}, s.MaxHandlers)
+	replies := make(chan struct{}, s.MaxReplies)
 	var wg sync.WaitGroup
 	var rerr error
 	for {
@@ -229,7 +233,7 @@ func (ss *session) run(ctx context.Context) error {
 			break
 		}
 		s.stats.frames[h.Type&63].Add(1)
-		cost := int(h.Length) + perRequest
+		cost := min(int(h.Length)+perRequest, s.MaxInFlight)
 		if !b.acquire(cost) {
 			rerr = errors.New("closed")
 			break
@@ -245,13 +249,7 @@ func (ss *session) run(ctx context.Context) error {
 			rerr = err
 			break
 		}
-		n := ss.inflight.Add(1)
-		for {
-			old := s.stats.maxInFlight.Load()
-			if n <= old || s.stats.maxInFlight.CompareAndSwap(old, n) {
-				break
-			}
-		}
+		raise(&s.stats.maxInFlight, ss.inflight.Add(1))
 		// A small data blob is put here, in wire order, so that its
 		// bundle holds what the agent sent together (a file's chunks);
 		// only the reply waits for a handler.
@@ -263,6 +261,16 @@ func (ss *session) run(ctx context.Context) error {
 		go func(id uint32, m agentproto.Message) {
 			defer wg.Done()
 			if reply == nil {
+				if readsData(m) {
+					// Its reply is not in the request budget: bound
+					// how many are built or wait for the writer.
+					replies <- struct{}{}
+					raise(&s.stats.maxReplies, ss.replying.Add(1))
+					defer func() {
+						ss.replying.Add(-1)
+						<-replies
+					}()
+				}
 				reply = ss.handle(hctx, m)
 			}
 			ss.send(id, reply)
@@ -289,6 +297,16 @@ func (ss *session) run(ctx context.Context) error {
 		return nil
 	}
 	return rerr
+}
+
+// readsData reports whether m asks for stored data: a reply that may be
+// megabytes for a request of a few bytes.
+func readsData(m agentproto.Message) bool {
+	switch m.(type) {
+	case *agentproto.GetBlob, *agentproto.GetBlobs, *agentproto.GetBundle:
+		return true
+	}
+	return false
 }
 
 // send writes one reply; a write error closes the connection, which ends
