@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strconv"
 	"time"
 
 	"keep/appliance/api"
@@ -155,15 +156,16 @@ func (a *Appliance) Revoke(ctx context.Context, client string) (api.RevokeRespon
 	if err != nil {
 		return api.RevokeResponse{}, err
 	}
-	n, err := e.CA.RevokeClient(client)
+	n, cut, err := e.RevokeClient(client)
 	if err != nil {
 		return api.RevokeResponse{}, err
 	}
-	if n == 0 {
+	if n == 0 && cut == 0 {
 		return api.RevokeResponse{}, fmt.Errorf("%w: client %q has no certificate to revoke", jobs.ErrNotFound, client)
 	}
-	a.emitter("engine")(events.Warning, "engine.client_revoked", fmt.Sprintf("client %s revoked (%d certificates)", client, n), map[string]string{"client": client})
-	return api.RevokeResponse{Client: client, Revoked: n}, nil
+	a.emitter("engine")(events.Warning, "engine.client_revoked", fmt.Sprintf("client %s revoked (%d certificates, %d connections cut)", client, n, cut),
+		map[string]string{"client": client, "cut": strconv.Itoa(cut)})
+	return api.RevokeResponse{Client: client, Revoked: n, Cut: cut}, nil
 }
 
 func (a *Appliance) Verify(ctx context.Context, req api.VerifyRequest) (api.VerifyResponse, error) {

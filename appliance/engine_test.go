@@ -197,7 +197,7 @@ func TestHostedEngineThroughAPI(t *testing.T) {
 		t.Fatalf("passphrase events %+v %v", evs, err)
 	}
 
-	if rr, err := c.Revoke(bg, "web1"); err != nil || rr.Revoked != 1 {
+	if rr, err := c.Revoke(bg, "web1"); err != nil || rr.Revoked != 1 || rr.Cut != 0 {
 		t.Fatalf("revoke %+v %v", rr, err)
 	}
 	if err := backupOnce(); err == nil || !strings.Contains(err.Error(), "revoked") {

@@ -125,7 +125,8 @@ type TokenResponse struct {
 // RevokeResponse says how many certificates were revoked.
 type RevokeResponse struct {
 	Client  string `json:"client"`
-	Revoked int    `json:"revoked"`
+	Revoked int    `json:"revoked"` // certificates
+	Cut     int    `json:"cut"`     // connections of the client cut (their jobs failed)
 }
 
 // VerifyRequest is POST /v1/engine/verify.

@@ -195,7 +195,7 @@ func ctlEngine(ctx context.Context, c *api.Client, out *ctlOut, cmd string, args
 		if out.json {
 			return out.printJSON(r)
 		}
-		fmt.Fprintf(out.w, "revoked %d certificates of %s: it must enrol again with a new token\n", r.Revoked, r.Client)
+		fmt.Fprintf(out.w, "revoked %d certificates of %s and cut %d of its connections: it must enrol again with a new token\n", r.Revoked, r.Client, r.Cut)
 		return nil
 	case "grant-restore":
 		const usage = "usage: keep ctl grant-restore CLIENT --from OWNER [--ttl 24h | --revoke]"

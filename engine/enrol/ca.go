@@ -402,8 +402,9 @@ func (ca *CA) Enrol(secret, pubDER []byte) (certDER []byte, client string, err e
 }
 
 // RevokeClient revokes every certificate issued to client and returns
-// how many it revoked. Connections already past Hello are not cut; every
-// new one is refused.
+// how many it revoked: every new connection is refused. Connections
+// already past Hello are the server's to cut (server.Server.Disconnect;
+// engine/local's RevokeClient does both).
 func (ca *CA) RevokeClient(client string) (int, error) {
 	now := ca.opts.Now().UTC()
 	ca.mu.Lock()

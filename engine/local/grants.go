@@ -111,6 +111,17 @@ func (e *Engine) RevokeGrant(reader, owner string) (bool, error) {
 	return true, nil
 }
 
+// RevokeClient revokes every certificate of client (no new connection
+// is accepted) and cuts its connections (their running jobs fail). It
+// returns the certificates revoked and the connections cut.
+func (e *Engine) RevokeClient(client string) (revoked, cut int, err error) {
+	revoked, err = e.CA.RevokeClient(client)
+	if err != nil {
+		return 0, 0, err
+	}
+	return revoked, e.Server.Disconnect(client), nil
+}
+
 // Grants lists the grants in force.
 func (e *Engine) Grants() []Grant {
 	g := e.grants

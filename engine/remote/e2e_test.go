@@ -21,6 +21,7 @@ import (
 	"keep/engine/pack"
 	"keep/engine/repo"
 	"keep/engine/restore"
+	"keep/engine/server"
 	"keep/engine/snapshot"
 	"keep/engine/tree"
 )
@@ -106,10 +107,41 @@ func TestRefusedClients(t *testing.T) {
 		t.Fatalf("foreign certificate: %v", err)
 	}
 
-	// Revoked.
+	// Revoked: new connections are refused, and Disconnect cuts the open
+	// ones (their jobs fail), not another client's.
+	live := v.dial(t, cr, Options{})
+	st, err := live.NewStore(ctx, Job{Hostname: "web1", Paths: []string{"/x"}})
+	must(t, err)
+	bystander := v.dial(t, v.enrolAgent(t, "db1"), Options{})
 	n, err := v.ca.RevokeClient("web1")
 	if err != nil || n != 1 {
 		t.Fatalf("revoke: %d %v", n, err)
+	}
+	if cut := v.srv.Disconnect("web1"); cut != 1 {
+		t.Fatalf("Disconnect cut %d connections, want 1", cut)
+	}
+	for {
+		var i server.SessionInfo
+		select {
+		case i = <-v.ended:
+		case <-time.After(time.Minute):
+			t.Fatal("the revoked client's session did not end")
+		}
+		if i.JobID == st.JobID() {
+			if i.Err == nil || !strings.Contains(i.Err.Error(), "revoked") {
+				t.Fatalf("revoked session ended with %v", i.Err)
+			}
+			break
+		}
+	}
+	if j, _ := v.jobs.Get(st.JobID()); j.State != jobs.Failed || !strings.Contains(j.Reason, "client revoked") {
+		t.Fatalf("revoked client's job %+v", j)
+	}
+	if _, err := live.ListSnapshots(ctx); err == nil {
+		t.Fatal("a revoked client's connection still answers")
+	}
+	if _, err := bystander.ListSnapshots(ctx); err != nil {
+		t.Fatalf("another client's connection: %v", err)
 	}
 	if _, err := Dial(ctx, v.addr, cr, Options{}); !isCode(err, agentproto.CodeRevoked) || !strings.Contains(err.Error(), "enrol this agent again") {
 		t.Fatalf("revoked: %v", err)

@@ -57,6 +57,15 @@ func (ss *session) hello(id uint32, h *agentproto.Hello) error {
 		ss.send(id, errMsg(agentproto.CodeClientMismatch, err.Error()))
 		return err
 	}
+	// Tracked for Disconnect, then the certificate looked at again: a
+	// revocation between the two looks is followed by a Disconnect that
+	// finds this session, one before the second look is seen by it.
+	s.track(ss, client)
+	if _, err := s.CA.VerifyClient(chain); err != nil {
+		ss.log.Info("agent refused", "error", err)
+		ss.send(id, errMsg(codeOf(err), err.Error()))
+		return err
+	}
 	ss.client = client
 	ss.compresses = h.Flags&agentproto.HelloCompresses != 0
 	cfg := s.Repo.Config()

@@ -81,6 +81,9 @@ type Server struct {
 	// (the appliance sizes its memory limit by it).
 	LoadChanged func(Load)
 
+	sessMu   sync.Mutex
+	sessions map[*session]string // authenticated sessions and their clients (Disconnect)
+
 	open    atomic.Int64 // agent connections being served
 	readers atomic.Int64 // of them, sessions that began a restore or verify job
 	loadMu  sync.Mutex   // serializes LoadChanged calls

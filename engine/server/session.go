@@ -87,6 +87,8 @@ type session struct {
 	wmu  sync.Mutex
 	wbuf []byte
 
+	raw      net.Conn    // under conn: closing it cuts the connection at once
+	revoked  atomic.Bool // cut by Disconnect
 	inflight atomic.Int64
 	replying atomic.Int64 // data replies built or waiting to be sent
 
@@ -137,8 +139,9 @@ func (s *Server) serveConn(ctx context.Context, raw net.Conn) {
 		s.done(SessionInfo{Err: err})
 		return
 	}
-	ss := &session{s: s, conn: tc, br: bufio.NewReaderSize(tc, 64<<10), log: log, readable: map[blobKey]struct{}{}}
+	ss := &session{s: s, conn: tc, raw: raw, br: bufio.NewReaderSize(tc, 64<<10), log: log, readable: map[blobKey]struct{}{}}
 	err = ss.run(ctx)
+	s.untrack(ss)
 	_ = tc.Close()
 	ss.mu.Lock()
 	if ss.reader {
@@ -146,6 +149,41 @@ func (s *Server) serveConn(ctx context.Context, raw net.Conn) {
 	}
 	ss.mu.Unlock()
 	s.done(SessionInfo{Client: ss.client, JobID: ss.jobID, Err: err})
+}
+
+// track records ss, authenticated as client, for Disconnect.
+func (s *Server) track(ss *session, client string) {
+	s.sessMu.Lock()
+	defer s.sessMu.Unlock()
+	if s.sessions == nil {
+		s.sessions = map[*session]string{}
+	}
+	s.sessions[ss] = client
+}
+
+func (s *Server) untrack(ss *session) {
+	s.sessMu.Lock()
+	defer s.sessMu.Unlock()
+	delete(s.sessions, ss)
+}
+
+// Disconnect cuts every connection authenticated as client and returns
+// how many it cut: their running jobs fail ("client revoked"). Call it
+// after revoking the client's certificates (enrol.CA.RevokeClient): a
+// connection whose Hello raced with the revocation is refused by Hello's
+// second look at the certificate, so none outlives the pair.
+func (s *Server) Disconnect(client string) int {
+	s.sessMu.Lock()
+	defer s.sessMu.Unlock()
+	n := 0
+	for ss, c := range s.sessions {
+		if c == client {
+			ss.revoked.Store(true)
+			_ = ss.raw.Close()
+			n++
+		}
+	}
+	return n
 }
 
 // loadChanged reports the Load to LoadChanged, one call at a time, each
@@ -292,7 +330,14 @@ func (ss *session) run(ctx context.Context) error {
 	if shutdown {
 		reason = "vault shutting down; run the job again"
 	}
+	revoked := ss.revoked.Load()
+	if revoked {
+		reason = "client revoked by the operator: its connection was cut"
+	}
 	ss.failJob(reason)
+	if revoked {
+		return errors.New(reason)
+	}
 	if errors.Is(rerr, io.EOF) || shutdown {
 		return nil
 	}
