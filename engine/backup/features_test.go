@@ -137,6 +137,40 @@ func TestStream(t *testing.T) {
 	if got, _ := os.ReadFile(out); !bytes.Equal(got, img) {
 		t.Fatal("WriteImage differs")
 	}
+	// Over an existing file: replaced only by a complete one. A write that
+	// fails (a chunk unreadable) leaves the old file and no temporary.
+	must(t, os.WriteFile(out, []byte("precious"), 0o644))
+	if _, err := restore.WriteImage(ctx, failingData{r}, res.Snapshot, "vm.raw", out, restore.Options{}); err == nil {
+		t.Fatal("WriteImage with unreadable chunks succeeded")
+	}
+	if got, _ := os.ReadFile(out); string(got) != "precious" {
+		t.Fatalf("a failed WriteImage left %d bytes in the existing file", len(got))
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(out)); len(ents) != 1 {
+		t.Fatalf("a failed WriteImage left %d entries beside its file", len(ents))
+	}
+	_, err = restore.WriteImage(ctx, r, res.Snapshot, "vm.raw", out, restore.Options{})
+	must(t, err)
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, img) {
+		t.Fatal("WriteImage over an existing file differs")
+	}
+	// Neither a FIFO nor a symlink to a file is written through or replaced.
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	must(t, unix.Mkfifo(fifo, 0o600))
+	link := filepath.Join(t.TempDir(), "link")
+	must(t, os.Symlink(out, link))
+	for _, dst := range []string{fifo, link} {
+		if _, err := restore.WriteImage(ctx, r, res.Snapshot, "vm.raw", dst, restore.Options{}); err == nil {
+			t.Errorf("WriteImage to %s succeeded", dst)
+		}
+	}
+	var fst unix.Stat_t
+	if err := unix.Lstat(fifo, &fst); err != nil || fst.Mode&unix.S_IFMT != unix.S_IFIFO {
+		t.Fatalf("the FIFO is gone or replaced: %v %o", err, fst.Mode)
+	}
+	if tgt, err := os.Readlink(link); err != nil || tgt != out {
+		t.Fatalf("the symlink is gone or replaced: %q %v", tgt, err)
+	}
 	for _, bad := range []Stream{{Name: "a/b", R: bytes.NewReader(nil)}, {Name: "x"}, {Name: "f", R: bytes.NewReader(nil), Mode: 0o170000}} {
 		if _, err := Run(ctx, r, nil, Options{Hostname: "h", Streams: []Stream{bad}}); err == nil {
 			t.Errorf("stream %+v accepted", bad)
@@ -303,4 +337,14 @@ func TestAllHoles(t *testing.T) {
 	if st.Size != 3<<20 || st.Blocks != 0 {
 		t.Fatalf("size %d, %d blocks", st.Size, st.Blocks)
 	}
+}
+
+// failingData is a tree.Getter whose data blobs cannot be read.
+type failingData struct{ tree.Getter }
+
+func (f failingData) Get(ctx context.Context, t pack.BlobType, id fingerprint.ID, dst []byte) ([]byte, error) {
+	if t == pack.Data {
+		return nil, errors.New("damaged chunk (test)")
+	}
+	return f.Getter.Get(ctx, t, id, dst)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -15,13 +16,17 @@ import (
 )
 
 // WriteImage writes the Image (or File) node at sub in snap to dst: into
-// dst itself when it is an existing block device (which must be at least
-// the image's size; holes are written as zeros, as a device keeps old
-// data where nothing is written, and nothing past the image is touched),
-// otherwise to a regular file dst, created anew, holes left sparse, with
-// the node's mode, owner and times. A chunk that cannot be read fails the
-// whole write (a regular file is removed; a device is left partly
-// written, which the error says).
+// dst itself when it is a block device, or a symlink to one, as
+// /dev/disk/by-id names them (which must be at least the image's size;
+// holes are written as zeros, as a device keeps old data where nothing is
+// written, and nothing past the image is touched), otherwise to a regular
+// file dst, holes left sparse, with the node's mode, owner and times:
+// written beside dst under a temporary name, synced and renamed over it,
+// so an existing file is replaced only by a complete one. Any other dst
+// (a directory, a character device, a FIFO, a symlink to anything but a
+// block device) is refused. A chunk that cannot be read fails the whole
+// write (the temporary file is removed and dst left as it was; a device is
+// left partly written, which the error says).
 func WriteImage(ctx context.Context, g tree.Getter, snap *snapshot.Snapshot, sub, dst string, opts Options) (*Result, error) {
 	sub = strings.Trim(sub, "/")
 	if sub == "" {
@@ -36,20 +41,76 @@ func WriteImage(ctx context.Context, g tree.Getter, snap *snapshot.Snapshot, sub
 		return nil, fmt.Errorf("restore: %s is a %v, not an image", sub, n.Type)
 	}
 	r := newRestorer(g, opts)
-	var st unix.Stat_t
-	if err := unix.Stat(dst, &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK {
+	device, err := imageDest(dst)
+	if err != nil {
+		return nil, fmt.Errorf("restore: %s to %s: %w", path.Base(sub), dst, err)
+	}
+	if device {
 		if err := r.device(ctx, n, dst); err != nil {
 			return nil, fmt.Errorf("restore: %s to %s: %w", path.Base(sub), dst, err)
 		}
 	} else {
 		f := *n
 		f.Type = tree.File
-		if err := r.file(ctx, &f, dst); err != nil {
+		if err := r.fileReplacing(ctx, &f, dst); err != nil {
 			return nil, fmt.Errorf("restore: %s to %s: %w", path.Base(sub), dst, err)
 		}
 	}
 	r.res.Files, r.res.Bytes = r.files.Load(), r.bytes.Load()
 	return &r.res, nil
+}
+
+// imageDest says what WriteImage writes at dst: a block device (true),
+// a regular file, new or replacing one (false), or nothing (an error).
+func imageDest(dst string) (device bool, err error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(dst, &st); errors.Is(err, unix.ENOENT) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFBLK:
+		return true, nil
+	case unix.S_IFREG:
+		return false, nil
+	case unix.S_IFLNK:
+		if err := unix.Stat(dst, &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK {
+			return true, nil
+		}
+		return false, errors.New("a symlink, not to a block device: give a block device or a regular file's own path")
+	}
+	return false, fmt.Errorf("not a regular file or a block device (mode %o): nothing written", st.Mode&unix.S_IFMT)
+}
+
+// fileReplacing writes the regular file n to a temporary file beside dst,
+// syncs it and renames it over dst: dst is never a partial file.
+func (r *restorer) fileReplacing(ctx context.Context, n *tree.Node, dst string) error {
+	tmp := filepath.Join(filepath.Dir(dst), fmt.Sprintf(".keep-restore-%s-%d", filepath.Base(dst), os.Getpid()))
+	if err := r.file(ctx, n, tmp); err != nil {
+		return err // file removed tmp
+	}
+	err := syncFile(tmp)
+	if err == nil {
+		err = os.Rename(tmp, dst)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+	}
+	return err
+}
+
+// syncFile fsyncs the file at p.
+func syncFile(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // device writes an image's content into the block device dst: chunks at
