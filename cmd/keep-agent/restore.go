@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -41,7 +42,8 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 		"                files are kept; if-newer replaces those older than the snapshot's)\n"+
 		"  --to DEST     write one image (or file) node into a block device, or to a file\n\n"+
 		"Items are restored into a staging directory beside their destination first and then\n"+
-		"moved into place, so a file is replaced whole or not at all.\n\n"+
+		"moved into place, so a file is replaced whole or not at all. As root, --in-place\n"+
+		"does not write through a symlink another user owns on the way to a destination.\n\n"+
 		"Policy: an agent reads its own client's snapshots; the vault refuses another\n"+
 		"client's (\"not found\") unless an operator granted this client reads of them for a\n"+
 		"while (on the vault: keep ctl grant-restore THIS-CLIENT --from OTHER). Then\n"+
@@ -147,6 +149,7 @@ type restorer struct {
 	g      tree.Getter
 	snap   *snapshot.Snapshot
 	policy string
+	root   string // a test seam: where "/" is for --in-place ("": /)
 
 	res                     restore.Result
 	written, replaced, kept int
@@ -173,7 +176,7 @@ func (r *restorer) outOfPlace(target string, subs []string) error {
 		subs = []string{""}
 	}
 	for _, sub := range subs {
-		if err := r.stageAndMerge(sub, target); err != nil {
+		if err := r.stageAndMerge(sub, target, ""); err != nil {
 			return err
 		}
 	}
@@ -198,24 +201,59 @@ func (r *restorer) inPlace(subs []string) error {
 			r.fail("/"+sub, "no original location (a stream, or not under a backed-up path): restore it with --target or write it with cat")
 			continue
 		}
-		parent := filepath.Dir(orig)
+		dst := filepath.Join(cmp.Or(r.root, "/"), orig)
+		parent := filepath.Dir(dst)
+		if err := throughOwnLinks(parent); err != nil {
+			r.fail("/"+sub, err.Error())
+			continue
+		}
 		if err := os.MkdirAll(parent, 0o755); err != nil {
 			return err
 		}
-		if err := r.stageAndMerge(sub, parent); err != nil {
+		// Merged into its original path itself: for a backup of /,
+		// whose node is named "root", that is / and not /root.
+		if err := r.stageAndMerge(sub, parent, dst); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// stageAndMerge restores sub into a staging directory in dest (same
-// filesystem, so moving is a rename), then merges it into dest by the
-// overwrite policy.
-func (r *restorer) stageAndMerge(sub, dest string) error {
-	stage, err := os.MkdirTemp(dest, stagingPrefix)
+// throughOwnLinks refuses a path that a restore running as root would
+// follow through a symlink another user owns: that user could point the
+// restore anywhere (a directory of theirs replaced by a link to /etc).
+// Each existing prefix is lstat'ed (a link in the middle is followed by
+// the kernel, so each link is seen as a last component once); root's own
+// links (/home to /data/home) are followed.
+func throughOwnLinks(p string) error {
+	if os.Geteuid() != 0 {
+		return nil // the kernel's permission checks apply to the user
+	}
+	prefix := "/"
+	for _, el := range strings.Split(strings.Trim(filepath.Clean(p), "/"), "/") {
+		if el == "" {
+			continue
+		}
+		prefix = filepath.Join(prefix, el)
+		var st unix.Stat_t
+		if err := unix.Lstat(prefix, &st); err != nil {
+			return nil // missing from here on: created by root
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK && st.Uid != 0 {
+			return fmt.Errorf("%s is a symlink owned by uid %d: a restore as root does not write through another user's link (it could point anywhere); remove the link, or restore with --target", prefix, st.Uid)
+		}
+	}
+	return nil
+}
+
+// stageAndMerge restores sub into a staging directory in dir (same
+// filesystem, so moving is a rename), then merges what it restored by the
+// overwrite policy into to when given (the sub's original path), else
+// into dir under the restored name.
+func (r *restorer) stageAndMerge(sub, dir, to string) error {
+	stage, err := os.MkdirTemp(dir, stagingPrefix)
 	if err != nil {
-		return fmt.Errorf("staging directory in %s: %w", dest, err)
+		return fmt.Errorf("staging directory in %s: %w", dir, err)
 	}
 	defer os.RemoveAll(stage)
 	res, err := restore.Restore(r.ctx, r.g, r.snap, sub, stage, restore.Options{})
@@ -228,7 +266,8 @@ func (r *restorer) stageAndMerge(sub, dest string) error {
 		return err
 	}
 	for _, d := range names {
-		if err := r.merge(filepath.Join(stage, d.Name()), filepath.Join(dest, d.Name()), path.Join("/", sub, d.Name())); err != nil {
+		dst := cmp.Or(to, filepath.Join(dir, d.Name()))
+		if err := r.merge(filepath.Join(stage, d.Name()), dst, path.Join("/", path.Dir(sub), d.Name())); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	crand "crypto/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"keep/engine/backup"
+	"keep/engine/chunker"
+	"keep/engine/keys"
+	"keep/engine/repo"
+)
+
+// TestInPlaceBackupOfRoot: an in-place restore of a backup of / (its
+// node is named "root") merges into / itself, not into /root. The test
+// seam root stands for /; the snapshot is of a directory named "root"
+// whose recorded path is made "/".
+func TestInPlaceBackupOfRoot(t *testing.T) {
+	ctx := context.Background()
+	m, err := keys.NewMaster(crand.Reader)
+	must(t, err)
+	rdir := t.TempDir()
+	r, err := repo.Init(ctx, repo.DirFS(rdir), m, repo.Options{Chunker: chunker.Params{Min: 4 << 10, Avg: 16 << 10, Max: 64 << 10}})
+	must(t, err)
+	defer r.Close(ctx)
+	src := filepath.Join(t.TempDir(), "root")
+	must(t, os.MkdirAll(filepath.Join(src, "etc", "app"), 0o755))
+	must(t, os.WriteFile(filepath.Join(src, "etc", "app", "app.conf"), []byte("good"), 0o644))
+	must(t, os.WriteFile(filepath.Join(src, "hello"), []byte("hi"), 0o644))
+	res, err := backup.Run(ctx, r, []string{src}, backup.Options{Hostname: "h"})
+	must(t, err)
+	snap := *res.Snapshot
+	snap.Paths = []string{"/"}
+
+	fake := t.TempDir() // "/"
+	must(t, os.MkdirAll(filepath.Join(fake, "etc", "app"), 0o755))
+	must(t, os.WriteFile(filepath.Join(fake, "etc", "app", "app.conf"), []byte("corrupted"), 0o644))
+	must(t, os.WriteFile(filepath.Join(fake, "mine"), []byte("not in the backup"), 0o644))
+	rs := &restorer{ctx: ctx, g: r, snap: &snap, policy: overwriteAlways, root: fake}
+	must(t, rs.inPlace(nil))
+	if len(rs.res.Failed) != 0 {
+		t.Fatalf("failed: %+v", rs.res.Failed)
+	}
+	for p, want := range map[string]string{"etc/app/app.conf": "good", "hello": "hi", "mine": "not in the backup"} {
+		if b, err := os.ReadFile(filepath.Join(fake, p)); err != nil || string(b) != want {
+			t.Errorf("%s: %q %v, want %q", p, b, err, want)
+		}
+	}
+	ents, err := os.ReadDir(fake)
+	must(t, err)
+	for _, e := range ents {
+		if e.Name() == "root" || strings.HasPrefix(e.Name(), stagingPrefix) {
+			t.Errorf("left in /: %s", e.Name())
+		}
+	}
+}
+
+// TestThroughOwnLinks: as root, a restore's destination may go through
+// root's symlinks, not through another user's.
+func TestThroughOwnLinks(t *testing.T) {
+	d := t.TempDir()
+	must(t, os.Mkdir(filepath.Join(d, "real"), 0o755))
+	must(t, os.Symlink(filepath.Join(d, "real"), filepath.Join(d, "rootlink")))
+	must(t, os.Symlink(filepath.Join(d, "real"), filepath.Join(d, "userlink")))
+	if os.Geteuid() != 0 {
+		// Not root: the kernel's own checks apply; nothing is refused.
+		if err := throughOwnLinks(filepath.Join(d, "userlink", "x")); err != nil {
+			t.Fatalf("as uid %d: %v", os.Geteuid(), err)
+		}
+		return
+	}
+	must(t, os.Lchown(filepath.Join(d, "userlink"), 1000, 1000))
+	for p, bad := range map[string]bool{
+		filepath.Join(d, "real", "x", "y"):     false,
+		filepath.Join(d, "rootlink", "x"):      false,
+		filepath.Join(d, "userlink"):           true,
+		filepath.Join(d, "userlink", "x", "y"): true,
+		filepath.Join(d, "missing", "x"):       false,
+	} {
+		err := throughOwnLinks(p)
+		if (err != nil) != bad {
+			t.Errorf("%s: %v, want refused %v", p, err, bad)
+		}
+		if bad && (err == nil || !strings.Contains(err.Error(), "owned by uid 1000")) {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
