@@ -13,6 +13,7 @@ import (
 
 	"keep/engine/snapshot"
 	"keep/engine/tree"
+	"keep/internal/durable"
 )
 
 // WriteImage writes the Image (or File) node at sub in snap to dst: into
@@ -90,27 +91,15 @@ func (r *restorer) fileReplacing(ctx context.Context, n *tree.Node, dst string) 
 	if err := r.file(ctx, n, tmp); err != nil {
 		return err // file removed tmp
 	}
-	err := syncFile(tmp)
+	err := durable.Sync(tmp)
 	if err == nil {
 		err = os.Rename(tmp, dst)
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
-	}
-	return err
-}
-
-// syncFile fsyncs the file at p.
-func syncFile(p string) error {
-	f, err := os.Open(p)
-	if err != nil {
 		return err
 	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return durable.SyncDir(filepath.Dir(dst))
 }
 
 // device writes an image's content into the block device dst: chunks at

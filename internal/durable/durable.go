@@ -47,8 +47,11 @@ func WriteFile(dir, name string, data []byte, perm os.FileMode) error {
 
 // SyncDir makes the entries of dir (creations, renames, removals)
 // durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
+func SyncDir(dir string) error { return Sync(dir) }
+
+// Sync fsyncs the file or directory at p.
+func Sync(p string) error {
+	d, err := os.Open(p)
 	if err != nil {
 		return err
 	}
@@ -57,7 +60,7 @@ func SyncDir(dir string) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
+		return fmt.Errorf("sync %s: %w", p, err)
 	}
 	return nil
 }
