@@ -17,6 +17,7 @@ import (
 	"keep/engine/pack"
 	"keep/engine/remote"
 	"keep/engine/snapshot"
+	"keep/internal/gctune"
 )
 
 // defaultCheckpoint is how many bytes of new blobs the agent sends
@@ -131,6 +132,7 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	opts.Parent = st.Parent()
+	gctune.ApplyPercent(backupGCPercent(opts.Parent != nil))
 	kind := "full"
 	if opts.Parent != nil {
 		kind = "incremental, parent " + opts.Parent.ID.Short()

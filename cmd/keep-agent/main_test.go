@@ -214,4 +214,7 @@ func TestGCPercent(t *testing.T) {
 	if gctune.AgentPercent == gctune.Percent {
 		t.Fatal("AgentPercent is Percent: the test cannot tell them apart")
 	}
+	if backupGCPercent(false) != gctune.AgentPercent || backupGCPercent(true) != gctune.Percent {
+		t.Errorf("backup GC percent: full %d, incremental %d", backupGCPercent(false), backupGCPercent(true))
+	}
 }

@@ -54,11 +54,15 @@ func (a *archiver) dir(ctx context.Context, path, rel string, parent map[string]
 	if err != nil {
 		return nil, err
 	}
+	// Open while its entries are stat'ed: relative to it, the kernel
+	// looks up one name instead of the whole path each time (the path
+	// walks were a tenth of an incremental backup's CPU).
+	defer f.Close()
 	names, err := f.Readdirnames(-1)
-	_ = f.Close()
 	if err != nil {
 		return nil, err
 	}
+	dirfd := int(f.Fd())
 	slices.Sort(names)
 	subs := subtrees(parent)
 	a.parents.start(ctx, a.store, subs)
@@ -66,7 +70,7 @@ func (a *archiver) dir(ctx context.Context, path, rel string, parent map[string]
 walk:
 	for lo := 0; lo < len(names); lo += statBatch {
 		batch := names[lo:min(lo+statBatch, len(names))]
-		ents := a.statAll(path, rel, batch)
+		ents := a.statAll(dirfd, path, rel, batch)
 		for i, name := range batch {
 			if a.stopped(ctx) {
 				break walk
@@ -101,9 +105,14 @@ type entryStat struct {
 	err      error
 }
 
-// stat fills e for path (named name, at rel in the snapshot).
-func (a *archiver) stat(e *entryStat, name, path, rel string) {
-	if err := unix.Lstat(path, &e.st); err != nil {
+// stat fills e for path (named name, at rel in the snapshot), in the
+// directory open as dirfd (unix.AT_FDCWD: none, path is looked up whole).
+func (a *archiver) stat(e *entryStat, dirfd int, name, path, rel string) {
+	at := name
+	if dirfd == unix.AT_FDCWD {
+		at = path
+	}
+	if err := unix.Fstatat(dirfd, at, &e.st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		e.err = fmt.Errorf("lstat: %w", err)
 		return
 	}
@@ -128,10 +137,11 @@ const statBatch = 512
 // time, and the walk is otherwise one goroutine.
 const statParallelMin = 8
 
-// statAll stats the entries names of the directory at path (rel).
-func (a *archiver) statAll(path, rel string, names []string) []entryStat {
+// statAll stats the entries names of the directory at path (rel), open
+// as dirfd.
+func (a *archiver) statAll(dirfd int, path, rel string, names []string) []entryStat {
 	ents := make([]entryStat, len(names))
-	one := func(i int) { a.stat(&ents[i], names[i], path+"/"+names[i], rel+"/"+names[i]) }
+	one := func(i int) { a.stat(&ents[i], dirfd, names[i], path+"/"+names[i], rel+"/"+names[i]) }
 	workers := min(a.opts.Workers, len(names)/(statParallelMin/2))
 	if len(names) < statParallelMin || workers < 2 {
 		for i := range names {
@@ -164,7 +174,7 @@ func (a *archiver) statAll(path, rel string, names []string) []entryStat {
 // pn is its node in the parent snapshot, if any.
 func (a *archiver) entry(ctx context.Context, dl *dirList, name, path, rel string, pn *tree.Node) {
 	var e entryStat
-	a.stat(&e, name, path, rel)
+	a.stat(&e, unix.AT_FDCWD, name, path, rel)
 	a.addEntry(ctx, dl, name, path, rel, pn, &e)
 }
 
