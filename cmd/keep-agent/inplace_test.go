@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"keep/engine/backup"
 	"keep/engine/chunker"
 	"keep/engine/keys"
@@ -20,12 +22,7 @@ import (
 // whose recorded path is made "/".
 func TestInPlaceBackupOfRoot(t *testing.T) {
 	ctx := context.Background()
-	m, err := keys.NewMaster(crand.Reader)
-	must(t, err)
-	rdir := t.TempDir()
-	r, err := repo.Init(ctx, repo.DirFS(rdir), m, repo.Options{Chunker: chunker.Params{Min: 4 << 10, Avg: 16 << 10, Max: 64 << 10}})
-	must(t, err)
-	defer r.Close(ctx)
+	r := newTestRepo(t)
 	src := filepath.Join(t.TempDir(), "root")
 	must(t, os.MkdirAll(filepath.Join(src, "etc", "app"), 0o755))
 	must(t, os.WriteFile(filepath.Join(src, "etc", "app", "app.conf"), []byte("good"), 0o644))
@@ -56,6 +53,43 @@ func TestInPlaceBackupOfRoot(t *testing.T) {
 			t.Errorf("left in /: %s", e.Name())
 		}
 	}
+}
+
+// TestHardLinksAcrossSelectedPaths: a file hard-linked from two selected
+// paths is restored once, with both names (one restore for all paths).
+func TestHardLinksAcrossSelectedPaths(t *testing.T) {
+	ctx := context.Background()
+	r := newTestRepo(t)
+	src := filepath.Join(t.TempDir(), "src")
+	must(t, os.MkdirAll(filepath.Join(src, "a"), 0o755))
+	must(t, os.MkdirAll(filepath.Join(src, "b"), 0o755))
+	must(t, os.WriteFile(filepath.Join(src, "a", "f"), []byte("shared"), 0o644))
+	must(t, os.Link(filepath.Join(src, "a", "f"), filepath.Join(src, "b", "g")))
+	res, err := backup.Run(ctx, r, []string{src}, backup.Options{Hostname: "h"})
+	must(t, err)
+	target := t.TempDir()
+	rs := &restorer{ctx: ctx, g: r, snap: res.Snapshot, policy: overwriteAlways}
+	must(t, rs.outOfPlace(target, []string{"src/a", "src/b"}))
+	if len(rs.res.Failed) != 0 {
+		t.Fatalf("failed: %+v", rs.res.Failed)
+	}
+	var f, g unix.Stat_t
+	must(t, unix.Stat(filepath.Join(target, "a", "f"), &f))
+	must(t, unix.Stat(filepath.Join(target, "b", "g"), &g))
+	if f.Ino != g.Ino || f.Nlink != 2 {
+		t.Fatalf("a/f inode %d (%d links), b/g inode %d: want one file with two names", f.Ino, f.Nlink, g.Ino)
+	}
+}
+
+// newTestRepo makes a repository in a temporary directory.
+func newTestRepo(t *testing.T) *repo.Repo {
+	t.Helper()
+	m, err := keys.NewMaster(crand.Reader)
+	must(t, err)
+	r, err := repo.Init(context.Background(), repo.DirFS(t.TempDir()), m, repo.Options{Chunker: chunker.Params{Min: 4 << 10, Avg: 16 << 10, Max: 64 << 10}})
+	must(t, err)
+	t.Cleanup(func() { _ = r.Close(context.Background()) })
+	return r
 }
 
 // TestThroughOwnLinks: as root, a restore's destination may go through

@@ -175,12 +175,7 @@ func (r *restorer) outOfPlace(target string, subs []string) error {
 	if len(subs) == 0 {
 		subs = []string{""}
 	}
-	for _, sub := range subs {
-		if err := r.stageAndMerge(sub, target, ""); err != nil {
-			return err
-		}
-	}
-	return nil
+	return r.stageAndMerge(subs, target, "")
 }
 
 // inPlace restores each sub (everything: each backed-up path) to where
@@ -212,7 +207,7 @@ func (r *restorer) inPlace(subs []string) error {
 		}
 		// Merged into its original path itself: for a backup of /,
 		// whose node is named "root", that is / and not /root.
-		if err := r.stageAndMerge(sub, parent, dst); err != nil {
+		if err := r.stageAndMerge([]string{sub}, parent, dst); err != nil {
 			return err
 		}
 	}
@@ -246,17 +241,18 @@ func throughOwnLinks(p string) error {
 	return nil
 }
 
-// stageAndMerge restores sub into a staging directory in dir (same
-// filesystem, so moving is a rename), then merges what it restored by the
-// overwrite policy into to when given (the sub's original path), else
-// into dir under the restored name.
-func (r *restorer) stageAndMerge(sub, dir, to string) error {
+// stageAndMerge restores subs into a staging directory in dir (same
+// filesystem, so moving is a rename; one restore, so files hard-linked
+// across subs keep their links), then merges what it restored by the
+// overwrite policy into to when given (one sub's original path), else into
+// dir under the restored names.
+func (r *restorer) stageAndMerge(subs []string, dir, to string) error {
 	stage, err := os.MkdirTemp(dir, stagingPrefix)
 	if err != nil {
 		return fmt.Errorf("staging directory in %s: %w", dir, err)
 	}
 	defer os.RemoveAll(stage)
-	res, err := restore.Restore(r.ctx, r.g, r.snap, sub, stage, restore.Options{})
+	res, err := restore.RestoreSubs(r.ctx, r.g, r.snap, subs, stage, restore.Options{})
 	if err != nil {
 		return err
 	}
@@ -265,9 +261,15 @@ func (r *restorer) stageAndMerge(sub, dir, to string) error {
 	if err != nil {
 		return err
 	}
+	shown := map[string]string{} // a staged name's path in the snapshot, for failures
+	for _, sub := range subs {
+		if sub != "" {
+			shown[path.Base(sub)] = "/" + sub
+		}
+	}
 	for _, d := range names {
 		dst := cmp.Or(to, filepath.Join(dir, d.Name()))
-		if err := r.merge(filepath.Join(stage, d.Name()), dst, path.Join("/", path.Dir(sub), d.Name())); err != nil {
+		if err := r.merge(filepath.Join(stage, d.Name()), dst, cmp.Or(shown[d.Name()], "/"+d.Name())); err != nil {
 			return err
 		}
 	}

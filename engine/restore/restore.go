@@ -63,10 +63,26 @@ type Result struct {
 // removed rather than left with wrong bytes. Errors reading trees on the
 // way to sub, and context errors, are returned.
 func Restore(ctx context.Context, g tree.Getter, snap *snapshot.Snapshot, sub, target string, opts Options) (*Result, error) {
+	return RestoreSubs(ctx, g, snap, []string{sub}, target, opts)
+}
+
+// RestoreSubs is Restore of several subtrees into target at once, so a
+// file hard-linked from two of them is restored once, with both names.
+// Subtrees whose nodes have the same name are restored one over the other
+// in the order given (directories merged, other items replaced).
+func RestoreSubs(ctx context.Context, g tree.Getter, snap *snapshot.Snapshot, subs []string, target string, opts Options) (*Result, error) {
 	r := newRestorer(g, opts)
-	nodes, base, err := find(ctx, g, snap.Tree, sub)
-	if err != nil {
-		return nil, fmt.Errorf("restore: %w", err)
+	type found struct {
+		nodes []tree.Node
+		base  string
+	}
+	var all []found
+	for _, sub := range subs {
+		nodes, base, err := find(ctx, g, snap.Tree, sub)
+		if err != nil {
+			return nil, fmt.Errorf("restore: %w", err)
+		}
+		all = append(all, found{nodes, base})
 	}
 	// The content workers; they return once the queue is closed and
 	// empty, every file handed to them finished (written, or removed).
@@ -80,8 +96,10 @@ func Restore(ctx context.Context, g tree.Getter, snap *snapshot.Snapshot, sub, t
 	}
 	root := &dirState{done: make(chan struct{})}
 	root.pending.Store(1)
-	for i := range nodes {
-		r.node(ctx, &nodes[i], filepath.Join(target, nodes[i].Name), path.Join(base, nodes[i].Name), root)
+	for _, f := range all {
+		for i := range f.nodes {
+			r.node(ctx, &f.nodes[i], filepath.Join(target, f.nodes[i].Name), path.Join(f.base, f.nodes[i].Name), root)
+		}
 	}
 	r.release(ctx, root)
 	r.q.close()
