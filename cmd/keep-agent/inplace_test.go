@@ -81,6 +81,41 @@ func TestHardLinksAcrossSelectedPaths(t *testing.T) {
 	}
 }
 
+// TestMergeDirXattrs: an in-place restore with --overwrite always over an
+// existing directory gives it the snapshot's mode and extended attributes
+// (those it lacks set, those the snapshot lacks removed).
+func TestMergeDirXattrs(t *testing.T) {
+	ctx := context.Background()
+	r := newTestRepo(t)
+	src := filepath.Join(t.TempDir(), "src")
+	d := filepath.Join(src, "d")
+	must(t, os.MkdirAll(d, 0o755))
+	must(t, os.WriteFile(filepath.Join(d, "f"), []byte("x"), 0o644))
+	if err := unix.Lsetxattr(d, "user.tag", []byte("v"), 0); err != nil {
+		t.Fatalf("user xattrs on %s (the test needs a filesystem with them): %v", d, err)
+	}
+	res, err := backup.Run(ctx, r, []string{src}, backup.Options{Hostname: "h"})
+	must(t, err)
+	must(t, unix.Lremovexattr(d, "user.tag"))
+	must(t, unix.Lsetxattr(d, "user.other", []byte("x"), 0))
+	must(t, os.Chmod(d, 0o700))
+	rs := &restorer{ctx: ctx, g: r, snap: res.Snapshot, policy: overwriteAlways}
+	must(t, rs.inPlace([]string{"src/d"}))
+	if len(rs.res.Failed) != 0 {
+		t.Fatalf("failed: %+v", rs.res.Failed)
+	}
+	got, err := listXattrs(d)
+	must(t, err)
+	if len(got) != 1 || string(got["user.tag"]) != "v" {
+		t.Fatalf("xattrs of the merged directory: %q", got)
+	}
+	fi, err := os.Stat(d)
+	must(t, err)
+	if fi.Mode().Perm() != 0o755 {
+		t.Fatalf("mode %v, want 0755", fi.Mode().Perm())
+	}
+}
+
 // newTestRepo makes a repository in a temporary directory.
 func newTestRepo(t *testing.T) *repo.Repo {
 	t.Helper()

@@ -241,6 +241,64 @@ func throughOwnLinks(p string) error {
 	return nil
 }
 
+// copyXattrs makes dst's extended attributes (POSIX ACLs among them)
+// those of src: each of src's set, each of dst's that src lacks removed.
+// After the chmod: an ACL sets the mode's group bits.
+func copyXattrs(src, dst string) error {
+	have, err := listXattrs(src)
+	if err != nil {
+		return err
+	}
+	old, err := listXattrs(dst)
+	if err != nil {
+		return err
+	}
+	for name, v := range have {
+		if err := unix.Lsetxattr(dst, name, v, 0); err != nil {
+			return fmt.Errorf("xattr %s: %w", name, err)
+		}
+	}
+	for name := range old {
+		if _, ok := have[name]; !ok {
+			if err := unix.Lremovexattr(dst, name); err != nil && !errors.Is(err, unix.ENODATA) {
+				return fmt.Errorf("remove xattr %s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// listXattrs returns the extended attributes of p (not followed).
+func listXattrs(p string) (map[string][]byte, error) {
+	n, err := unix.Llistxattr(p, nil)
+	if err != nil || n == 0 {
+		if errors.Is(err, unix.ENOTSUP) {
+			err = nil
+		}
+		return nil, err
+	}
+	buf := make([]byte, n)
+	if n, err = unix.Llistxattr(p, buf); err != nil {
+		return nil, fmt.Errorf("list xattrs of %s: %w", p, err)
+	}
+	out := map[string][]byte{}
+	for _, name := range strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00") {
+		if name == "" {
+			continue
+		}
+		sz, err := unix.Lgetxattr(p, name, nil)
+		if err != nil {
+			return nil, fmt.Errorf("xattr %s of %s: %w", name, p, err)
+		}
+		v := make([]byte, sz)
+		if sz, err = unix.Lgetxattr(p, name, v); err != nil {
+			return nil, fmt.Errorf("xattr %s of %s: %w", name, p, err)
+		}
+		out[name] = v[:sz]
+	}
+	return out, nil
+}
+
 // stageAndMerge restores subs into a staging directory in dir (same
 // filesystem, so moving is a rename; one restore, so files hard-linked
 // across subs keep their links), then merges what it restored by the
@@ -313,6 +371,9 @@ func (r *restorer) merge(src, dst, shown string) error {
 				_ = unix.Lchown(dst, int(ss.Uid), int(ss.Gid))
 			}
 			_ = unix.Chmod(dst, ss.Mode&07777)
+			if err := copyXattrs(src, dst); err != nil {
+				r.fail(shown, err.Error())
+			}
 			ts := []unix.Timespec{ss.Atim, ss.Mtim}
 			_ = unix.UtimesNanoAt(unix.AT_FDCWD, dst, ts, unix.AT_SYMLINK_NOFOLLOW)
 		}
