@@ -82,8 +82,8 @@ func sameContent(x, y *unix.Stat_t) bool {
 	return x.Size == y.Size && x.Mtim == y.Mtim && x.Ctim == y.Ctim && x.Ino == y.Ino
 }
 
-// fstat fills st with f's fstat (without f.Fd, which would make the file
-// blocking with a syscall of its own).
+// fstat fills st with f's fstat, through SyscallConn: f.Fd would put a
+// descriptor the runtime polls back into blocking mode.
 func fstat(f *os.File, st *unix.Stat_t) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
