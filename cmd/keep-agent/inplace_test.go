@@ -116,6 +116,48 @@ func TestMergeDirXattrs(t *testing.T) {
 	}
 }
 
+// TestInPlaceAcrossMountPoint: an in-place restore of a tree with a
+// filesystem mounted inside it restores what is below the mount point
+// too (a rename out of the staging directory cannot cross it). Needs root
+// to mount a tmpfs, as make test runs.
+func TestInPlaceAcrossMountPoint(t *testing.T) {
+	ctx := context.Background()
+	r := newTestRepo(t)
+	src := filepath.Join(t.TempDir(), "src")
+	data := filepath.Join(src, "data")
+	must(t, os.MkdirAll(data, 0o755))
+	if err := unix.Mount("tmpfs", data, "tmpfs", 0, "size=16m"); err != nil {
+		t.Fatalf("mount a tmpfs on %s (the test needs root): %v", data, err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(data, unix.MNT_DETACH) })
+	must(t, os.MkdirAll(filepath.Join(data, "inner"), 0o755))
+	must(t, os.WriteFile(filepath.Join(data, "inner", "f"), []byte("below the mount"), 0o644))
+	must(t, os.WriteFile(filepath.Join(src, "top"), []byte("above"), 0o644))
+	res, err := backup.Run(ctx, r, []string{src}, backup.Options{Hostname: "h"})
+	must(t, err)
+	must(t, os.RemoveAll(filepath.Join(data, "inner")))
+	must(t, os.Remove(filepath.Join(src, "top")))
+	rs := &restorer{ctx: ctx, g: r, snap: res.Snapshot, policy: overwriteNever}
+	must(t, rs.inPlace(nil))
+	if len(rs.res.Failed) != 0 {
+		t.Fatalf("failed: %+v", rs.res.Failed)
+	}
+	for p, want := range map[string]string{filepath.Join(data, "inner", "f"): "below the mount", filepath.Join(src, "top"): "above"} {
+		if b, err := os.ReadFile(p); err != nil || string(b) != want {
+			t.Errorf("%s: %q %v, want %q", p, b, err, want)
+		}
+	}
+	for _, d := range []string{src, data} {
+		ents, err := os.ReadDir(d)
+		must(t, err)
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), stagingPrefix) {
+				t.Errorf("staging left in %s: %s", d, e.Name())
+			}
+		}
+	}
+}
+
 // newTestRepo makes a repository in a temporary directory.
 func newTestRepo(t *testing.T) *repo.Repo {
 	t.Helper()

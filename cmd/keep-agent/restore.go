@@ -355,6 +355,12 @@ func (r *restorer) merge(src, dst, shown string) error {
 	newer := ss.Mtim.Nano() > ds.Mtim.Nano()
 	replace := r.policy == overwriteAlways || (r.policy == overwriteIfNewer && newer)
 	isDir := func(st *unix.Stat_t) bool { return st.Mode&unix.S_IFMT == unix.S_IFDIR }
+	if isDir(&ss) && isDir(&ds) && ss.Dev != ds.Dev {
+		// dst is on another filesystem (a mount point): nothing moves
+		// there by rename, so this subtree is restored again through a
+		// staging directory on it and merged from there.
+		return r.stageAndMerge([]string{strings.TrimPrefix(shown, "/")}, dst, dst)
+	}
 	if isDir(&ss) && isDir(&ds) {
 		entries, err := os.ReadDir(src)
 		if err != nil {
