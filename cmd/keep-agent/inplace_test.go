@@ -139,8 +139,8 @@ func TestInPlaceAcrossMountPoint(t *testing.T) {
 	must(t, os.Remove(filepath.Join(src, "top")))
 	rs := &restorer{ctx: ctx, g: r, snap: res.Snapshot, policy: overwriteNever}
 	must(t, rs.inPlace(nil))
-	if len(rs.res.Failed) != 0 {
-		t.Fatalf("failed: %+v", rs.res.Failed)
+	if len(rs.res.Failed) != 0 || rs.res.Files != 2 || rs.res.Dirs != 3 {
+		t.Fatalf("restored %d files, %d directories (want 2, 3), failed %+v", rs.res.Files, rs.res.Dirs, rs.res.Failed)
 	}
 	for p, want := range map[string]string{filepath.Join(data, "inner", "f"): "below the mount", filepath.Join(src, "top"): "above"} {
 		if b, err := os.ReadFile(p); err != nil || string(b) != want {

@@ -175,7 +175,7 @@ func (r *restorer) outOfPlace(target string, subs []string) error {
 	if len(subs) == 0 {
 		subs = []string{""}
 	}
-	return r.stageAndMerge(subs, target, "")
+	return r.stageAndMerge(subs, target, "", true)
 }
 
 // inPlace restores each sub (everything: each backed-up path) to where
@@ -207,7 +207,7 @@ func (r *restorer) inPlace(subs []string) error {
 		}
 		// Merged into its original path itself: for a backup of /,
 		// whose node is named "root", that is / and not /root.
-		if err := r.stageAndMerge([]string{sub}, parent, dst); err != nil {
+		if err := r.stageAndMerge([]string{sub}, parent, dst, true); err != nil {
 			return err
 		}
 	}
@@ -303,8 +303,9 @@ func listXattrs(p string) (map[string][]byte, error) {
 // filesystem, so moving is a rename; one restore, so files hard-linked
 // across subs keep their links), then merges what it restored by the
 // overwrite policy into to when given (one sub's original path), else into
-// dir under the restored names.
-func (r *restorer) stageAndMerge(subs []string, dir, to string) error {
+// dir under the restored names. count: add the restore's counts to the
+// summary (not for a subtree restored a second time).
+func (r *restorer) stageAndMerge(subs []string, dir, to string, count bool) error {
 	stage, err := os.MkdirTemp(dir, stagingPrefix)
 	if err != nil {
 		return fmt.Errorf("staging directory in %s: %w", dir, err)
@@ -314,7 +315,11 @@ func (r *restorer) stageAndMerge(subs []string, dir, to string) error {
 	if err != nil {
 		return err
 	}
-	r.add(res)
+	if count {
+		r.add(res)
+	} else {
+		r.res.Failed = append(r.res.Failed, res.Failed...)
+	}
 	names, err := os.ReadDir(stage)
 	if err != nil {
 		return err
@@ -359,7 +364,8 @@ func (r *restorer) merge(src, dst, shown string) error {
 		// dst is on another filesystem (a mount point): nothing moves
 		// there by rename, so this subtree is restored again through a
 		// staging directory on it and merged from there.
-		return r.stageAndMerge([]string{strings.TrimPrefix(shown, "/")}, dst, dst)
+		// (Counted once: the first restore counted it.)
+		return r.stageAndMerge([]string{strings.TrimPrefix(shown, "/")}, dst, dst, false)
 	}
 	if isDir(&ss) && isDir(&ds) {
 		entries, err := os.ReadDir(src)
