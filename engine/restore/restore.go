@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,7 +72,22 @@ func Restore(ctx context.Context, g tree.Getter, snap *snapshot.Snapshot, sub, t
 // Subtrees whose nodes have the same name are restored one over the other
 // in the order given (directories merged, other items replaced).
 func RestoreSubs(ctx context.Context, g tree.Getter, snap *snapshot.Snapshot, subs []string, target string, opts Options) (*Result, error) {
+	fd, err := unix.Open(target, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("restore: %w", &os.PathError{Op: "open", Path: target, Err: err})
+	}
+	defer unix.Close(fd)
+	return RestoreSubsAt(ctx, g, snap, subs, fd, target, opts)
+}
+
+// RestoreSubsAt is RestoreSubs into the open directory dir (O_PATH will
+// do): every item is created and changed relative to dir, by *at calls,
+// never by a lookup of dir's own path, so whatever happens to that path
+// meanwhile (renamed, replaced by a symlink) the restore writes into dir
+// only. Failures name items by name joined with their path below dir.
+func RestoreSubsAt(ctx context.Context, g tree.Getter, snap *snapshot.Snapshot, subs []string, dir int, name string, opts Options) (*Result, error) {
 	r := newRestorer(g, opts)
+	r.base, r.show = dir, name
 	type found struct {
 		nodes []tree.Node
 		base  string
@@ -98,7 +114,7 @@ func RestoreSubs(ctx context.Context, g tree.Getter, snap *snapshot.Snapshot, su
 	root.pending.Store(1)
 	for _, f := range all {
 		for i := range f.nodes {
-			r.node(ctx, &f.nodes[i], filepath.Join(target, f.nodes[i].Name), path.Join(f.base, f.nodes[i].Name), root)
+			r.node(ctx, &f.nodes[i], f.nodes[i].Name, path.Join(f.base, f.nodes[i].Name), root)
 		}
 	}
 	r.release(ctx, root)
@@ -161,6 +177,10 @@ func find(ctx context.Context, g tree.Getter, root fingerprint.ID, sub string) (
 // extra hard-link name and sub-directory in it finished. The walker never
 // waits for content.
 type restorer struct {
+	// base is the directory every path is relative to (AT_FDCWD: the
+	// paths are absolute); show names it in failures.
+	base               int
+	show               string
 	g                  tree.Getter
 	batch              BatchGetter // g, when it reads runs in one request
 	owners, devices    bool
@@ -176,7 +196,7 @@ type restorer struct {
 
 func newRestorer(g tree.Getter, opts Options) *restorer {
 	root := os.Geteuid() == 0
-	r := &restorer{g: g, owners: root, devices: root, workers: opts.Workers, links: map[string]*linkTarget{}}
+	r := &restorer{base: unix.AT_FDCWD, g: g, owners: root, devices: root, workers: opts.Workers, links: map[string]*linkTarget{}}
 	r.batch, _ = g.(BatchGetter)
 	if opts.Owners != nil {
 		r.owners = *opts.Owners
@@ -202,8 +222,35 @@ const maxOpenMin = 64
 
 func (r *restorer) fail(path string, err error) {
 	r.mu.Lock()
-	r.res.Failed = append(r.res.Failed, Failed{Path: path, Reason: err.Error()})
+	r.res.Failed = append(r.res.Failed, Failed{Path: r.display(path), Reason: err.Error()})
 	r.mu.Unlock()
+}
+
+// display is how failures name the item at p (relative to base).
+func (r *restorer) display(p string) string {
+	if r.show == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(r.show, p)
+}
+
+// at is p for the path-only calls (the l*xattr family has no *at form
+// before Linux 6.13): p itself, or p below base's /proc/self/fd name.
+func (r *restorer) at(p string) string {
+	if r.base == unix.AT_FDCWD || filepath.IsAbs(p) {
+		return p
+	}
+	return "/proc/self/fd/" + strconv.Itoa(r.base) + "/" + p
+}
+
+// remove removes the item at p (relative to base), a directory only if
+// it is empty.
+func (r *restorer) remove(p string) error {
+	err := unix.Unlinkat(r.base, p, 0)
+	if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EPERM) {
+		err = unix.Unlinkat(r.base, p, unix.AT_REMOVEDIR)
+	}
+	return err
 }
 
 // dirState is a restored directory whose metadata is not set yet.
@@ -275,7 +322,7 @@ func (r *restorer) node(ctx context.Context, n *tree.Node, dst, rel string, pare
 	case tree.Hardlink:
 		err = r.hardlink(ctx, n, dst, parent)
 	case tree.Symlink:
-		err = replace(dst, func() error { return os.Symlink(n.LinkTarget, dst) })
+		err = r.replace(dst, func() error { return unix.Symlinkat(n.LinkTarget, r.base, dst) })
 		if err == nil {
 			r.files.Add(1)
 			r.meta(n, dst)
@@ -293,10 +340,10 @@ func (r *restorer) node(ctx context.Context, n *tree.Node, dst, rel string, pare
 // replace runs mk, which creates dst; if something is in the way, it is
 // removed and mk run again (not removed first: into a fresh target that
 // would be a wasted lookup per item).
-func replace(dst string, mk func() error) error {
+func (r *restorer) replace(dst string, mk func() error) error {
 	err := mk()
 	if errors.Is(err, os.ErrExist) {
-		_ = os.Remove(dst)
+		_ = r.remove(dst)
 		err = mk()
 	}
 	return err
@@ -312,7 +359,7 @@ func (r *restorer) startFile(ctx context.Context, n *tree.Node, dst, key string,
 	case <-ctx.Done():
 		return nil
 	}
-	f, err := create(dst)
+	f, err := r.create(dst)
 	if err != nil {
 		<-r.slots
 		return err
@@ -329,7 +376,7 @@ func (r *restorer) startFile(ctx context.Context, n *tree.Node, dst, key string,
 }
 
 func (r *restorer) dir(ctx context.Context, n *tree.Node, dst, rel string, parent *dirState) error {
-	if err := os.Mkdir(dst, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+	if err := r.mkdir(dst); err != nil {
 		return err
 	}
 	nodes, err := tree.Load(ctx, r.g, n.Subtree)
@@ -347,6 +394,28 @@ func (r *restorer) dir(ctx context.Context, n *tree.Node, dst, rel string, paren
 	return nil
 }
 
+// mkdir makes the directory dst, or keeps one that is there (an earlier
+// subtree's of the same name): something else there is replaced, never
+// followed (a symlink of an earlier subtree would lead the restore out of
+// the target).
+func (r *restorer) mkdir(dst string) error {
+	err := unix.Mkdirat(r.base, dst, 0o700)
+	if !errors.Is(err, unix.EEXIST) {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(r.base, dst, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return nil
+	}
+	if err := r.remove(dst); err != nil {
+		return err
+	}
+	return unix.Mkdirat(r.base, dst, 0o700)
+}
+
 func (r *restorer) special(n *tree.Node, dst string) error {
 	mode := uint32(n.Mode)
 	switch n.Type {
@@ -360,7 +429,7 @@ func (r *restorer) special(n *tree.Node, dst string) error {
 	if n.Type != tree.FIFO && !r.devices {
 		return errors.New("device nodes are restored only as root")
 	}
-	if err := replace(dst, func() error { return unix.Mknod(dst, mode, int(n.Rdev)) }); err != nil {
+	if err := r.replace(dst, func() error { return unix.Mknodat(r.base, dst, mode, int(n.Rdev)) }); err != nil {
 		return fmt.Errorf("mknod: %w", err)
 	}
 	r.files.Add(1)
@@ -390,7 +459,7 @@ func (r *restorer) link(lt *linkTarget, dst string, parent *dirState) (done bool
 	if lt.state == linkFailed {
 		return false, nil
 	}
-	if err := replace(dst, func() error { return os.Link(lt.path, dst) }); err != nil {
+	if err := r.replace(dst, func() error { return unix.Linkat(r.base, lt.path, r.base, dst, 0) }); err != nil {
 		return true, err
 	}
 	if lt.state == linkOK {
