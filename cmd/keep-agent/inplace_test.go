@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	crand "crypto/rand"
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -169,34 +171,51 @@ func newTestRepo(t *testing.T) *repo.Repo {
 	return r
 }
 
-// TestThroughOwnLinks: as root, a restore's destination may go through
-// root's symlinks, not through another user's.
-func TestThroughOwnLinks(t *testing.T) {
+// TestOpenDest: as root, a restore's destination may go through root's
+// symlinks (relative and absolute), not through another user's; missing
+// directories are made; a file on the way is an error.
+func TestOpenDest(t *testing.T) {
 	d := t.TempDir()
 	must(t, os.Mkdir(filepath.Join(d, "real"), 0o755))
+	must(t, os.WriteFile(filepath.Join(d, "file"), nil, 0o644))
 	must(t, os.Symlink(filepath.Join(d, "real"), filepath.Join(d, "rootlink")))
+	must(t, os.Symlink("real", filepath.Join(d, "rellink")))
 	must(t, os.Symlink(filepath.Join(d, "real"), filepath.Join(d, "userlink")))
-	if os.Geteuid() != 0 {
-		// Not root: the kernel's own checks apply; nothing is refused.
-		if err := throughOwnLinks(filepath.Join(d, "userlink", "x")); err != nil {
-			t.Fatalf("as uid %d: %v", os.Geteuid(), err)
-		}
-		return
+	must(t, os.Symlink("loop", filepath.Join(d, "loop")))
+	asRoot := os.Geteuid() == 0
+	if asRoot {
+		must(t, os.Lchown(filepath.Join(d, "userlink"), 1000, 1000))
 	}
-	must(t, os.Lchown(filepath.Join(d, "userlink"), 1000, 1000))
-	for p, bad := range map[string]bool{
-		filepath.Join(d, "real", "x", "y"):     false,
-		filepath.Join(d, "rootlink", "x"):      false,
-		filepath.Join(d, "userlink"):           true,
-		filepath.Join(d, "userlink", "x", "y"): true,
-		filepath.Join(d, "missing", "x"):       false,
+	for p, want := range map[string]string{
+		filepath.Join(d, "real", "x", "y"):     filepath.Join(d, "real", "x", "y"),
+		filepath.Join(d, "rootlink", "x"):      filepath.Join(d, "real", "x"),
+		filepath.Join(d, "rellink", "..", "z"): filepath.Join(d, "z"),
+		filepath.Join(d, "userlink"):           "refused",
+		filepath.Join(d, "userlink", "x", "y"): "refused",
+		filepath.Join(d, "file", "x"):          "not a directory",
+		filepath.Join(d, "loop", "x"):          "too many levels",
 	} {
-		err := throughOwnLinks(p)
-		if (err != nil) != bad {
-			t.Errorf("%s: %v, want refused %v", p, err, bad)
+		if !asRoot && want == "refused" {
+			// Not root: the kernel's own checks apply; a user's link
+			// is followed.
+			want = filepath.Join(d, "real", strings.TrimPrefix(p, filepath.Join(d, "userlink")))
 		}
-		if bad && (err == nil || !strings.Contains(err.Error(), "owned by uid 1000")) {
-			t.Errorf("%s: %v", p, err)
+		fd, err := openDest(p)
+		if err != nil {
+			if want == "refused" {
+				var lr *linkRefusedError
+				if !errors.As(err, &lr) || !strings.Contains(err.Error(), "owned by uid 1000") {
+					t.Errorf("%s: %v, want refused", p, err)
+				}
+			} else if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: %v, want %s", p, err, want)
+			}
+			continue
+		}
+		got, _ := os.Readlink(fdPath(fd))
+		_ = unix.Close(fd)
+		if got != filepath.Clean(want) {
+			t.Errorf("%s opened %s, want %s", p, got, want)
 		}
 	}
 }
@@ -205,5 +224,26 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFailuresNamedAtDestination: an item the restore could not make is
+// reported where it was to go, not inside the staging directory.
+func TestFailuresNamedAtDestination(t *testing.T) {
+	ctx := context.Background()
+	r := newTestRepo(t)
+	src := filepath.Join(t.TempDir(), "src")
+	must(t, os.MkdirAll(filepath.Join(src, "run"), 0o755))
+	l, err := net.Listen("unix", filepath.Join(src, "run", "sock"))
+	must(t, err)
+	defer l.Close()
+	res, err := backup.Run(ctx, r, []string{src}, backup.Options{Hostname: "h"})
+	must(t, err)
+	target := t.TempDir()
+	rs := &restorer{ctx: ctx, g: r, snap: res.Snapshot, policy: overwriteAlways}
+	must(t, rs.outOfPlace(target, nil))
+	want := filepath.Join(target, "src", "run", "sock")
+	if len(rs.res.Failed) != 1 || rs.res.Failed[0].Path != want {
+		t.Fatalf("failed %+v, want the socket as %s", rs.res.Failed, want)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -42,8 +41,10 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 		"                files are kept; if-newer replaces those older than the snapshot's)\n"+
 		"  --to DEST     write one image (or file) node into a block device, or to a file\n\n"+
 		"Items are restored into a staging directory beside their destination first and then\n"+
-		"moved into place, so a file is replaced whole or not at all. As root, --in-place\n"+
-		"does not write through a symlink another user owns on the way to a destination.\n\n"+
+		"moved into place, so a file is replaced whole or not at all. As root, a destination\n"+
+		"is not reached through a symlink another user owns, and the restore works in the\n"+
+		"directories it opened, so a user swapping one for a symlink meanwhile changes\n"+
+		"nothing it writes.\n\n"+
 		"Policy: an agent reads its own client's snapshots; the vault refuses another\n"+
 		"client's (\"not found\") unless an operator granted this client reads of them for a\n"+
 		"while (on the vault: keep ctl grant-restore THIS-CLIENT --from OTHER). Then\n"+
@@ -150,6 +151,10 @@ type restorer struct {
 	snap   *snapshot.Snapshot
 	policy string
 	root   string // a test seam: where "/" is for --in-place ("": /)
+	// Test seams: staged is called with a staging directory's path once
+	// it is made, merging with an existing directory's once it is open
+	// for merging into (a user swapping them for symlinks then).
+	staged, merging func(path string)
 
 	res                     restore.Result
 	written, replaced, kept int
@@ -169,13 +174,19 @@ func (r *restorer) fail(p, reason string) {
 // outOfPlace restores subs (everything: nil) into target through one
 // staging directory inside it, so hard links between them are kept.
 func (r *restorer) outOfPlace(target string, subs []string) error {
-	if err := os.MkdirAll(target, 0o755); err != nil {
+	target, err := filepath.Abs(target)
+	if err != nil {
 		return err
 	}
+	fd, err := openDest(target)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
 	if len(subs) == 0 {
 		subs = []string{""}
 	}
-	return r.stageAndMerge(subs, target, "", true)
+	return r.stageAndMerge(subs, fd, target, "", true)
 }
 
 // inPlace restores each sub (everything: each backed-up path) to where
@@ -198,44 +209,24 @@ func (r *restorer) inPlace(subs []string) error {
 		}
 		dst := filepath.Join(cmp.Or(r.root, "/"), orig)
 		parent := filepath.Dir(dst)
-		if err := throughOwnLinks(parent); err != nil {
+		fd, err := openDest(parent)
+		var refused *linkRefusedError
+		if errors.As(err, &refused) {
 			r.fail("/"+sub, err.Error())
 			continue
-		}
-		if err := os.MkdirAll(parent, 0o755); err != nil {
+		} else if err != nil {
 			return err
 		}
 		// Merged into its original path itself: for a backup of /,
 		// whose node is named "root", that is / and not /root.
-		if err := r.stageAndMerge([]string{sub}, parent, dst, true); err != nil {
+		name := filepath.Base(dst)
+		if dst == parent {
+			name = "."
+		}
+		err = r.stageAndMerge([]string{sub}, fd, parent, name, true)
+		_ = unix.Close(fd)
+		if err != nil {
 			return err
-		}
-	}
-	return nil
-}
-
-// throughOwnLinks refuses a path that a restore running as root would
-// follow through a symlink another user owns: that user could point the
-// restore anywhere (a directory of theirs replaced by a link to /etc).
-// Each existing prefix is lstat'ed (a link in the middle is followed by
-// the kernel, so each link is seen as a last component once); root's own
-// links (/home to /data/home) are followed.
-func throughOwnLinks(p string) error {
-	if os.Geteuid() != 0 {
-		return nil // the kernel's permission checks apply to the user
-	}
-	prefix := "/"
-	for _, el := range strings.Split(strings.Trim(filepath.Clean(p), "/"), "/") {
-		if el == "" {
-			continue
-		}
-		prefix = filepath.Join(prefix, el)
-		var st unix.Stat_t
-		if err := unix.Lstat(prefix, &st); err != nil {
-			return nil // missing from here on: created by root
-		}
-		if st.Mode&unix.S_IFMT == unix.S_IFLNK && st.Uid != 0 {
-			return fmt.Errorf("%s is a symlink owned by uid %d: a restore as root does not write through another user's link (it could point anywhere); remove the link, or restore with --target", prefix, st.Uid)
 		}
 	}
 	return nil
@@ -243,7 +234,8 @@ func throughOwnLinks(p string) error {
 
 // copyXattrs makes dst's extended attributes (POSIX ACLs among them)
 // those of src: each of src's set, each of dst's that src lacks removed.
-// After the chmod: an ACL sets the mode's group bits.
+// After the chmod: an ACL sets the mode's group bits. Both are followed
+// (given as /proc/self/fd names of open directories).
 func copyXattrs(src, dst string) error {
 	have, err := listXattrs(src)
 	if err != nil {
@@ -254,13 +246,13 @@ func copyXattrs(src, dst string) error {
 		return err
 	}
 	for name, v := range have {
-		if err := unix.Lsetxattr(dst, name, v, 0); err != nil {
+		if err := unix.Setxattr(dst, name, v, 0); err != nil {
 			return fmt.Errorf("xattr %s: %w", name, err)
 		}
 	}
 	for name := range old {
 		if _, ok := have[name]; !ok {
-			if err := unix.Lremovexattr(dst, name); err != nil && !errors.Is(err, unix.ENODATA) {
+			if err := unix.Removexattr(dst, name); err != nil && !errors.Is(err, unix.ENODATA) {
 				return fmt.Errorf("remove xattr %s: %w", name, err)
 			}
 		}
@@ -268,9 +260,9 @@ func copyXattrs(src, dst string) error {
 	return nil
 }
 
-// listXattrs returns the extended attributes of p (not followed).
+// listXattrs returns the extended attributes of p (followed).
 func listXattrs(p string) (map[string][]byte, error) {
-	n, err := unix.Llistxattr(p, nil)
+	n, err := unix.Listxattr(p, nil)
 	if err != nil || n == 0 {
 		if errors.Is(err, unix.ENOTSUP) {
 			err = nil
@@ -278,49 +270,59 @@ func listXattrs(p string) (map[string][]byte, error) {
 		return nil, err
 	}
 	buf := make([]byte, n)
-	if n, err = unix.Llistxattr(p, buf); err != nil {
-		return nil, fmt.Errorf("list xattrs of %s: %w", p, err)
+	if n, err = unix.Listxattr(p, buf); err != nil {
+		return nil, fmt.Errorf("list xattrs: %w", err)
 	}
 	out := map[string][]byte{}
 	for _, name := range strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00") {
 		if name == "" {
 			continue
 		}
-		sz, err := unix.Lgetxattr(p, name, nil)
+		sz, err := unix.Getxattr(p, name, nil)
 		if err != nil {
-			return nil, fmt.Errorf("xattr %s of %s: %w", name, p, err)
+			return nil, fmt.Errorf("xattr %s: %w", name, err)
 		}
 		v := make([]byte, sz)
-		if sz, err = unix.Lgetxattr(p, name, v); err != nil {
-			return nil, fmt.Errorf("xattr %s of %s: %w", name, p, err)
+		if sz, err = unix.Getxattr(p, name, v); err != nil {
+			return nil, fmt.Errorf("xattr %s: %w", name, err)
 		}
 		out[name] = v[:sz]
 	}
 	return out, nil
 }
 
-// stageAndMerge restores subs into a staging directory in dir (same
-// filesystem, so moving is a rename; one restore, so files hard-linked
-// across subs keep their links), then merges what it restored by the
-// overwrite policy into to when given (one sub's original path), else into
+// stageAndMerge restores subs into a staging directory in dir, the open
+// directory at dirPath (same filesystem, so moving is a rename; one
+// restore, so files hard-linked across subs keep their links), then
+// merges what it restored by the overwrite policy into to, a name in dir
+// ("." for dir itself), when given (one sub's original path), else into
 // dir under the restored names. count: add the restore's counts to the
 // summary (not for a subtree restored a second time).
-func (r *restorer) stageAndMerge(subs []string, dir, to string, count bool) error {
-	stage, err := os.MkdirTemp(dir, stagingPrefix)
-	if err != nil {
-		return fmt.Errorf("staging directory in %s: %w", dir, err)
-	}
-	defer os.RemoveAll(stage)
-	res, err := restore.RestoreSubs(r.ctx, r.g, r.snap, subs, stage, restore.Options{})
+func (r *restorer) stageAndMerge(subs []string, dir int, dirPath, to string, count bool) error {
+	stage, name, err := makeStage(dir, dirPath)
 	if err != nil {
 		return err
+	}
+	defer removeStage(dir, stage, name)
+	if r.staged != nil {
+		r.staged(filepath.Join(dirPath, name))
+	}
+	res, err := restore.RestoreSubsAt(r.ctx, r.g, r.snap, subs, stage, "", restore.Options{})
+	if err != nil {
+		return err
+	}
+	dest := func(staged string) string { return filepath.Join(dirPath, cmp.Or(to, staged)) }
+	for i := range res.Failed {
+		// Named where they were to go, not in the staging directory.
+		first, rest, _ := strings.Cut(res.Failed[i].Path, "/")
+		res.Failed[i].Path = filepath.Join(dest(first), rest)
 	}
 	if count {
 		r.add(res)
 	} else {
 		r.res.Failed = append(r.res.Failed, res.Failed...)
 	}
-	names, err := os.ReadDir(stage)
+	names, err := os.ReadDir(fdPath(stage))
 	if err != nil {
 		return err
 	}
@@ -331,27 +333,30 @@ func (r *restorer) stageAndMerge(subs []string, dir, to string, count bool) erro
 		}
 	}
 	for _, d := range names {
-		dst := cmp.Or(to, filepath.Join(dir, d.Name()))
-		if err := r.merge(filepath.Join(stage, d.Name()), dst, cmp.Or(shown[d.Name()], "/"+d.Name())); err != nil {
+		if err := r.merge(stage, d.Name(), dir, cmp.Or(to, d.Name()), dest(d.Name()), cmp.Or(shown[d.Name()], "/"+d.Name())); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// merge moves the staged item src to dst by the policy; directories that
-// exist on both sides are merged item by item.
-func (r *restorer) merge(src, dst, shown string) error {
+// merge moves the staged item name in the open directory sdir to dname
+// in the open directory ddir (at dpath) by the policy; directories that
+// exist on both sides are merged item by item, each opened once (not
+// followed) and worked in through its descriptor.
+func (r *restorer) merge(sdir int, name string, ddir int, dname, dpath, shown string) error {
 	var ss, ds unix.Stat_t
-	if err := unix.Lstat(src, &ss); err != nil {
-		return err
+	if err := unix.Fstatat(sdir, name, &ss, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("staged %s: %w", shown, err)
 	}
-	if err := unix.Lstat(dst, &ds); errors.Is(err, fs.ErrNotExist) {
-		if err := os.Rename(src, dst); err != nil {
+	if err := unix.Fstatat(ddir, dname, &ds, unix.AT_SYMLINK_NOFOLLOW); errors.Is(err, unix.ENOENT) {
+		if err := renameNoReplace(sdir, name, ddir, dname); errors.Is(err, unix.EEXIST) {
+			r.fail(shown, dpath+" appeared while it was restored: kept")
+		} else if err != nil {
 			r.fail(shown, err.Error())
-			return nil
+		} else {
+			r.written++
 		}
-		r.written++
 		return nil
 	} else if err != nil {
 		r.fail(shown, err.Error())
@@ -360,34 +365,61 @@ func (r *restorer) merge(src, dst, shown string) error {
 	newer := ss.Mtim.Nano() > ds.Mtim.Nano()
 	replace := r.policy == overwriteAlways || (r.policy == overwriteIfNewer && newer)
 	isDir := func(st *unix.Stat_t) bool { return st.Mode&unix.S_IFMT == unix.S_IFDIR }
-	if isDir(&ss) && isDir(&ds) && ss.Dev != ds.Dev {
-		// dst is on another filesystem (a mount point): nothing moves
-		// there by rename, so this subtree is restored again through a
-		// staging directory on it and merged from there.
-		// (Counted once: the first restore counted it.)
-		return r.stageAndMerge([]string{strings.TrimPrefix(shown, "/")}, dst, dst, false)
-	}
 	if isDir(&ss) && isDir(&ds) {
-		entries, err := os.ReadDir(src)
+		dfd, err := unix.Openat(ddir, dname, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		var now unix.Stat_t
+		if err == nil {
+			if err = unix.Fstat(dfd, &now); err == nil && (now.Dev != ds.Dev || now.Ino != ds.Ino) {
+				err = errors.New("replaced")
+			}
+		}
 		if err != nil {
-			return err
+			if dfd >= 0 {
+				_ = unix.Close(dfd)
+			}
+			r.fail(shown, fmt.Sprintf("%s changed while it was restored (%v): not merged", dpath, err))
+			return nil
+		}
+		defer unix.Close(dfd)
+		if ss.Dev != ds.Dev {
+			// dst is on another filesystem (a mount point): nothing
+			// moves there by rename, so this subtree is restored again
+			// through a staging directory on it and merged from there.
+			// (Counted once: the first restore counted it.)
+			return r.stageAndMerge([]string{strings.TrimPrefix(shown, "/")}, dfd, dpath, ".", false)
+		}
+		if r.merging != nil {
+			r.merging(dpath)
+		}
+		sfd, err := unix.Openat(sdir, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("staged %s: %w", shown, err)
+		}
+		sf := os.NewFile(uintptr(sfd), shown)
+		defer sf.Close()
+		entries, err := sf.ReadDir(-1)
+		if err != nil {
+			return fmt.Errorf("staged %s: %w", shown, err)
 		}
 		for _, d := range entries {
-			if err := r.merge(filepath.Join(src, d.Name()), filepath.Join(dst, d.Name()), path.Join(shown, d.Name())); err != nil {
+			if err := r.merge(sfd, d.Name(), dfd, d.Name(), filepath.Join(dpath, d.Name()), path.Join(shown, d.Name())); err != nil {
 				return err
 			}
 		}
 		if replace {
-			// The directory's own metadata, after its children moved in.
+			// The directory's own metadata, after its children moved
+			// in; by its descriptor's name (followed to it, whatever
+			// its path is now).
+			d := fdPath(dfd)
 			if os.Geteuid() == 0 {
-				_ = unix.Lchown(dst, int(ss.Uid), int(ss.Gid))
+				_ = unix.Chown(d, int(ss.Uid), int(ss.Gid))
 			}
-			_ = unix.Chmod(dst, ss.Mode&07777)
-			if err := copyXattrs(src, dst); err != nil {
+			_ = unix.Chmod(d, ss.Mode&07777)
+			if err := copyXattrs(fdPath(sfd), d); err != nil {
 				r.fail(shown, err.Error())
 			}
 			ts := []unix.Timespec{ss.Atim, ss.Mtim}
-			_ = unix.UtimesNanoAt(unix.AT_FDCWD, dst, ts, unix.AT_SYMLINK_NOFOLLOW)
+			_ = unix.UtimesNanoAt(unix.AT_FDCWD, d, ts, 0)
 		}
 		return nil
 	}
@@ -396,20 +428,34 @@ func (r *restorer) merge(src, dst, shown string) error {
 		return nil
 	}
 	if isDir(&ss) {
-		if err := os.Remove(dst); err != nil { // a file where the directory was
+		if err := unix.Unlinkat(ddir, dname, 0); err != nil { // a file where the directory was
 			r.fail(shown, "cannot replace the existing item: "+err.Error())
 			return nil
 		}
 	} else if isDir(&ds) {
-		if err := os.RemoveAll(dst); err != nil {
+		if err := os.RemoveAll(at(ddir, dname)); err != nil {
 			r.fail(shown, "cannot replace the existing directory: "+err.Error())
 			return nil
 		}
 	}
-	if err := os.Rename(src, dst); err != nil {
+	if err := unix.Renameat(sdir, name, ddir, dname); err != nil {
 		r.fail(shown, err.Error())
 		return nil
 	}
 	r.replaced++
 	return nil
+}
+
+// renameNoReplace moves old (in odir) to new (in ndir) unless new exists
+// (EEXIST); where the filesystem lacks RENAME_NOREPLACE, after a check.
+func renameNoReplace(odir int, old string, ndir int, new string) error {
+	err := unix.Renameat2(odir, old, ndir, new, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+		var st unix.Stat_t
+		if unix.Fstatat(ndir, new, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+			return unix.EEXIST
+		}
+		err = unix.Renameat(odir, old, ndir, new)
+	}
+	return err
 }
