@@ -25,10 +25,14 @@
 //     is finalised as failed with the reason, never left running.
 //   - A succeeded job with skipped items is partial (Finish and Amend
 //     apply this rule).
+//   - Each client keeps its newest KeepPerClient finished jobs (by start);
+//     older records are deleted as its jobs finish, and on Open. A running
+//     job is never deleted.
 //   - No package-level mutable state; time comes from Options.Now.
 //
 // Testing: jobs_test.go runs the lifecycle (start, updates persisted only
 // after PersistEvery of the fake clock, finish, amend, list order),
-// reopening after a "crash" with a running job, the item cap, and
+// reopening after a "crash" with a running job, the item cap, the
+// per-client limit (TestKeepPerClient), and
 // rejection of damaged files; FuzzDecode fuzzes the file decoder.
 package jobs

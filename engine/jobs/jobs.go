@@ -60,6 +60,12 @@ const MaxItems = 1000
 // DefaultPersistEvery is how often Update persists a running job.
 const DefaultPersistEvery = 5 * time.Second
 
+// DefaultKeepPerClient is how many finished jobs of each client the log
+// keeps: years of daily backups with their restores, while a client that
+// starts and ends jobs in a loop cannot fill the vault's disk with records
+// (nor slow List, which reads them all).
+const DefaultKeepPerClient = 1000
+
 // ErrNotFound: no job of that ID.
 var ErrNotFound = errors.New("job not found")
 
@@ -143,6 +149,10 @@ type Options struct {
 	PersistEvery time.Duration
 	// Rand makes job IDs; nil: crypto/rand.
 	Rand io.Reader
+	// KeepPerClient is how many finished jobs of each client are kept,
+	// the newest by start; older ones are deleted as jobs finish. Zero:
+	// DefaultKeepPerClient.
+	KeepPerClient int
 }
 
 // Log is the durable job log in one directory: a JSON file per job,
@@ -154,6 +164,7 @@ type Log struct {
 	mu    sync.Mutex
 	live  map[string]*Job      // running jobs
 	saved map[string]time.Time // when each running job was last written
+	done  map[string][]string  // finished jobs' IDs by client, sorted (oldest first)
 }
 
 var idRE = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$`)
@@ -171,10 +182,13 @@ func Open(dir string, opts Options) (*Log, error) {
 	if opts.Rand == nil {
 		opts.Rand = rand.Reader
 	}
+	if opts.KeepPerClient <= 0 {
+		opts.KeepPerClient = DefaultKeepPerClient
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
-	l := &Log{dir: dir, opts: opts, live: map[string]*Job{}, saved: map[string]time.Time{}}
+	l := &Log{dir: dir, opts: opts, live: map[string]*Job{}, saved: map[string]time.Time{}, done: map[string][]string{}}
 	all, err := l.readAll()
 	if err != nil {
 		return nil, err
@@ -187,8 +201,25 @@ func Open(dir string, opts Options) (*Log, error) {
 				return nil, err
 			}
 		}
+		l.done[all[i].Client] = append(l.done[all[i].Client], all[i].ID) // all is sorted
+	}
+	for c := range l.done {
+		l.trim(c)
 	}
 	return l, nil
+}
+
+// trim deletes the oldest finished jobs of client beyond KeepPerClient.
+// Under mu (or before the log is shared).
+func (l *Log) trim(client string) {
+	ids := l.done[client]
+	for len(ids) > l.opts.KeepPerClient {
+		if err := os.Remove(filepath.Join(l.dir, ids[0]+".json")); err != nil && !errors.Is(err, os.ErrNotExist) {
+			break // kept; tried again when the next job finishes
+		}
+		ids = ids[1:]
+	}
+	l.done[client] = ids
 }
 
 func (l *Log) newID() (string, error) {
@@ -273,6 +304,10 @@ func (l *Log) Finish(id string, state State, reason string, fn func(j *Job)) err
 	}
 	delete(l.live, id)
 	delete(l.saved, id)
+	ids := l.done[j.Client]
+	k, _ := slices.BinarySearch(ids, id)
+	l.done[j.Client] = slices.Insert(ids, k, id)
+	l.trim(j.Client)
 	return nil
 }
 

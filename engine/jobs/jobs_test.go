@@ -132,3 +132,52 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestKeepPerClient: each client keeps its newest KeepPerClient finished
+// jobs (by start, whatever the order they finish in); running jobs and
+// other clients' are not touched; reopening with a smaller limit trims.
+func TestKeepPerClient(t *testing.T) {
+	dir := t.TempDir()
+	c := &clock{time.Date(2026, 12, 3, 7, 0, 0, 0, time.UTC)}
+	l, err := Open(dir, Options{Now: c.now, KeepPerClient: 3})
+	must(t, err)
+	start := func(client string) string {
+		t.Helper()
+		c.t = c.t.Add(time.Minute)
+		id, err := l.Start(Job{Client: client, Kind: Full})
+		must(t, err)
+		return id
+	}
+	var a []string
+	for range 5 {
+		a = append(a, start("a"))
+	}
+	b1, b2 := start("b"), start("b")
+	running := start("a")
+	// Finished newest first: the oldest must go all the same.
+	for i := len(a) - 1; i >= 0; i-- {
+		must(t, l.Finish(a[i], Succeeded, "", nil))
+	}
+	must(t, l.Finish(b1, Failed, "x", nil))
+	must(t, l.Finish(b2, Succeeded, "", nil))
+	ids := func() []string {
+		t.Helper()
+		all, err := l.List()
+		must(t, err)
+		var out []string
+		for _, j := range all {
+			out = append(out, j.ID)
+		}
+		return out
+	}
+	want := []string{a[2], a[3], a[4], b1, b2, running}
+	if got := ids(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("kept %v, want %v", got, want)
+	}
+	l, err = Open(dir, Options{Now: c.now, KeepPerClient: 2}) // "running" is finalised as failed
+	must(t, err)
+	want = []string{a[4], b1, b2, running}
+	if got := ids(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("reopened with 2: kept %v, want %v", got, want)
+	}
+}

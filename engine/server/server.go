@@ -23,7 +23,11 @@ import (
 
 // Defaults.
 const (
-	DefaultMaxInFlight = 8 << 20 // measured: 64 MiB was no faster than 16, and 40-80 MiB more RSS on the fs benchmark; 8 as fast as 16 (a LAN's bandwidth-delay product is far less)
+	// DefaultMaxInFlight is the least a connection's budget can be: room
+	// for the largest request (Serve raises a smaller MaxInFlight to it).
+	// Measured: 64 MiB was no faster, and cost 40-80 MiB more RSS on the
+	// fs benchmark (a LAN's bandwidth-delay product is far less).
+	DefaultMaxInFlight = agentproto.MaxPayload + perRequest
 	DefaultMaxHandlers = 256
 	// DefaultMaxReplies: an agent restores with twice its cores' worth
 	// of requests in flight (engine/restore's Workers); a vault reads
