@@ -75,6 +75,9 @@ type Options struct {
 	// rereadBelow, a test seam, overrides the size up to which a file
 	// that changed while read is read again (0: rereadBelow).
 	rereadBelow int64
+	// readMeta, a test hook, runs before an entry's xattrs (and a
+	// symlink's target) are read rather than taken from the parent.
+	readMeta func(path string)
 }
 
 // Progress is a running count.

@@ -31,8 +31,11 @@
 // Incremental (Options.Parent): a file whose size, mtime, ctime and inode
 // equal its node at the same path in the parent snapshot, and whose chunks
 // the repository still has, is not opened: its content list is reused.
-// Unchanged directories then encode to the same tree blobs, which are
-// stored once. The job type is recorded as incremental.
+// Any entry whose type, inode and ctime equal its parent node's keeps that
+// node's xattrs and symlink target, not read again (changing an xattr sets
+// the ctime; a symlink's target cannot change). Unchanged directories
+// then encode to the same tree blobs, which are stored once. The job type
+// is recorded as incremental.
 //
 // Exclusions (Options.Exclude, Include, Presets): gitignore-like globs
 // matched against each item's absolute path below the paths given to Run

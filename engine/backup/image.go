@@ -95,7 +95,7 @@ func (a *archiver) imageEntry(ctx context.Context, dl *dirList, name, path strin
 		a.skip(path, fmt.Errorf("stat: %w", err))
 		return
 	}
-	node, err := a.nodeOf(name, path, &st)
+	node, err := a.nodeOf(name, path, &st, nil)
 	if err != nil {
 		a.skip(path, err)
 		return

@@ -70,7 +70,7 @@ func (a *archiver) dir(ctx context.Context, path, rel string, parent map[string]
 walk:
 	for lo := 0; lo < len(names); lo += statBatch {
 		batch := names[lo:min(lo+statBatch, len(names))]
-		ents := a.statAll(dirfd, path, rel, batch)
+		ents := a.statAll(dirfd, path, rel, batch, parent)
 		for i, name := range batch {
 			if a.stopped(ctx) {
 				break walk
@@ -106,8 +106,9 @@ type entryStat struct {
 }
 
 // stat fills e for path (named name, at rel in the snapshot), in the
-// directory open as dirfd (unix.AT_FDCWD: none, path is looked up whole).
-func (a *archiver) stat(e *entryStat, dirfd int, name, path, rel string) {
+// directory open as dirfd (unix.AT_FDCWD: none, path is looked up whole);
+// pn is its node in the parent snapshot, if any.
+func (a *archiver) stat(e *entryStat, dirfd int, name, path, rel string, pn *tree.Node) {
 	at := name
 	if dirfd == unix.AT_FDCWD {
 		at = path
@@ -122,7 +123,7 @@ func (a *archiver) stat(e *entryStat, dirfd int, name, path, rel string) {
 		e.excluded = true
 		return
 	}
-	e.node, e.err = a.nodeOf(name, path, &e.st)
+	e.node, e.err = a.nodeOf(name, path, &e.st, pn)
 }
 
 // statBatch: a directory's entries are stat'ed this many at a time, so a
@@ -138,10 +139,12 @@ const statBatch = 512
 const statParallelMin = 8
 
 // statAll stats the entries names of the directory at path (rel), open
-// as dirfd.
-func (a *archiver) statAll(dirfd int, path, rel string, names []string) []entryStat {
+// as dirfd; parent is the directory's nodes in the parent snapshot.
+func (a *archiver) statAll(dirfd int, path, rel string, names []string, parent map[string]*tree.Node) []entryStat {
 	ents := make([]entryStat, len(names))
-	one := func(i int) { a.stat(&ents[i], dirfd, names[i], path+"/"+names[i], rel+"/"+names[i]) }
+	one := func(i int) {
+		a.stat(&ents[i], dirfd, names[i], path+"/"+names[i], rel+"/"+names[i], parent[names[i]])
+	}
 	workers := min(a.opts.Workers, len(names)/(statParallelMin/2))
 	if len(names) < statParallelMin || workers < 2 {
 		for i := range names {
@@ -174,7 +177,7 @@ func (a *archiver) statAll(dirfd int, path, rel string, names []string) []entryS
 // pn is its node in the parent snapshot, if any.
 func (a *archiver) entry(ctx context.Context, dl *dirList, name, path, rel string, pn *tree.Node) {
 	var e entryStat
-	a.stat(&e, unix.AT_FDCWD, name, path, rel)
+	a.stat(&e, unix.AT_FDCWD, name, path, rel, pn)
 	a.addEntry(ctx, dl, name, path, rel, pn, &e)
 }
 
