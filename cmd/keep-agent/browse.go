@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -18,8 +17,8 @@ import (
 
 	"keep/engine/browse"
 	"keep/engine/fingerprint"
-	"keep/engine/pack"
 	"keep/engine/remote"
+	"keep/engine/restore"
 	"keep/engine/snapshot"
 	"keep/engine/tree"
 )
@@ -302,62 +301,6 @@ func formatEntry(en browse.Entry) string {
 	return s
 }
 
-// snapPath maps a path given on the command line to a path inside snap:
-// an absolute path under one of the snapshot's backed-up paths is mapped
-// to its node ("/srv/www/x" of path "/srv/www" is "www/x"); anything
-// else is taken as a path from the snapshot's root, as ls prints them.
-func snapPath(snap *snapshot.Snapshot, p string) string {
-	if p == "" || p == "/" {
-		return ""
-	}
-	if strings.HasPrefix(p, "/") {
-		// The most specific backed-up path that covers p wins.
-		clean := path.Clean(p)
-		best, bestLen := "", -1
-		for _, sp := range snap.Paths {
-			if strings.HasPrefix(sp, "stream:") {
-				continue
-			}
-			prefix := strings.TrimSuffix(sp, "/") + "/"
-			switch {
-			case clean == sp && len(sp) > bestLen:
-				best, bestLen = rootName(sp), len(sp)
-			case strings.HasPrefix(clean, prefix) && len(sp) > bestLen:
-				best, bestLen = rootName(sp)+"/"+strings.TrimPrefix(clean, prefix), len(sp)
-			}
-		}
-		if bestLen >= 0 {
-			return best
-		}
-	}
-	return strings.Trim(path.Clean("/"+p), "/")
-}
-
-// rootName is the name of a backed-up path's node in the root tree (as
-// engine/backup names it).
-func rootName(abs string) string {
-	if abs == "/" {
-		return "root"
-	}
-	return path.Base(abs)
-}
-
-// origPath is where the snapshot path sub ("www/x") was backed up from
-// ("/srv/www/x"), or "" for a stream or an unknown root name.
-func origPath(snap *snapshot.Snapshot, sub string) string {
-	first, rest, _ := strings.Cut(sub, "/")
-	for _, sp := range snap.Paths {
-		if strings.HasPrefix(sp, "stream:") || rootName(sp) != first {
-			continue
-		}
-		if rest == "" {
-			return sp
-		}
-		return path.Join(sp, rest)
-	}
-	return ""
-}
-
 func runLs(ctx context.Context, e *env, args []string) error {
 	fs, dir := newFlags(e, "ls", "ls SNAPSHOT [PATH] [--client NAME] [--json]\n\n"+
 		"Lists the directory PATH of a snapshot (default: its root) from the snapshot's trees,\n"+
@@ -384,7 +327,7 @@ func runLs(ctx context.Context, e *env, args []string) error {
 	}
 	sub := ""
 	if len(pos) == 2 {
-		sub = snapPath(snap, pos[1])
+		sub = browse.SnapPath(snap, pos[1])
 	}
 	var entries []browse.Entry
 	var walk func(p string) error
@@ -525,85 +468,11 @@ func runCat(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cerr := catFile(ctx, rd, rd.Snapshot(), snapPath(rd.Snapshot(), pos[1]), e.stdout)
+	cerr := restore.Cat(ctx, rd, rd.Snapshot(), browse.SnapPath(rd.Snapshot(), pos[1]), e.stdout)
 	if ferr := rd.Finish(ctx, nil, cerr); ferr != nil && cerr == nil {
 		cerr = ferr
 	}
 	return cerr
-}
-
-// findNode returns the node at sub ("a/b/c") of snap.
-func findNode(ctx context.Context, g tree.Getter, snap *snapshot.Snapshot, sub string) (*tree.Node, error) {
-	if sub == "" {
-		return nil, errors.New("the snapshot root is a directory: give a file's path")
-	}
-	id := snap.Tree
-	parts := strings.Split(sub, "/")
-	for i, name := range parts {
-		nodes, err := tree.Load(ctx, g, id)
-		if err != nil {
-			return nil, fmt.Errorf("read directory /%s: %w", strings.Join(parts[:i], "/"), err)
-		}
-		var n *tree.Node
-		for j := range nodes {
-			if nodes[j].Name == name {
-				n = &nodes[j]
-				break
-			}
-		}
-		if n == nil {
-			return nil, fmt.Errorf("/%s: no such item in snapshot %s (see \"keep-agent ls\")", strings.Join(parts[:i+1], "/"), snap.ID.Short())
-		}
-		if i == len(parts)-1 {
-			return n, nil
-		}
-		if n.Type != tree.Dir {
-			return nil, fmt.Errorf("/%s: not a directory", strings.Join(parts[:i+1], "/"))
-		}
-		id = n.Subtree
-	}
-	return nil, errors.New("empty path")
-}
-
-// catFile writes the content of the file node at sub to w, holes as
-// zeros, each chunk checked against its ID and length.
-func catFile(ctx context.Context, g tree.Getter, snap *snapshot.Snapshot, sub string, w io.Writer) error {
-	n, err := findNode(ctx, g, snap, sub)
-	if err != nil {
-		return err
-	}
-	if !n.Type.HasContent() {
-		return fmt.Errorf("/%s is a %s, not a file: cat writes files, images and streams", sub, n.Type)
-	}
-	var zeros []byte
-	var buf []byte
-	for _, ex := range n.Content {
-		if ex.Hole {
-			left := ex.Length
-			if zeros == nil {
-				zeros = make([]byte, 1<<20)
-			}
-			for left > 0 {
-				k := min(left, uint64(len(zeros)))
-				if _, err := w.Write(zeros[:k]); err != nil {
-					return err
-				}
-				left -= k
-			}
-			continue
-		}
-		buf, err = g.Get(ctx, pack.Data, ex.ID, buf[:0])
-		if err != nil {
-			return fmt.Errorf("read /%s: %w", sub, err)
-		}
-		if uint64(len(buf)) != ex.Length {
-			return fmt.Errorf("read /%s: chunk %s is %d bytes, the tree says %d", sub, ex.ID.Short(), len(buf), ex.Length)
-		}
-		if _, err := w.Write(buf); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // modeString is ls -l's mode column: a type letter (- file, d directory,

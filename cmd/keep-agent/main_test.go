@@ -100,32 +100,6 @@ func TestResolve(t *testing.T) {
 	}
 }
 
-func TestSnapPath(t *testing.T) {
-	s := snapWithID(1, "/srv/www", "/", "/etc", "stream:db.sql")
-	for in, want := range map[string]string{
-		"/srv/www":            "www",
-		"/srv/www/a/b.html":   "www/a/b.html",
-		"/srv/www/":           "www",
-		"www/a":               "www/a",
-		"/www/a":              "root/www/a", // "/" was backed up: an original path
-		"/etc/passwd":         "etc/passwd",
-		"/":                   "",
-		"":                    "",
-		"db.sql":              "db.sql",
-		"/srv/www2/x":         "root/srv/www2/x", // under "/" (backed up as "root")
-		"/srv/../srv/www/x/.": "www/x",
-	} {
-		if got := snapPath(s, in); got != want {
-			t.Errorf("snapPath(%q) = %q, want %q", in, got, want)
-		}
-	}
-	for sub, want := range map[string]string{"www": "/srv/www", "www/a": "/srv/www/a", "root/etc": "/etc", "db.sql": "", "nope": ""} {
-		if got := origPath(s, sub); got != want {
-			t.Errorf("origPath(%q) = %q, want %q", sub, got, want)
-		}
-	}
-}
-
 func TestParseSinceAndSize(t *testing.T) {
 	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 	for in, want := range map[string]time.Time{

@@ -98,7 +98,7 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 	snap := rd.Snapshot()
 	var subs []string
 	for _, p := range pos[1:] {
-		subs = append(subs, snapPath(snap, p))
+		subs = append(subs, browse.SnapPath(snap, p))
 	}
 	if len(subs) == 0 {
 		// A whole snapshot: let the vault learn its trees ahead of the
@@ -202,7 +202,7 @@ func (r *restorer) inPlace(subs []string) error {
 		}
 	}
 	for _, sub := range subs {
-		orig := origPath(r.snap, sub)
+		orig := browse.OrigPath(r.snap, sub)
 		if orig == "" || sub == "" {
 			r.fail("/"+sub, "no original location (a stream, or not under a backed-up path): restore it with --target or write it with cat")
 			continue
