@@ -12,6 +12,7 @@ import (
 
 	"keep/appliance/api"
 	"keep/appliance/events"
+	"keep/engine/backup"
 	"keep/engine/browse"
 	"keep/engine/enrol"
 	"keep/engine/jobs"
@@ -320,4 +321,63 @@ func (a *Appliance) ChangePassphrase(ctx context.Context, req api.PassphraseRequ
 	a.emitter("engine")(events.Notice, "engine.passphrase_changed", "the engine's master key is now wrapped by "+how+" (nothing re-encrypted; the recovery key still opens it)",
 		map[string]string{"key_id": pc.KeyID, "passphrase_file": pc.File})
 	return pc, nil
+}
+
+var _ api.EngineBackend = (*Appliance)(nil)
+
+// List implements api.EngineBackend.
+func (a *Appliance) List(ctx context.Context, q api.ListQuery) (api.Listing, error) {
+	e, err := a.openEngine()
+	if err != nil {
+		return api.Listing{}, err
+	}
+	l, err := e.List(ctx, q.Snapshot, q.Client, q.Path)
+	if err != nil {
+		return api.Listing{}, err
+	}
+	out := api.Listing{Snapshot: api.SnapshotInfo{ID: l.Snapshot.ID.String(), Snapshot: *l.Snapshot}, Path: l.Path}
+	for _, en := range l.Entries {
+		out.Entries = append(out.Entries, en.JSON(l.Snapshot.ID))
+	}
+	return out, nil
+}
+
+// Find implements api.EngineBackend.
+func (a *Appliance) Find(ctx context.Context, q api.FindQuery) (api.FindResponse, error) {
+	e, err := a.openEngine()
+	if err != nil {
+		return api.FindResponse{}, err
+	}
+	if _, err := backup.CompilePattern(q.Pattern); err != nil {
+		return api.FindResponse{}, api.BadEngineRequest(err)
+	}
+	res, err := e.Find(ctx, q.Pattern, browse.Filter{Client: q.Client, Path: q.Path}, q.Limit)
+	if err != nil {
+		return api.FindResponse{}, err
+	}
+	out := api.FindResponse{Truncated: res.Truncated}
+	for _, f := range res.Found {
+		out.Found = append(out.Found, f.Entry.JSON(f.Snapshot))
+	}
+	for _, fe := range res.Errors {
+		out.Errors = append(out.Errors, fmt.Sprintf("snapshot %s: %s: %v", fe.Snapshot.Short(), fe.Path, fe.Err))
+	}
+	return out, nil
+}
+
+// OpenDownload implements api.EngineBackend: the download is an event
+// (who takes a client's data off the vault is the provider's to know).
+func (a *Appliance) OpenDownload(ctx context.Context, q api.ListQuery) (api.Download, error) {
+	e, err := a.openEngine()
+	if err != nil {
+		return nil, err
+	}
+	d, err := e.OpenDownload(ctx, q.Snapshot, q.Client, q.Path)
+	if err != nil {
+		return nil, err
+	}
+	a.emitter("engine")(events.Notice, "engine.file_downloaded",
+		fmt.Sprintf("%s (%d bytes) of client %s's snapshot %s downloaded through the API", d.Entry.Path, d.Entry.Size, d.Snapshot.Client, d.Snapshot.ID.Short()),
+		map[string]string{"client": d.Snapshot.Client, "snapshot": d.Snapshot.ID.String(), "path": d.Entry.Path})
+	return d, nil
 }

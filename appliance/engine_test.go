@@ -1,6 +1,7 @@
 package appliance
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -115,6 +116,42 @@ func TestHostedEngineThroughAPI(t *testing.T) {
 		if len(evs) > 1 || time.Now().After(deadline) {
 			t.Fatalf("job events %+v", evs)
 		}
+	}
+
+	// Browse and download on the vault, without the client.
+	src := filepath.Join(dir, "src")
+	ls, err := c.List(bg, api.ListQuery{Snapshot: "latest", Client: "web1", Path: src})
+	if err != nil || ls.Path != "src" || len(ls.Entries) != 1 || ls.Entries[0].Path != "/src/f" || ls.Entries[0].Size != 500000 || ls.Entries[0].Snapshot != l.Snapshots[0].ID {
+		t.Fatalf("ls %+v %v", ls, err)
+	}
+	if _, err := c.List(bg, api.ListQuery{Snapshot: "latest", Client: "web1", Path: "/src/f"}); !api.IsCode(err, api.CodeBadRequest) {
+		t.Fatalf("ls of a file: %v", err)
+	}
+	if _, err := c.List(bg, api.ListQuery{Snapshot: "latest", Client: "web1", Path: "src/nope"}); !api.IsCode(err, api.CodeNotFound) {
+		t.Fatalf("ls of a missing path: %v", err)
+	}
+	if _, err := c.List(bg, api.ListQuery{Snapshot: "x!", Path: "/"}); !api.IsCode(err, api.CodeBadRequest) {
+		t.Fatalf("ls of a bad snapshot spec: %v", err)
+	}
+	if f, err := c.Find(bg, api.FindQuery{Pattern: "f", Client: "web1"}); err != nil || len(f.Found) != 1 || f.Found[0].Path != "/src/f" {
+		t.Fatalf("find %+v %v", f, err)
+	}
+	if _, err := c.Find(bg, api.FindQuery{Pattern: "[", Client: "web1"}); !api.IsCode(err, api.CodeBadRequest) {
+		t.Fatalf("find with a bad pattern: %v", err)
+	}
+	var got bytes.Buffer
+	n, snap, err := c.Download(bg, api.ListQuery{Snapshot: l.Snapshots[0].ID[:10], Path: "src/f"}, &got)
+	if err != nil || n != 500000 || snap != l.Snapshots[0].ID || got.String() != strings.Repeat("data ", 100000) {
+		t.Fatalf("download: %d bytes of %s, %v", n, snap, err)
+	}
+	if _, _, err := c.Download(bg, api.ListQuery{Snapshot: "latest", Client: "web1", Path: "src"}, &got); !api.IsCode(err, api.CodeBadRequest) {
+		t.Fatalf("download of a directory: %v", err)
+	}
+	if js, err := c.Jobs(bg, api.JobQuery{Client: "web1"}); err != nil || len(js) != 2 || js[0].Kind != "restore" || js[0].State != "succeeded" || js[0].Counts.BytesSent != 500000 {
+		t.Fatalf("the download's job: %+v %v", js, err)
+	}
+	if evs, err := c.Events(bg, api.EventQuery{Kind: "engine.file_downloaded"}); err != nil || len(evs) != 1 || evs[0].Fields["path"] != "/src/f" {
+		t.Fatalf("download events %+v %v", evs, err)
 	}
 
 	v, err := c.Verify(bg, api.VerifyRequest{Percent: 100})

@@ -168,44 +168,14 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, out 
 
 // send is do with a JSON request body (in; nil for none).
 func (c *Client) send(ctx context.Context, method, path string, q url.Values, in, out any) error {
-	u := c.base + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	var reqBody io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("%s %s: encode request: %w", method, path, err)
-		}
-		reqBody = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, reqBody)
+	resp, err := c.request(ctx, method, path, q, in)
 	if err != nil {
 		return err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return c.unreachable(err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return fmt.Errorf("%s %s: read response: %w", method, path, err)
-	}
-	if resp.StatusCode == http.StatusBadRequest && !c.tls && bytes.Contains(body, []byte("HTTPS server")) {
-		return fmt.Errorf("the API at %s speaks TLS (the NOC listener): pass --cert, --key and --ca", c.where)
-	}
-	if resp.StatusCode >= 300 {
-		var eb errorBody
-		if json.Unmarshal(body, &eb) == nil && eb.Error != nil {
-			eb.Error.Status = resp.StatusCode
-			return eb.Error
-		}
-		return &Error{Code: CodeInternal, Status: resp.StatusCode, Message: fmt.Sprintf("%s %s: HTTP %d", method, path, resp.StatusCode)}
 	}
 	if out == nil {
 		return nil
@@ -214,6 +184,57 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, in
 		return fmt.Errorf("%s %s: decode response: %w", method, path, err)
 	}
 	return nil
+}
+
+// get is a GET whose successful response's body the caller reads (and
+// closes); an error status is decoded into the error.
+func (c *Client) get(ctx context.Context, path string, q url.Values) (*http.Response, error) {
+	return c.request(ctx, http.MethodGet, path, q, nil)
+}
+
+// request sends a request with a JSON body (in; nil for none) and returns
+// a response of a success status with its body unread, or the error.
+func (c *Client) request(ctx context.Context, method, path string, q url.Values, in any) (*http.Response, error) {
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	var reqBody io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: encode request: %w", method, path, err)
+		}
+		reqBody = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, reqBody)
+	if err != nil {
+		return nil, err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, c.unreachable(err)
+	}
+	if resp.StatusCode < 300 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read response: %w", method, path, err)
+	}
+	if resp.StatusCode == http.StatusBadRequest && !c.tls && bytes.Contains(body, []byte("HTTPS server")) {
+		return nil, fmt.Errorf("the API at %s speaks TLS (the NOC listener): pass --cert, --key and --ca", c.where)
+	}
+	var eb errorBody
+	if json.Unmarshal(body, &eb) == nil && eb.Error != nil {
+		eb.Error.Status = resp.StatusCode
+		return nil, eb.Error
+	}
+	return nil, &Error{Code: CodeInternal, Status: resp.StatusCode, Message: fmt.Sprintf("%s %s: HTTP %d", method, path, resp.StatusCode)}
 }
 
 // Status returns the appliance status.

@@ -4,12 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
+	"keep/engine/browse"
 	"keep/engine/enrol"
 	"keep/engine/jobs"
 	"keep/engine/local"
@@ -44,6 +48,58 @@ type EngineBackend interface {
 	// ChangePassphrase re-wraps the master key under a new passphrase
 	// (nothing is re-encrypted).
 	ChangePassphrase(ctx context.Context, req PassphraseRequest) (local.PassphraseChange, error)
+	// List lists a directory of a snapshot from its trees.
+	List(ctx context.Context, q ListQuery) (Listing, error)
+	// Find searches snapshots' trees for paths matching a glob.
+	Find(ctx context.Context, q FindQuery) (FindResponse, error)
+	// OpenDownload finds one file of a snapshot to download.
+	OpenDownload(ctx context.Context, q ListQuery) (Download, error)
+}
+
+// A Download is one file of a snapshot, found and not yet read
+// (local.Download).
+type Download interface {
+	// Name, Size and SnapshotID describe it before a byte is read.
+	Name() string
+	Size() uint64
+	SnapshotID() string
+	// WriteTo writes its content to w, recorded as a job by who; an
+	// error may come after some of the bytes.
+	WriteTo(ctx context.Context, w io.Writer, who string) (jobs.Job, error)
+}
+
+// ListQuery names a path of a snapshot: GET /v1/engine/snapshots/{id}/ls
+// and /content. Snapshot is "latest" or a prefix of an ID, among Client's
+// snapshots ("": every client's); Path an original absolute path or a
+// path from the snapshot's root.
+type ListQuery struct {
+	Snapshot string
+	Client   string
+	Path     string
+}
+
+// Listing is a directory of a snapshot.
+type Listing struct {
+	Snapshot SnapshotInfo       `json:"snapshot"`
+	Path     string             `json:"path"` // from the snapshot's root
+	Entries  []browse.JSONEntry `json:"entries"`
+}
+
+// FindQuery is GET /v1/engine/find: Pattern (browse.Find's globs) in the
+// snapshots of Client and covering Path ("": all), at most Limit matches
+// (0: 10000).
+type FindQuery struct {
+	Pattern string
+	Client  string
+	Path    string
+	Limit   int
+}
+
+// FindResponse is what Find found: matches newest snapshot first.
+type FindResponse struct {
+	Found     []browse.JSONEntry `json:"found"`
+	Truncated bool               `json:"truncated,omitempty"`
+	Errors    []string           `json:"errors,omitempty"`
 }
 
 // PassphraseRequest is POST /v1/engine/passphrase: the new passphrase, or
@@ -161,6 +217,24 @@ type RecoveryKeyResponse struct {
 	Key   string `json:"key,omitempty"`
 }
 
+// lazyHeader sends the status (200) with the first byte written, so a
+// download that fails before it can still answer with an error.
+type lazyHeader struct {
+	w    http.ResponseWriter
+	sent bool
+}
+
+func (l *lazyHeader) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil // an empty Write would send the header
+	}
+	if !l.sent {
+		l.sent = true
+		l.w.WriteHeader(http.StatusOK)
+	}
+	return l.w.Write(p)
+}
+
 // maxEngineRequest bounds request bodies of the engine endpoints.
 const maxEngineRequest = 16 << 10
 
@@ -173,9 +247,9 @@ func engineHandlers(mux *http.ServeMux, b Backend) {
 		switch {
 		case errors.Is(err, ErrNoEngine):
 			writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "%v", err)
-		case errors.Is(err, jobs.ErrNotFound):
+		case errors.Is(err, jobs.ErrNotFound), errors.Is(err, fs.ErrNotExist):
 			writeError(w, http.StatusNotFound, CodeNotFound, "%v", err)
-		case errors.Is(err, errBadEngineRequest):
+		case errors.Is(err, errBadEngineRequest), errors.Is(err, local.ErrBadSpec), errors.Is(err, browse.ErrNotDir), errors.Is(err, local.ErrNoContent):
 			writeError(w, http.StatusBadRequest, CodeBadRequest, "%v", err)
 		default:
 			writeError(w, http.StatusInternalServerError, CodeInternal, "%v", err)
@@ -232,6 +306,68 @@ func engineHandlers(mux *http.ServeMux, b Backend) {
 			l.Snapshots = []SnapshotInfo{}
 		}
 		reply(w, l, err)
+	})
+	listQuery := func(r *http.Request) ListQuery {
+		return ListQuery{Snapshot: r.PathValue("id"), Client: r.URL.Query().Get("client"), Path: r.URL.Query().Get("path")}
+	}
+	mux.HandleFunc("GET /v1/engine/snapshots/{id}/ls", func(w http.ResponseWriter, r *http.Request) {
+		l, err := eb.List(r.Context(), listQuery(r))
+		if l.Entries == nil {
+			l.Entries = []browse.JSONEntry{}
+		}
+		reply(w, l, err)
+	})
+	mux.HandleFunc("GET /v1/engine/snapshots/{id}/content", func(w http.ResponseWriter, r *http.Request) {
+		d, err := eb.OpenDownload(r.Context(), listQuery(r))
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "application/octet-stream")
+		h.Set("Content-Length", strconv.FormatUint(d.Size(), 10))
+		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": d.Name()}))
+		h.Set("Keep-Snapshot", d.SnapshotID())
+		who := "api"
+		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+			who = "api " + r.TLS.PeerCertificates[0].Subject.CommonName
+		}
+		lw := &lazyHeader{w: w}
+		if _, err := d.WriteTo(r.Context(), lw, who); err != nil {
+			if !lw.sent {
+				// Nothing sent yet (the first chunk is damaged): a
+				// plain error response.
+				for _, k := range []string{"Content-Length", "Content-Disposition", "Keep-Snapshot"} {
+					h.Del(k)
+				}
+				fail(w, err)
+				return
+			}
+			// The status is sent: end the response short of its
+			// Content-Length, which the client sees as an error, rather
+			// than a body that looks whole.
+			panic(http.ErrAbortHandler)
+		}
+		if !lw.sent {
+			w.WriteHeader(http.StatusOK) // an empty file
+		}
+	})
+	mux.HandleFunc("GET /v1/engine/find", func(w http.ResponseWriter, r *http.Request) {
+		n, err := intParam(r, "limit", 0)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, CodeBadRequest, "%v", err)
+			return
+		}
+		q := FindQuery{Pattern: r.URL.Query().Get("name"), Client: r.URL.Query().Get("client"), Path: r.URL.Query().Get("path"), Limit: n}
+		if q.Pattern == "" {
+			writeError(w, http.StatusBadRequest, CodeBadRequest, "give name=PATTERN (a glob: *.conf, /srv/www/**/index.html)")
+			return
+		}
+		f, err := eb.Find(r.Context(), q)
+		if f.Found == nil {
+			f.Found = []browse.JSONEntry{}
+		}
+		reply(w, f, err)
 	})
 	mux.HandleFunc("GET /v1/engine/clients", func(w http.ResponseWriter, r *http.Request) {
 		cs, err := eb.Clients(r.Context())
@@ -418,6 +554,59 @@ func (c *Client) RevokeGrant(ctx context.Context, client, owner string) error {
 func (c *Client) SyntheticFull(ctx context.Context, req SyntheticRequest) (SyntheticResponse, error) {
 	var sr SyntheticResponse
 	return sr, c.send(ctx, http.MethodPost, "/v1/engine/clients/"+url.PathEscape(req.Client)+"/synthetic-full", nil, req, &sr)
+}
+
+// List lists a directory of a snapshot (GET /v1/engine/snapshots/{id}/ls).
+func (c *Client) List(ctx context.Context, q ListQuery) (Listing, error) {
+	var l Listing
+	return l, c.do(ctx, http.MethodGet, "/v1/engine/snapshots/"+url.PathEscape(q.Snapshot)+"/ls", listValues(q), &l)
+}
+
+// Find searches snapshots for paths matching a glob (GET /v1/engine/find).
+func (c *Client) Find(ctx context.Context, q FindQuery) (FindResponse, error) {
+	v := url.Values{"name": {q.Pattern}}
+	if q.Client != "" {
+		v.Set("client", q.Client)
+	}
+	if q.Path != "" {
+		v.Set("path", q.Path)
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	var f FindResponse
+	return f, c.do(ctx, http.MethodGet, "/v1/engine/find", v, &f)
+}
+
+// Download writes one file of a snapshot to w
+// (GET /v1/engine/snapshots/{id}/content) and returns its length and the
+// snapshot's ID. A download cut short (a damaged chunk on the vault) is an
+// error, after the bytes before it.
+func (c *Client) Download(ctx context.Context, q ListQuery, w io.Writer) (n int64, snapshot string, err error) {
+	resp, err := c.get(ctx, "/v1/engine/snapshots/"+url.PathEscape(q.Snapshot)+"/content", listValues(q))
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	n, err = io.Copy(w, resp.Body)
+	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return n, "", fmt.Errorf("download cut short after %d of %d bytes (the vault's log says why; keep ctl verify finds damage): %w", n, resp.ContentLength, err)
+	}
+	return n, resp.Header.Get("Keep-Snapshot"), nil
+}
+
+func listValues(q ListQuery) url.Values {
+	v := url.Values{}
+	if q.Client != "" {
+		v.Set("client", q.Client)
+	}
+	if q.Path != "" {
+		v.Set("path", q.Path)
+	}
+	return v
 }
 
 // ChangePassphrase is POST /v1/engine/passphrase.

@@ -257,50 +257,6 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// entryJSON is a browse.Entry as printed with --json.
-type entryJSON struct {
-	Snapshot   string    `json:"snapshot,omitempty"`
-	Path       string    `json:"path"`
-	Name       string    `json:"name"`
-	Type       string    `json:"type"`
-	Size       uint64    `json:"size"`
-	MTime      time.Time `json:"mtime"`
-	Mode       string    `json:"mode"`
-	UID        uint32    `json:"uid"`
-	GID        uint32    `json:"gid"`
-	User       string    `json:"user,omitempty"`
-	Group      string    `json:"group,omitempty"`
-	LinkTarget string    `json:"link_target,omitempty"`
-}
-
-func toEntryJSON(snap fingerprint.ID, en browse.Entry) entryJSON {
-	j := entryJSON{Path: en.Path, Name: en.Name, Type: en.Type.String(), Size: en.Size, MTime: en.MTime, Mode: fmt.Sprintf("%04o", en.Mode),
-		UID: en.UID, GID: en.GID, User: en.User, Group: en.Group, LinkTarget: en.LinkTarget}
-	if !snap.IsZero() {
-		j.Snapshot = snap.String()
-	}
-	return j
-}
-
-func formatEntry(en browse.Entry) string {
-	owner := en.User
-	if owner == "" {
-		owner = strconv.Itoa(int(en.UID))
-	}
-	group := en.Group
-	if group == "" {
-		group = strconv.Itoa(int(en.GID))
-	}
-	s := fmt.Sprintf("%s\t%s\t%s\t%d\t%s\t%s", modeString(en), owner, group, en.Size, en.MTime.Local().Format("2006-01-02 15:04"), en.Path)
-	switch en.Type {
-	case tree.Symlink:
-		s += " -> " + en.LinkTarget
-	case tree.Hardlink:
-		s += " => /" + strings.TrimPrefix(en.LinkTarget, "/")
-	}
-	return s
-}
-
 func runLs(ctx context.Context, e *env, args []string) error {
 	fs, dir := newFlags(e, "ls", "ls SNAPSHOT [PATH] [--client NAME] [--json]\n\n"+
 		"Lists the directory PATH of a snapshot (default: its root) from the snapshot's trees,\n"+
@@ -358,15 +314,15 @@ func runLs(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if *asJSON {
-		out := make([]entryJSON, 0, len(entries))
+		out := make([]browse.JSONEntry, 0, len(entries))
 		for _, en := range entries {
-			out = append(out, toEntryJSON(fingerprint.ID{}, en))
+			out = append(out, en.JSON(fingerprint.ID{}))
 		}
 		return writeJSON(e.stdout, out)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 1, ' ', 0)
 	for _, en := range entries {
-		fmt.Fprintln(tw, formatEntry(en))
+		fmt.Fprintln(tw, en.Line())
 	}
 	return tw.Flush()
 }
@@ -423,9 +379,9 @@ func runFind(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "warning: snapshot %s: %s: %v\n", fe.Snapshot.Short(), fe.Path, fe.Err)
 	}
 	if *asJSON {
-		out := make([]entryJSON, 0, len(res.Found))
+		out := make([]browse.JSONEntry, 0, len(res.Found))
 		for _, f := range res.Found {
-			out = append(out, toEntryJSON(f.Snapshot, f.Entry))
+			out = append(out, f.Entry.JSON(f.Snapshot))
 		}
 		if err := writeJSON(e.stdout, out); err != nil {
 			return err
@@ -433,7 +389,7 @@ func runFind(ctx context.Context, e *env, args []string) error {
 	} else {
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 1, ' ', 0)
 		for _, f := range res.Found {
-			fmt.Fprintf(tw, "%s\t%s\n", f.Snapshot.Short(), formatEntry(f.Entry))
+			fmt.Fprintf(tw, "%s\t%s\n", f.Snapshot.Short(), f.Entry.Line())
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -473,37 +429,4 @@ func runCat(ctx context.Context, e *env, args []string) error {
 		cerr = ferr
 	}
 	return cerr
-}
-
-// modeString is ls -l's mode column: a type letter (- file, d directory,
-// l symlink, h hard link, c/b devices, p FIFO, s socket, i image) and
-// the permission bits with set-id and sticky bits.
-func modeString(en browse.Entry) string {
-	typ := map[tree.Type]byte{tree.File: '-', tree.Dir: 'd', tree.Symlink: 'l', tree.Hardlink: 'h', tree.CharDev: 'c',
-		tree.BlockDev: 'b', tree.FIFO: 'p', tree.Socket: 's', tree.Image: 'i'}[en.Type]
-	if typ == 0 {
-		typ = '?'
-	}
-	b := []byte{typ}
-	const rwx = "rwxrwxrwx"
-	for i := range 9 {
-		c := byte('-')
-		if en.Mode&(1<<(8-i)) != 0 {
-			c = rwx[i]
-		}
-		b = append(b, c)
-	}
-	special := func(bit uint32, pos int, set, unset byte) {
-		if en.Mode&bit != 0 {
-			if b[pos] == 'x' {
-				b[pos] = set
-			} else {
-				b[pos] = unset
-			}
-		}
-	}
-	special(04000, 3, 's', 'S')
-	special(02000, 6, 's', 'S')
-	special(01000, 9, 't', 'T')
-	return string(b)
 }

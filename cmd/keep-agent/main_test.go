@@ -139,7 +139,7 @@ func TestModeString(t *testing.T) {
 		{tree.FIFO, 0o620, "prw--w----"},
 		{tree.Image, 0o600, "irw-------"},
 	} {
-		if got := modeString(browse.Entry{Type: tc.typ, Mode: tc.mode}); got != tc.want {
+		if got := (browse.Entry{Type: tc.typ, Mode: tc.mode}).ModeString(); got != tc.want {
 			t.Errorf("%v %o: %q, want %q", tc.typ, tc.mode, got, tc.want)
 		}
 	}

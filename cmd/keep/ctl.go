@@ -65,6 +65,14 @@ commands:
   synthetic-full CLIENT [--snapshot ID]
                               a full backup made on the vault from what it holds
   verify [--sample N%]        re-read and authenticate stored data (default all); names damage
+  ls SNAPSHOT [PATH] [--client C]
+                              list a directory of a snapshot (SNAPSHOT: an ID prefix, or latest
+                              of --client); PATH: an original path (/srv/www) or as ls prints it
+  find PATTERN [--client C] [--path P] [-n N]
+                              find items by name across snapshots (*.conf, /www/**/index.html)
+  cat SNAPSHOT PATH [--client C] [-o FILE]
+                              download one file of a snapshot (to stdout, or FILE whole or not
+                              at all); recorded as a restore job of the snapshot's client
   shutdown                    stop services in order, then power off
   reboot                      stop services in order, then reboot
   test-exec PROGRAM [ARGS]    test images only: run an oracle tool in the guest, exit with its code
@@ -101,11 +109,12 @@ func ctlMain(args []string) int {
 		}
 		return 1
 	}
-	if fs.Arg(0) == "verify" {
+	if fs.Arg(0) == "verify" || fs.Arg(0) == "cat" {
 		explicit := false
 		fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "timeout" })
 		if !explicit {
-			// A verify reads the whole store: no 10 s default.
+			// A verify reads the whole store, a download a whole
+			// file: no 10 s default.
 			*timeout = 24 * time.Hour
 		}
 	}
@@ -218,7 +227,7 @@ func runCtl(ctx context.Context, c *api.Client, out *ctlOut, cmd string, args []
 		return ctlBMC(ctx, c, out, args)
 	case "tunnel":
 		return ctlTunnel(ctx, c, out, args)
-	case "engine", "jobs", "snapshots", "clients", "enrol", "revoke", "verify", "grant-restore", "grants", "synthetic-full":
+	case "engine", "jobs", "snapshots", "clients", "enrol", "revoke", "verify", "grant-restore", "grants", "synthetic-full", "ls", "find", "cat":
 		return ctlEngine(ctx, c, out, cmd, args)
 	case "test-exec":
 		if len(args) == 0 {

@@ -20,6 +20,8 @@ func ctlEngine(ctx context.Context, c *api.Client, out *ctlOut, cmd string, args
 	fs := flag.NewFlagSet("keep ctl "+cmd, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	switch cmd {
+	case "ls", "find", "cat":
+		return ctlBrowse(ctx, c, out, fs, cmd, args)
 	case "engine":
 		if len(args) > 0 && args[0] == "recovery-key" {
 			forget := fs.Bool("forget", false, "remove the recovery key from the box")
