@@ -15,39 +15,64 @@ import (
 )
 
 // A restore as root writes into directories other users own (their home
-// directories, a web root), and those users can rename and replace
-// anything in them while it runs. So a restore resolves a destination's
-// path once, into an open directory, and from there on works only
-// relative to open directories (the *at calls): a user who swaps a
-// directory for a symlink meanwhile changes nothing the restore writes.
-// Where Linux has no *at form of a call (chmod that does not follow, the
-// xattr calls, RemoveAll's parent) the directory is named by its
-// /proc/self/fd link, which leads to the open directory itself.
+// directories, a web root), and those users can rename anything in them
+// while it runs, root's entries included. So, as root:
+//
+//   - A destination's path is resolved once, into an open directory, and
+//     from there on the restore works only relative to open directories
+//     (the *at calls): a user who swaps a directory for a symlink
+//     meanwhile changes nothing the restore writes. Where Linux has no *at
+//     form of a call (the xattr calls) the directory is named by its
+//     /proc/self/fd link, which leads to the open directory itself.
+//   - The staging directory is made where only root can rename entries
+//     (stageParent): the nearest such directory above the destination on
+//     its filesystem (/home for /home/alice/www), never in the user's.
+//   - An entry that a user other than its owner could have moved where it
+//     is (movable) is not trusted: the walk to a destination does not go
+//     through it (a root-owned directory or symlink in a user's directory
+//     is refused, refusedError), and a merge does not go into, chown or
+//     remove an existing directory there unless the snapshot's item has
+//     its owner.
 
 // fdPath names the directory open as fd.
 func fdPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
 
-// at names the item name in the directory open as fd.
-func at(fd int, name string) string { return fdPath(fd) + "/" + name }
-
-// A linkRefusedError is a destination that a restore as root would
-// reach through a symlink another user owns.
-type linkRefusedError struct {
-	path string
-	uid  uint32
+// A refusedError is a destination a restore as root does not reach:
+// through a symlink another user owns, or through an entry another user
+// could have moved there.
+type refusedError struct {
+	path   string
+	reason string
 }
 
-func (e *linkRefusedError) Error() string {
-	return fmt.Sprintf("%s is a symlink owned by uid %d: a restore as root does not write through another user's link (it could point anywhere); remove the link, or restore elsewhere with --target", e.path, e.uid)
+func (e *refusedError) Error() string {
+	return fmt.Sprintf("%s %s; restore elsewhere with --target, or fix the path and retry", e.path, e.reason)
 }
 
-// openDest opens the directory p (absolute), creating what is missing
-// (mode 0755), and returns an O_PATH descriptor of it. Each element is
-// opened relative to the one before without following it; a symlink is
-// followed by reading it and going on from its target, as the kernel
-// would, but as root only a symlink root owns (/home to /data/home): one
-// another user owns is refused (linkRefusedError), since that user could
-// point it anywhere.
+// movable reports whether a user other than e's owner (and root) could
+// have moved e into d, which holds it: d's owner (other than root and e's)
+// can write d, or d is writable by group or others and not sticky (in a
+// sticky directory only an entry's owner and the directory's renames it).
+func movable(e, d *unix.Stat_t) bool {
+	return (d.Uid != 0 && d.Uid != e.Uid && d.Mode&0o200 != 0) ||
+		(d.Mode&0o022 != 0 && d.Mode&unix.S_ISVTX == 0)
+}
+
+// rootOnly reports whether in d no one but root can rename root's
+// entries: root owns it and it is not writable by group or others, or is
+// sticky.
+func rootOnly(d *unix.Stat_t) bool {
+	return d.Uid == 0 && (d.Mode&0o022 == 0 || d.Mode&unix.S_ISVTX != 0)
+}
+
+// openDest opens the directory p (absolute), creating what is missing,
+// and returns an O_PATH descriptor of it. Each element is opened relative
+// to the one before without following it; a symlink is followed by
+// reading it and going on from its target, as the kernel would. As root
+// (see above) only a symlink root owns in a directory only root can change
+// is followed (/home to /data/home), and an entry another user could have
+// moved there is refused; a missing directory is made owned by the owner
+// of the directory it is made in.
 func openDest(p string) (int, error) {
 	asRoot := os.Geteuid() == 0
 	fd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -58,15 +83,21 @@ func openDest(p string) (int, error) {
 		_ = unix.Close(fd)
 		return -1, err
 	}
+	var cur unix.Stat_t // fd's
+	if err := unix.Fstat(fd, &cur); err != nil {
+		return fail(err)
+	}
 	rest := split(p)
 	walked := "/" // for messages: the path as resolved so far
 	for links := 0; len(rest) > 0; {
 		el := rest[0]
 		rest = rest[1:]
 		here := filepath.Join(walked, el)
+		made := false
 		next, err := unix.Openat(fd, el, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if errors.Is(err, unix.ENOENT) {
 			if err = unix.Mkdirat(fd, el, 0o755); err == nil || errors.Is(err, unix.EEXIST) {
+				made = err == nil
 				next, err = unix.Openat(fd, el, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 			}
 		}
@@ -78,10 +109,23 @@ func openDest(p string) (int, error) {
 			_ = unix.Close(next)
 			return fail(&fs.PathError{Op: "stat", Path: here, Err: err})
 		}
+		if made && asRoot && cur.Uid != 0 && st.Uid == 0 && st.Mode&unix.S_IFMT == unix.S_IFDIR && st.Nlink <= 2 {
+			// Made by this walk in a user's directory: the user's, as
+			// mkdir -p run by them would make it. (If the user swapped
+			// in another empty root-owned directory of theirs, that one
+			// is chowned: it was theirs to remove anyway.)
+			if err := unix.Fchownat(next, "", int(cur.Uid), int(cur.Gid), unix.AT_EMPTY_PATH); err == nil {
+				st.Uid, st.Gid = cur.Uid, cur.Gid
+			}
+		}
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFDIR:
+			if asRoot && movable(&st, &cur) {
+				_ = unix.Close(next)
+				return fail(&refusedError{path: here, reason: fmt.Sprintf("is owned by uid %d in a directory (uid %d, mode %04o) others can change: it may have been moved there, and a restore as root does not go into it", st.Uid, cur.Uid, cur.Mode&0o7777)})
+			}
 			_ = unix.Close(fd)
-			fd, walked = next, here
+			fd, walked, cur = next, here, st
 		case unix.S_IFLNK:
 			target, err := readlinkFd(next)
 			_ = unix.Close(next)
@@ -89,7 +133,9 @@ func openDest(p string) (int, error) {
 			case err != nil:
 				return fail(&fs.PathError{Op: "readlink", Path: here, Err: err})
 			case asRoot && st.Uid != 0:
-				return fail(&linkRefusedError{path: here, uid: st.Uid})
+				return fail(&refusedError{path: here, reason: fmt.Sprintf("is a symlink owned by uid %d: a restore as root does not write through another user's link (it could point anywhere)", st.Uid)})
+			case asRoot && !rootOnly(&cur):
+				return fail(&refusedError{path: here, reason: fmt.Sprintf("is a symlink in a directory (uid %d, mode %04o) others can change: it may have been moved there, and a restore as root does not follow it", cur.Uid, cur.Mode&0o7777)})
 			case links == 40:
 				return fail(&fs.PathError{Op: "open", Path: p, Err: unix.ELOOP})
 			}
@@ -101,6 +147,9 @@ func openDest(p string) (int, error) {
 				}
 				_ = unix.Close(fd)
 				fd, walked = root, "/"
+				if err := unix.Fstat(fd, &cur); err != nil {
+					return fail(err)
+				}
 			}
 			rest = append(split(target), rest...)
 		default:
@@ -109,6 +158,49 @@ func openDest(p string) (int, error) {
 		}
 	}
 	return fd, nil
+}
+
+// stageParent returns the directory to make a restore's staging directory
+// in, for a restore into the directory open as dir (at dirPath): as root,
+// the nearest directory at or above it on its mount in which only root can
+// rename root's entries (rootOnly), so no user can move the staging
+// directory or put another in its place; not as root, dir itself. The
+// descriptor is the caller's to close.
+func stageParent(dir int, dirPath string) (fd int, path string, err error) {
+	fd, err = unix.Openat(dir, ".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil || os.Geteuid() != 0 {
+		return fd, dirPath, err
+	}
+	path = dirPath
+	for {
+		var st unix.Stat_t
+		var sx unix.Statx_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			_ = unix.Close(fd)
+			return -1, "", err
+		}
+		if rootOnly(&st) {
+			return fd, path, nil
+		}
+		up, err := unix.Openat(fd, "..", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			_ = unix.Close(fd)
+			return -1, "", err
+		}
+		var ust unix.Stat_t
+		var ux unix.Statx_t
+		same := unix.Fstat(up, &ust) == nil && ust.Dev == st.Dev && ust.Ino != st.Ino
+		if same && unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &sx) == nil &&
+			unix.Statx(up, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &ux) == nil && sx.Mask&ux.Mask&unix.STATX_MNT_ID != 0 {
+			same = sx.Mnt_id == ux.Mnt_id // a bind mount of the same filesystem: renames do not cross it
+		}
+		_ = unix.Close(fd)
+		if !same {
+			_ = unix.Close(up)
+			return -1, "", fmt.Errorf("no directory on the filesystem of %s that only root can change, to stage the restore in where users cannot move it: restore elsewhere with --target", dirPath)
+		}
+		fd, path = up, filepath.Dir(path)
+	}
 }
 
 // split is p's elements, without empty ones and ".".
@@ -123,10 +215,14 @@ func split(p string) []string {
 }
 
 // readlinkFd reads the symlink open (O_PATH) as fd.
-func readlinkFd(fd int) (string, error) {
+func readlinkFd(fd int) (string, error) { return readlinkAt(fd, "") }
+
+// readlinkAt reads the symlink name in the directory open as dir ("": dir
+// is the symlink, open O_PATH).
+func readlinkAt(dir int, name string) (string, error) {
 	for size := 256; ; size *= 2 {
 		buf := make([]byte, size)
-		n, err := unix.Readlinkat(fd, "", buf)
+		n, err := unix.Readlinkat(dir, name, buf)
 		if err != nil {
 			return "", err
 		}
@@ -167,26 +263,52 @@ func makeStage(dir int, dirPath string) (fd int, name string, err error) {
 }
 
 // removeStage removes the staging directory open as fd, named name in
-// dir: its contents through fd; the name only if it still is that
-// directory. Directories without write permission (a restore not as root
-// keeps a read-only directory's mode) are made writable first.
+// dir: its contents through fd (made writable first: a restore not as root
+// keeps a read-only directory's mode); the name only if it still is that
+// directory.
 func removeStage(dir, fd int, name string) {
 	defer unix.Close(fd)
-	ents, _ := os.ReadDir(fdPath(fd))
-	for _, e := range ents {
-		p := at(fd, e.Name())
-		if os.RemoveAll(p) != nil {
-			_ = filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
-				if err == nil && d.IsDir() {
-					_ = os.Chmod(q, 0o700)
-				}
-				return nil
-			})
-			_ = os.RemoveAll(p)
-		}
+	for _, n := range listFd(fd) {
+		_ = removeTree(fd, n, true)
 	}
 	var st, now unix.Stat_t
 	if unix.Fstat(fd, &st) == nil && unix.Fstatat(dir, name, &now, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Dev == now.Dev && st.Ino == now.Ino {
 		_ = unix.Unlinkat(dir, name, unix.AT_REMOVEDIR)
 	}
+}
+
+// removeTree removes name in the directory open as dir and, if it is a
+// directory, everything in it, through descriptors (never following a
+// symlink); writable: make each directory writable by its owner first.
+func removeTree(dir int, name string, writable bool) error {
+	err := unix.Unlinkat(dir, name, 0)
+	if err == nil || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	fd, oerr := unix.Openat(dir, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if oerr != nil {
+		return err // not a directory: the unlink's error
+	}
+	defer unix.Close(fd)
+	if writable {
+		_ = unix.Fchmod(fd, 0o700)
+	}
+	for _, n := range listFd(fd) {
+		if err := removeTree(fd, n, writable); err != nil {
+			return err
+		}
+	}
+	return unix.Unlinkat(dir, name, unix.AT_REMOVEDIR)
+}
+
+// listFd lists the names in the directory open (readable) as fd.
+func listFd(fd int) []string {
+	d, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	f := os.NewFile(uintptr(d), "")
+	defer f.Close()
+	names, _ := f.Readdirnames(-1)
+	return names
 }

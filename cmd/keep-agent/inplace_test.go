@@ -203,7 +203,7 @@ func TestOpenDest(t *testing.T) {
 		fd, err := openDest(p)
 		if err != nil {
 			if want == "refused" {
-				var lr *linkRefusedError
+				var lr *refusedError
 				if !errors.As(err, &lr) || !strings.Contains(err.Error(), "owned by uid 1000") {
 					t.Errorf("%s: %v, want refused", p, err)
 				}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -109,7 +110,7 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 	var runErr error
 	switch {
 	case *to != "":
-		res, err := restore.WriteImage(ctx, rd, snap, subs[0], *to, restore.Options{})
+		res, err := r.writeImage(subs[0], *to)
 		if err == nil {
 			r.res.Bytes += res.Bytes
 			r.res.Failed = append(r.res.Failed, res.Failed...)
@@ -171,6 +172,68 @@ func (r *restorer) fail(p, reason string) {
 	r.res.Failed = append(r.res.Failed, restore.Failed{Path: p, Reason: reason})
 }
 
+// writeImage writes the image (or file) sub to the block device or file
+// to. As root, to is resolved as openDest resolves a destination (a
+// symlink is followed only if root's, in a directory only root can change:
+// /dev/disk/by-id names) and then written through the directory it is in,
+// held open, not followed again: a user cannot point it at a disk.
+func (r *restorer) writeImage(sub, to string) (*restore.Result, error) {
+	if os.Geteuid() != 0 {
+		return restore.WriteImage(r.ctx, r.g, r.snap, sub, to, restore.Options{})
+	}
+	abs, err := filepath.Abs(to)
+	if err != nil {
+		return nil, err
+	}
+	dir, name, err := resolveLast(abs)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(dir)
+	at := fdPath(dir) + "/" + name
+	res, err := restore.WriteImage(r.ctx, r.g, r.snap, sub, at, restore.Options{NoFollow: true})
+	if err != nil {
+		return nil, errors.New(strings.ReplaceAll(err.Error(), at, to))
+	}
+	return res, nil
+}
+
+// resolveLast resolves p as openDest does, its last element too: the
+// directory holding what p names (open) and its name there, which is not
+// a symlink, or does not exist, when this returns.
+func resolveLast(p string) (int, string, error) {
+	for links := 0; ; links++ {
+		dir, err := openDest(filepath.Dir(p))
+		if err != nil {
+			return -1, "", err
+		}
+		name := filepath.Base(p)
+		var st, dst unix.Stat_t
+		err = unix.Fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+		if err != nil || st.Mode&unix.S_IFMT != unix.S_IFLNK {
+			return dir, name, nil // missing, or not a link: WriteImage says which
+		}
+		target, rerr := readlinkAt(dir, name)
+		ferr := unix.Fstat(dir, &dst)
+		real, _ := os.Readlink(fdPath(dir)) // the directory's own path, symlinks resolved
+		_ = unix.Close(dir)
+		switch {
+		case rerr != nil || ferr != nil:
+			return -1, "", fmt.Errorf("%s: %w", p, cmp.Or(rerr, ferr))
+		case st.Uid != 0:
+			return -1, "", &refusedError{path: p, reason: fmt.Sprintf("is a symlink owned by uid %d: a restore as root does not write through another user's link (it could point anywhere)", st.Uid)}
+		case !rootOnly(&dst):
+			return -1, "", &refusedError{path: p, reason: "is a symlink in a directory others can change: it may have been moved there, and a restore as root does not follow it"}
+		case links == 40:
+			return -1, "", &fs.PathError{Op: "open", Path: p, Err: unix.ELOOP}
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(cmp.Or(real, filepath.Dir(p)), target)
+		}
+		p = target
+	}
+}
+
 // outOfPlace restores subs (everything: nil) into target through one
 // staging directory inside it, so hard links between them are kept.
 func (r *restorer) outOfPlace(target string, subs []string) error {
@@ -210,7 +273,7 @@ func (r *restorer) inPlace(subs []string) error {
 		dst := filepath.Join(cmp.Or(r.root, "/"), orig)
 		parent := filepath.Dir(dst)
 		fd, err := openDest(parent)
-		var refused *linkRefusedError
+		var refused *refusedError
 		if errors.As(err, &refused) {
 			r.fail("/"+sub, err.Error())
 			continue
@@ -291,21 +354,27 @@ func listXattrs(p string) (map[string][]byte, error) {
 	return out, nil
 }
 
-// stageAndMerge restores subs into a staging directory in dir, the open
-// directory at dirPath (same filesystem, so moving is a rename; one
-// restore, so files hard-linked across subs keep their links), then
+// stageAndMerge restores subs into a staging directory (in dir, the open
+// directory at dirPath, or as root above it: stageParent; on its mount, so
+// moving is a rename; one restore, so files hard-linked across subs keep
+// their links), then
 // merges what it restored by the overwrite policy into to, a name in dir
 // ("." for dir itself), when given (one sub's original path), else into
 // dir under the restored names. count: add the restore's counts to the
 // summary (not for a subtree restored a second time).
 func (r *restorer) stageAndMerge(subs []string, dir int, dirPath, to string, count bool) error {
-	stage, name, err := makeStage(dir, dirPath)
+	sp, spPath, err := stageParent(dir, dirPath)
 	if err != nil {
 		return err
 	}
-	defer removeStage(dir, stage, name)
+	defer unix.Close(sp)
+	stage, name, err := makeStage(sp, spPath)
+	if err != nil {
+		return err
+	}
+	defer removeStage(sp, stage, name)
 	if r.staged != nil {
-		r.staged(filepath.Join(dirPath, name))
+		r.staged(filepath.Join(spPath, name))
 	}
 	res, err := restore.RestoreSubsAt(r.ctx, r.g, r.snap, subs, stage, "", restore.Options{})
 	if err != nil {
@@ -365,6 +434,20 @@ func (r *restorer) merge(sdir int, name string, ddir int, dname, dpath, shown st
 	newer := ss.Mtim.Nano() > ds.Mtim.Nano()
 	replace := r.policy == overwriteAlways || (r.policy == overwriteIfNewer && newer)
 	isDir := func(st *unix.Stat_t) bool { return st.Mode&unix.S_IFMT == unix.S_IFDIR }
+	if isDir(&ds) && (isDir(&ss) || replace) && os.Geteuid() == 0 {
+		// An existing directory is merged into (written, chowned) or
+		// removed only if no other user could have moved it here, or it
+		// has the owner the snapshot gives it: not root's ~/.ssh that the
+		// user of this directory renamed onto the name.
+		var dst unix.Stat_t
+		if err := unix.Fstat(ddir, &dst); err != nil {
+			return err
+		}
+		if movable(&ds, &dst) && ds.Uid != ss.Uid {
+			r.fail(shown, fmt.Sprintf("%s is owned by uid %d, not the snapshot's uid %d, in a directory others can change (it may have been moved there): left alone", dpath, ds.Uid, ss.Uid))
+			return nil
+		}
+	}
 	if isDir(&ss) && isDir(&ds) {
 		dfd, err := unix.Openat(ddir, dname, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		var now unix.Stat_t
@@ -433,7 +516,7 @@ func (r *restorer) merge(sdir int, name string, ddir int, dname, dpath, shown st
 			return nil
 		}
 	} else if isDir(&ds) {
-		if err := os.RemoveAll(at(ddir, dname)); err != nil {
+		if err := removeTree(ddir, dname, false); err != nil {
 			r.fail(shown, "cannot replace the existing directory: "+err.Error())
 			return nil
 		}

@@ -42,12 +42,12 @@ func WriteImage(ctx context.Context, g tree.Getter, snap *snapshot.Snapshot, sub
 		return nil, fmt.Errorf("restore: %s is a %v, not an image", sub, n.Type)
 	}
 	r := newRestorer(g, opts)
-	device, err := imageDest(dst)
+	device, err := imageDest(dst, opts.NoFollow)
 	if err != nil {
 		return nil, fmt.Errorf("restore: %s to %s: %w", path.Base(sub), dst, err)
 	}
 	if device {
-		if err := r.device(ctx, n, dst); err != nil {
+		if err := r.device(ctx, n, dst, opts.NoFollow); err != nil {
 			return nil, fmt.Errorf("restore: %s to %s: %w", path.Base(sub), dst, err)
 		}
 	} else {
@@ -63,7 +63,7 @@ func WriteImage(ctx context.Context, g tree.Getter, snap *snapshot.Snapshot, sub
 
 // imageDest says what WriteImage writes at dst: a block device (true),
 // a regular file, new or replacing one (false), or nothing (an error).
-func imageDest(dst string) (device bool, err error) {
+func imageDest(dst string, noFollow bool) (device bool, err error) {
 	var st unix.Stat_t
 	if err := unix.Lstat(dst, &st); errors.Is(err, unix.ENOENT) {
 		return false, nil
@@ -76,6 +76,9 @@ func imageDest(dst string) (device bool, err error) {
 	case unix.S_IFREG:
 		return false, nil
 	case unix.S_IFLNK:
+		if noFollow {
+			return false, errors.New("a symlink, not followed here: give the block device's or the file's own path")
+		}
 		if err := unix.Stat(dst, &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK {
 			return true, nil
 		}
@@ -104,8 +107,12 @@ func (r *restorer) fileReplacing(ctx context.Context, n *tree.Node, dst string) 
 
 // device writes an image's content into the block device dst: chunks at
 // their offsets, holes as zeros, then fsync.
-func (r *restorer) device(ctx context.Context, n *tree.Node, dst string) error {
-	f, err := os.OpenFile(dst, os.O_WRONLY, 0)
+func (r *restorer) device(ctx context.Context, n *tree.Node, dst string, noFollow bool) error {
+	flags := os.O_WRONLY
+	if noFollow {
+		flags |= unix.O_NOFOLLOW
+	}
+	f, err := os.OpenFile(dst, flags, 0)
 	if err != nil {
 		return err
 	}

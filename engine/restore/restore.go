@@ -41,6 +41,10 @@ type Options struct {
 	// chunks of one large file or of several small ones; zero: twice
 	// GOMAXPROCS.
 	Workers int
+	// NoFollow: WriteImage's destination is not followed if it is a
+	// symlink (refused), and a device is opened O_NOFOLLOW, for a caller
+	// that resolved it already (keep-agent as root).
+	NoFollow bool
 }
 
 // Failed is an item not restored (or not completely), with the reason.

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"keep/engine/backup"
+	"keep/engine/snapshot"
+)
+
+// The tests below restore as root into a directory of an unprivileged
+// user (uid 1000, "alice", like /home/alice), who renames things in it
+// while the restore runs, by her own powers only (a shell run as her).
+// Found by review: each attack worked before the change named in its
+// test.
+
+const alice = 1000
+
+// asAlice runs a shell script as uid/gid 1000 and returns its error.
+func asAlice(t *testing.T, script string) error {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatalf("these tests restore as root against another user (make test runs as root); running as uid %d", os.Geteuid())
+	}
+	cmd := exec.Command("/bin/sh", "-c", "set -e; "+script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: alice, Gid: alice}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Logf("as uid %d: %s: %v: %s", alice, script, err, out)
+	}
+	return err
+}
+
+// aliceHome makes base/src, a directory of alice's in a root-owned 0755
+// base (like /home/alice in /home), holding www/index.html and
+// www/sub/f and .profile, backs it up and returns src and a restorer for the snapshot.
+func aliceHome(t *testing.T) (base, src string, snap *snapshot.Snapshot, rs *restorer) {
+	t.Helper()
+	ctx := context.Background()
+	base, err := os.MkdirTemp("/tmp", "keep-attack-")
+	must(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(base) })
+	must(t, os.Chmod(base, 0o755))
+	src = filepath.Join(base, "src")
+	must(t, os.MkdirAll(filepath.Join(src, "www", "sub"), 0o755))
+	must(t, os.WriteFile(filepath.Join(src, "www", "index.html"), []byte("page"), 0o644))
+	must(t, os.WriteFile(filepath.Join(src, "www", "sub", "f"), []byte("f"), 0o644))
+	must(t, os.WriteFile(filepath.Join(src, ".profile"), []byte("PATH=~/bin:$PATH\n"), 0o644))
+	must(t, filepath.Walk(src, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, alice, alice)
+	}))
+	r := newTestRepo(t)
+	res, err := backup.Run(ctx, r, []string{src}, backup.Options{Hostname: "h"})
+	must(t, err)
+	return base, src, res.Snapshot, &restorer{ctx: ctx, g: r, snap: res.Snapshot}
+}
+
+func ownerOf(t *testing.T, p string) uint32 {
+	t.Helper()
+	var st unix.Stat_t
+	must(t, unix.Lstat(p, &st))
+	return st.Uid
+}
+
+// rootSSH makes a root-owned directory src/.ssh with a root-managed
+// authorized_keys: what alice must not gain.
+func rootSSH(t *testing.T, src string) string {
+	t.Helper()
+	ssh := filepath.Join(src, ".ssh")
+	must(t, os.Mkdir(ssh, 0o755))
+	must(t, os.WriteFile(filepath.Join(ssh, "authorized_keys"), []byte("admin key\n"), 0o644))
+	return ssh
+}
+
+func checkSSH(t *testing.T, ssh string) {
+	t.Helper()
+	ents, err := os.ReadDir(ssh)
+	if err != nil || len(ents) != 1 || ents[0].Name() != "authorized_keys" || ownerOf(t, ssh) != 0 {
+		t.Errorf("root's %s: entries %v, %v, owner %d; want root's, with authorized_keys only", ssh, ents, err, ownerOf(t, ssh))
+	}
+}
+
+// TestStagingOutOfUsersReach: the staging directory is made where alice
+// cannot rename it (in base, root's, not in her src), so she cannot move
+// it onto the name being merged (which made the merge chown it to her and
+// remove what was restored).
+func TestStagingOutOfUsersReach(t *testing.T) {
+	base, src, _, rs := aliceHome(t)
+	must(t, os.Remove(filepath.Join(src, "www", "index.html")))
+	rs.policy = overwriteAlways
+	var stage string
+	moved := true
+	rs.staged = func(s string) {
+		stage = s
+		moved = asAlice(t, "mv "+src+"/www "+src+"/www.mine; mv "+s+" "+src+"/www") == nil
+	}
+	must(t, rs.inPlace([]string{"src/www"}))
+	if filepath.Dir(stage) != base || moved {
+		t.Fatalf("staging directory %s (want one in %s), moved by alice: %v", stage, base, moved)
+	}
+	if len(rs.res.Failed) != 0 || ownerOf(t, filepath.Join(src, "www")) != alice {
+		t.Fatalf("failed %+v, www owned by %d", rs.res.Failed, ownerOf(t, filepath.Join(src, "www")))
+	}
+	if b, err := os.ReadFile(filepath.Join(src, "www", "index.html")); err != nil || string(b) != "page" {
+		t.Fatalf("www/index.html: %q %v", b, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(base, stagingPrefix+"*")); len(left) != 0 {
+		t.Fatalf("staging left: %v", left)
+	}
+}
+
+// TestRootDirMovedOntoMerge: alice renames a root-owned directory of hers
+// (a root-managed ~/.ssh) onto the name being merged: the restore leaves
+// it alone (it wrote the snapshot's files into it and, with always,
+// chowned it to her).
+func TestRootDirMovedOntoMerge(t *testing.T) {
+	for _, policy := range []string{overwriteNever, overwriteAlways} {
+		t.Run(policy, func(t *testing.T) {
+			_, src, _, rs := aliceHome(t)
+			ssh := rootSSH(t, src)
+			rs.policy = policy
+			rs.staged = func(string) {
+				must(t, asAlice(t, "mv "+src+"/www "+src+"/www.mine && mv "+ssh+" "+src+"/www"))
+			}
+			must(t, rs.inPlace([]string{"src/www"}))
+			must(t, asAlice(t, "mv "+src+"/www "+ssh))
+			checkSSH(t, ssh)
+			if len(rs.res.Failed) != 1 || !strings.Contains(rs.res.Failed[0].Reason, "left alone") {
+				t.Fatalf("failed %+v, want www left alone", rs.res.Failed)
+			}
+		})
+	}
+}
+
+// TestRootDirMovedOntoFile: the snapshot has a file where alice puts
+// root's directory (renamed within her directory: a directory of root's
+// cannot move to another): --overwrite always does not remove it (it did,
+// with root's files in it).
+func TestRootDirMovedOntoFile(t *testing.T) {
+	_, src, _, rs := aliceHome(t)
+	ssh := rootSSH(t, src)
+	rs.policy = overwriteAlways
+	rs.staged = func(string) {
+		must(t, asAlice(t, "rm "+src+"/.profile && mv "+ssh+" "+src+"/.profile"))
+	}
+	must(t, rs.inPlace([]string{"src/.profile"}))
+	must(t, asAlice(t, "mv "+src+"/.profile "+ssh))
+	checkSSH(t, ssh)
+	if len(rs.res.Failed) != 1 || !strings.Contains(rs.res.Failed[0].Reason, "left alone") {
+		t.Fatalf("failed %+v, want .profile left alone", rs.res.Failed)
+	}
+}
+
+// TestRootLinkMovedOntoPath: a root-owned symlink in alice's directory (an
+// admin's link to a root-managed directory) that she renames onto an
+// element of the destination's path is not followed (it was: the restore
+// wrote into root's directory).
+func TestRootLinkMovedOntoPath(t *testing.T) {
+	base, src, _, rs := aliceHome(t)
+	victim := filepath.Join(base, "etc-app")
+	must(t, os.Mkdir(victim, 0o755))
+	must(t, os.Symlink(victim, filepath.Join(src, "logs")))
+	rs.policy = overwriteNever
+	must(t, asAlice(t, "mv "+src+"/www "+src+"/www.mine && mv "+src+"/logs "+src+"/www"))
+	must(t, rs.inPlace([]string{"src/www/sub"}))
+	if ents, _ := os.ReadDir(victim); len(ents) != 0 {
+		t.Fatalf("restored into root's %s through a link alice moved: %v", victim, ents)
+	}
+	if len(rs.res.Failed) != 1 || !strings.Contains(rs.res.Failed[0].Reason, "others can change") {
+		t.Fatalf("failed %+v, want the link refused", rs.res.Failed)
+	}
+}
+
+// TestMissingParentsAreTheUsers: directories an in-place restore makes on
+// the way to a destination in alice's directory are hers (they were
+// root's, which also made the walk refuse to go on into them).
+func TestMissingParentsAreTheUsers(t *testing.T) {
+	_, src, _, rs := aliceHome(t)
+	must(t, os.RemoveAll(filepath.Join(src, "www")))
+	rs.policy = overwriteNever
+	must(t, rs.inPlace([]string{"src/www/sub"}))
+	if len(rs.res.Failed) != 0 || ownerOf(t, filepath.Join(src, "www")) != alice || ownerOf(t, filepath.Join(src, "www", "sub", "f")) != alice {
+		t.Fatalf("failed %+v; www owned by %d", rs.res.Failed, ownerOf(t, filepath.Join(src, "www")))
+	}
+}
+
+// TestToThroughUsersLink: restore --to a path in alice's directory that
+// she made a symlink to a disk (a loop device here) writes nothing to the
+// disk (it wrote the image onto it); --to a root-owned link in a root-only
+// directory (as /dev/disk/by-id names are) still reaches the device.
+func TestToThroughUsersLink(t *testing.T) {
+	base, src, _, rs := aliceHome(t)
+	back := filepath.Join(base, "disk.raw")
+	must(t, os.WriteFile(back, make([]byte, 1<<20), 0o600))
+	out, err := exec.Command("losetup", "--find", "--show", back).Output()
+	if err != nil {
+		t.Fatalf("losetup --find --show: %v: the kernel needs loop devices (modprobe loop)", err)
+	}
+	dev := strings.TrimSpace(string(out))
+	defer exec.Command("losetup", "--detach", dev).Run()
+	to := filepath.Join(src, "www", "index.html")
+	must(t, asAlice(t, "rm "+to+" && ln -s "+dev+" "+to))
+	if _, err := rs.writeImage("src/www/index.html", to); err == nil || !strings.Contains(err.Error(), "owned by uid 1000") {
+		t.Fatalf("--to through alice's link: %v", err)
+	}
+	if b, _ := os.ReadFile(back); string(b[:4]) == "page" {
+		t.Fatalf("the image was written onto %s through alice's link", dev)
+	}
+	// root's link, in a directory of root's.
+	byID := filepath.Join(base, "by-id")
+	must(t, os.Mkdir(byID, 0o755))
+	must(t, os.Symlink(dev, filepath.Join(byID, "disk0")))
+	res, err := rs.writeImage("src/www/index.html", filepath.Join(byID, "disk0"))
+	if err != nil || res.Files != 1 {
+		t.Fatalf("--to root's link to the device: %+v %v", res, err)
+	}
+	if b, _ := os.ReadFile(back); string(b[:4]) != "page" {
+		t.Fatalf("the device holds %q, want the image", b[:4])
+	}
+}
