@@ -197,7 +197,7 @@ func stageParent(dir int, dirPath string) (fd int, path string, err error) {
 		_ = unix.Close(fd)
 		if !same {
 			_ = unix.Close(up)
-			return -1, "", fmt.Errorf("no directory on the filesystem of %s that only root can change, to stage the restore in where users cannot move it: restore elsewhere with --target", dirPath)
+			return -1, "", &refusedError{path: dirPath, reason: "is on a filesystem with no directory above it that only root can change, to stage the restore in where users cannot move it"}
 		}
 		fd, path = up, filepath.Dir(path)
 	}

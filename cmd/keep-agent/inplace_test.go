@@ -247,3 +247,36 @@ func TestFailuresNamedAtDestination(t *testing.T) {
 		t.Fatalf("failed %+v, want the socket as %s", rs.res.Failed, want)
 	}
 }
+
+// TestWorldWritableMountRefused: below a mount point whose filesystem has
+// no directory only root can change (a tmpfs mounted 0777), a restore as
+// root has nowhere users cannot reach to stage in: that subtree is
+// reported, the rest of the tree restored.
+func TestWorldWritableMountRefused(t *testing.T) {
+	ctx := context.Background()
+	r := newTestRepo(t)
+	src := filepath.Join(t.TempDir(), "src")
+	data := filepath.Join(src, "data")
+	must(t, os.MkdirAll(data, 0o755))
+	if err := unix.Mount("tmpfs", data, "tmpfs", 0, "size=16m,mode=0777"); err != nil {
+		t.Fatalf("mount a tmpfs on %s (the test needs root): %v", data, err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(data, unix.MNT_DETACH) })
+	must(t, os.WriteFile(filepath.Join(data, "f"), []byte("below"), 0o644))
+	must(t, os.WriteFile(filepath.Join(src, "top"), []byte("above"), 0o644))
+	res, err := backup.Run(ctx, r, []string{src}, backup.Options{Hostname: "h"})
+	must(t, err)
+	must(t, os.Remove(filepath.Join(data, "f")))
+	must(t, os.Remove(filepath.Join(src, "top")))
+	rs := &restorer{ctx: ctx, g: r, snap: res.Snapshot, policy: overwriteNever}
+	must(t, rs.inPlace(nil))
+	if len(rs.res.Failed) != 1 || rs.res.Failed[0].Path != "/src/data" || !strings.Contains(rs.res.Failed[0].Reason, "only root can change") {
+		t.Fatalf("failed %+v, want /src/data refused", rs.res.Failed)
+	}
+	if b, err := os.ReadFile(filepath.Join(src, "top")); err != nil || string(b) != "above" {
+		t.Fatalf("top: %q %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "f")); !os.IsNotExist(err) {
+		t.Fatalf("data/f restored where users could have moved the staging: %v", err)
+	}
+}

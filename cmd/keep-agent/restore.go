@@ -288,7 +288,9 @@ func (r *restorer) inPlace(subs []string) error {
 		}
 		err = r.stageAndMerge([]string{sub}, fd, parent, name, true)
 		_ = unix.Close(fd)
-		if err != nil {
+		if errors.As(err, &refused) {
+			r.fail("/"+sub, err.Error())
+		} else if err != nil {
 			return err
 		}
 	}
@@ -469,7 +471,13 @@ func (r *restorer) merge(sdir int, name string, ddir int, dname, dpath, shown st
 			// moves there by rename, so this subtree is restored again
 			// through a staging directory on it and merged from there.
 			// (Counted once: the first restore counted it.)
-			return r.stageAndMerge([]string{strings.TrimPrefix(shown, "/")}, dfd, dpath, ".", false)
+			err := r.stageAndMerge([]string{strings.TrimPrefix(shown, "/")}, dfd, dpath, ".", false)
+			var refused *refusedError
+			if errors.As(err, &refused) {
+				r.fail(shown, err.Error())
+				return nil
+			}
+			return err
 		}
 		if r.merging != nil {
 			r.merging(dpath)
