@@ -144,8 +144,9 @@ func TestRootDirMovedOntoMerge(t *testing.T) {
 
 // TestRootDirMovedOntoFile: the snapshot has a file where alice puts
 // root's directory (renamed within her directory: a directory of root's
-// cannot move to another): --overwrite always does not remove it (it did,
-// with root's files in it).
+// cannot move to another): --overwrite always, as root, renames the
+// directory aside, whole, and reports it (it removed it, with root's files
+// in it).
 func TestRootDirMovedOntoFile(t *testing.T) {
 	_, src, _, rs := aliceHome(t)
 	ssh := rootSSH(t, src)
@@ -154,10 +155,13 @@ func TestRootDirMovedOntoFile(t *testing.T) {
 		must(t, asAlice(t, "rm "+src+"/.profile && mv "+ssh+" "+src+"/.profile"))
 	}
 	must(t, rs.inPlace([]string{"src/.profile"}))
-	must(t, asAlice(t, "mv "+src+"/.profile "+ssh))
-	checkSSH(t, ssh)
-	if len(rs.res.Failed) != 1 || !strings.Contains(rs.res.Failed[0].Reason, "left alone") {
-		t.Fatalf("failed %+v, want .profile left alone", rs.res.Failed)
+	aside, _ := filepath.Glob(filepath.Join(src, ".profile.keep-replaced-*"))
+	if len(aside) != 1 || len(rs.aside) != 1 || rs.aside[0] != aside[0] || len(rs.res.Failed) != 0 {
+		t.Fatalf("set aside %v (reported %v), failed %+v", aside, rs.aside, rs.res.Failed)
+	}
+	checkSSH(t, aside[0])
+	if b, err := os.ReadFile(filepath.Join(src, ".profile")); err != nil || !strings.HasPrefix(string(b), "PATH=") {
+		t.Fatalf(".profile: %q %v", b, err)
 	}
 }
 
@@ -226,5 +230,111 @@ func TestToThroughUsersLink(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(back); string(b[:4]) != "page" {
 		t.Fatalf("the device holds %q, want the image", b[:4])
+	}
+}
+
+// homeWithRootDir is aliceHome with a directory of root's, src/NAME
+// (mode), holding a file "f", in the snapshot too.
+func homeWithRootDir(t *testing.T, name string, mode uint32) (base, src string, rs *restorer) {
+	t.Helper()
+	base, src, _, _ = aliceHome(t)
+	d := filepath.Join(src, name)
+	must(t, os.Mkdir(d, 0o700))
+	must(t, os.Chmod(d, os.FileMode(mode)))
+	must(t, os.WriteFile(filepath.Join(d, "f"), []byte("root's "+name), 0o644))
+	r := newTestRepo(t)
+	res, err := backup.Run(context.Background(), r, []string{src}, backup.Options{Hostname: "h"})
+	must(t, err)
+	return base, src, &restorer{ctx: context.Background(), g: r, snap: res.Snapshot}
+}
+
+// TestRootDirSwappedForRootDir: alice renames root's ~/.ssh onto the name
+// of another directory of root's that the snapshot has (~/logs): same
+// owner, but not the directory backed up (its inode), so left alone (the
+// snapshot's files went into root's .ssh, which took logs' mode).
+func TestRootDirSwappedForRootDir(t *testing.T) {
+	for _, policy := range []string{overwriteNever, overwriteAlways} {
+		t.Run(policy, func(t *testing.T) {
+			_, src, rs := homeWithRootDir(t, "logs", 0o755)
+			ssh := rootSSH(t, src)
+			rs.policy = policy
+			must(t, asAlice(t, "mv "+src+"/logs "+src+"/logs.mine && mv "+ssh+" "+src+"/logs"))
+			must(t, rs.inPlace([]string{"src/logs"}))
+			must(t, asAlice(t, "mv "+src+"/logs "+ssh))
+			checkSSH(t, ssh)
+			if len(rs.res.Failed) != 1 || !strings.Contains(rs.res.Failed[0].Reason, "not the directory backed up") {
+				t.Fatalf("failed %+v, want logs left alone", rs.res.Failed)
+			}
+		})
+	}
+	// The directory itself, not moved: merged.
+	_, src, rs := homeWithRootDir(t, "logs", 0o755)
+	must(t, os.Remove(filepath.Join(src, "logs", "f")))
+	rs.policy = overwriteNever
+	must(t, rs.inPlace([]string{"src/logs"}))
+	if b, err := os.ReadFile(filepath.Join(src, "logs", "f")); len(rs.res.Failed) != 0 || err != nil || string(b) != "root's logs" {
+		t.Fatalf("root's own logs: %q %v, failed %+v", b, err, rs.res.Failed)
+	}
+}
+
+// TestUserDirInPlaceOfRootDir: alice replaces root's 0700 ~/private with a
+// directory of her own: the snapshot's files (0644, protected by the
+// directory only) are not put in it for her to read.
+func TestUserDirInPlaceOfRootDir(t *testing.T) {
+	_, src, rs := homeWithRootDir(t, "private", 0o700)
+	priv := filepath.Join(src, "private")
+	must(t, os.Remove(filepath.Join(priv, "f")))
+	must(t, asAlice(t, "mv "+priv+" "+priv+".root && mkdir "+priv))
+	rs.policy = overwriteNever
+	must(t, rs.inPlace([]string{"src/private"}))
+	if _, err := os.Stat(filepath.Join(priv, "f")); !os.IsNotExist(err) {
+		t.Fatalf("root's private file restored into alice's directory: %v", err)
+	}
+	if len(rs.res.Failed) != 1 || !strings.Contains(rs.res.Failed[0].Reason, "not by the snapshot's uid 0") {
+		t.Fatalf("failed %+v, want private left alone", rs.res.Failed)
+	}
+}
+
+// TestUserDirWithRootFilesOntoFile: alice moves her own directory, which
+// holds a file of root's she cannot delete, onto the name of a file the
+// snapshot has: as root it is renamed aside whole (it was removed, root's
+// file with it).
+func TestUserDirWithRootFilesOntoFile(t *testing.T) {
+	_, src, _, rs := aliceHome(t)
+	admin := filepath.Join(src, "www", "admin")
+	must(t, os.Mkdir(admin, 0o755))
+	must(t, os.WriteFile(filepath.Join(admin, "keep"), []byte("root's"), 0o644))
+	rs.policy = overwriteAlways
+	must(t, asAlice(t, "rm "+src+"/.profile && mv "+src+"/www "+src+"/.profile"))
+	must(t, rs.inPlace([]string{"src/.profile"}))
+	aside, _ := filepath.Glob(filepath.Join(src, ".profile.keep-replaced-*"))
+	if len(aside) != 1 {
+		t.Fatalf("set aside %v, failed %+v", aside, rs.res.Failed)
+	}
+	if b, err := os.ReadFile(filepath.Join(aside[0], "admin", "keep")); err != nil || string(b) != "root's" {
+		t.Fatalf("root's file in the directory set aside: %q %v", b, err)
+	}
+}
+
+// TestSharedDirRefused: as root, a restore does not go through, nor make
+// directories in, a group-writable directory without the sticky bit
+// (anyone in the group could have moved its entries): refused, and
+// nothing left made.
+func TestSharedDirRefused(t *testing.T) {
+	base, src, _, rs := aliceHome(t)
+	_ = src
+	shared := filepath.Join(base, "shared")
+	must(t, os.Mkdir(shared, 0o775))
+	must(t, os.Chmod(shared, 0o775))
+	snap := *rs.snap
+	snap.Paths = []string{filepath.Join(shared, "src")} // as if src was backed up from there
+	rs.snap = &snap
+	rs.policy = overwriteNever
+	must(t, rs.inPlace([]string{"src/www/sub"}))
+	if len(rs.res.Failed) != 1 || !strings.Contains(rs.res.Failed[0].Reason, "others can change") {
+		t.Fatalf("failed %+v, want the shared directory refused", rs.res.Failed)
+	}
+	if ents, _ := os.ReadDir(shared); len(ents) != 0 {
+		t.Fatalf("made in the shared directory: %v", ents)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -93,11 +94,14 @@ func openDest(p string) (int, error) {
 		el := rest[0]
 		rest = rest[1:]
 		here := filepath.Join(walked, el)
-		made := false
 		next, err := unix.Openat(fd, el, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if errors.Is(err, unix.ENOENT) {
-			if err = unix.Mkdirat(fd, el, 0o755); err == nil || errors.Is(err, unix.EEXIST) {
-				made = err == nil
+			if asRoot && movable(&unix.Stat_t{Uid: cur.Uid}, &cur) {
+				// What it would make could be moved by others:
+				// refused below anyway, so not made.
+				return fail(&refusedError{path: here, reason: fmt.Sprintf("is missing in a directory (uid %d, mode %04o) others can change: a restore as root does not make directories there", cur.Uid, cur.Mode&0o7777)})
+			}
+			if err = mkdirAs(fd, el, &cur, asRoot); err == nil || errors.Is(err, unix.EEXIST) {
 				next, err = unix.Openat(fd, el, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 			}
 		}
@@ -108,15 +112,6 @@ func openDest(p string) (int, error) {
 		if err := unix.Fstat(next, &st); err != nil {
 			_ = unix.Close(next)
 			return fail(&fs.PathError{Op: "stat", Path: here, Err: err})
-		}
-		if made && asRoot && cur.Uid != 0 && st.Uid == 0 && st.Mode&unix.S_IFMT == unix.S_IFDIR && st.Nlink <= 2 {
-			// Made by this walk in a user's directory: the user's, as
-			// mkdir -p run by them would make it. (If the user swapped
-			// in another empty root-owned directory of theirs, that one
-			// is chowned: it was theirs to remove anyway.)
-			if err := unix.Fchownat(next, "", int(cur.Uid), int(cur.Gid), unix.AT_EMPTY_PATH); err == nil {
-				st.Uid, st.Gid = cur.Uid, cur.Gid
-			}
 		}
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFDIR:
@@ -201,6 +196,27 @@ func stageParent(dir int, dirPath string) (fd int, path string, err error) {
 		}
 		fd, path = up, filepath.Dir(path)
 	}
+}
+
+// mkdirAs makes the directory name (0755) in the directory open as dir,
+// whose stat is d: as root in a user's directory, as that user would (by
+// the user's file system ids, on a thread of its own that ends with it),
+// so it is the user's from its first moment and made only if the user
+// may; otherwise as this process.
+func mkdirAs(dir int, name string, d *unix.Stat_t, asRoot bool) error {
+	if !asRoot || d.Uid == 0 {
+		return unix.Mkdirat(dir, name, 0o755)
+	}
+	done := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread, with its changed ids, exits with
+		// this goroutine.
+		runtime.LockOSThread()
+		unix.Setfsgid(int(d.Gid))
+		unix.Setfsuid(int(d.Uid))
+		done <- unix.Mkdirat(dir, name, 0o755)
+	}()
+	return <-done
 }
 
 // split is p's elements, without empty ones and ".".
@@ -290,6 +306,10 @@ func removeTree(dir int, name string, writable bool) error {
 		return err // not a directory: the unlink's error
 	}
 	defer unix.Close(fd)
+	var st, in unix.Stat_t
+	if unix.Fstat(dir, &in) != nil || unix.Fstat(fd, &st) != nil || st.Dev != in.Dev {
+		return fmt.Errorf("%s: %w (a mount point: not removed)", name, unix.EBUSY)
+	}
 	if writable {
 		_ = unix.Fchmod(fd, 0o700)
 	}

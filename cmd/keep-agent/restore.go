@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -136,6 +137,9 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "restored snapshot %s: %d files, %d directories, %s written; %d items placed, %d replaced, %d kept (--overwrite %s)\n",
 			snap.ID.Short(), r.res.Files, r.res.Dirs, human(r.res.Bytes), r.written, r.replaced, r.kept, *policy)
 	}
+	for _, a := range r.aside {
+		fmt.Fprintf(e.stdout, "a directory the snapshot has a file in place of was kept, renamed: %s\n", a)
+	}
 	if n := len(r.res.Failed); n > 0 {
 		fmt.Fprintf(e.stdout, "%d items were not restored:\n", n)
 		for _, f := range r.res.Failed {
@@ -159,6 +163,7 @@ type restorer struct {
 
 	res                     restore.Result
 	written, replaced, kept int
+	aside                   []string // directories replaced by files, as root: renamed to these
 }
 
 func (r *restorer) add(res *restore.Result) {
@@ -436,17 +441,9 @@ func (r *restorer) merge(sdir int, name string, ddir int, dname, dpath, shown st
 	newer := ss.Mtim.Nano() > ds.Mtim.Nano()
 	replace := r.policy == overwriteAlways || (r.policy == overwriteIfNewer && newer)
 	isDir := func(st *unix.Stat_t) bool { return st.Mode&unix.S_IFMT == unix.S_IFDIR }
-	if isDir(&ds) && (isDir(&ss) || replace) && os.Geteuid() == 0 {
-		// An existing directory is merged into (written, chowned) or
-		// removed only if no other user could have moved it here, or it
-		// has the owner the snapshot gives it: not root's ~/.ssh that the
-		// user of this directory renamed onto the name.
-		var dst unix.Stat_t
-		if err := unix.Fstat(ddir, &dst); err != nil {
-			return err
-		}
-		if movable(&ds, &dst) && ds.Uid != ss.Uid {
-			r.fail(shown, fmt.Sprintf("%s is owned by uid %d, not the snapshot's uid %d, in a directory others can change (it may have been moved there): left alone", dpath, ds.Uid, ss.Uid))
+	if isDir(&ds) && isDir(&ss) && os.Geteuid() == 0 {
+		if reason := r.untrusted(ddir, &ds, &ss, shown); reason != "" {
+			r.fail(shown, dpath+" "+reason+": left alone")
 			return nil
 		}
 	}
@@ -466,7 +463,7 @@ func (r *restorer) merge(sdir int, name string, ddir int, dname, dpath, shown st
 			return nil
 		}
 		defer unix.Close(dfd)
-		if ss.Dev != ds.Dev {
+		if ss.Dev != ds.Dev || !sameMount(sdir, name, dfd) {
 			// dst is on another filesystem (a mount point): nothing
 			// moves there by rename, so this subtree is restored again
 			// through a staging directory on it and merged from there.
@@ -523,6 +520,18 @@ func (r *restorer) merge(sdir int, name string, ddir int, dname, dpath, shown st
 			r.fail(shown, "cannot replace the existing item: "+err.Error())
 			return nil
 		}
+	} else if isDir(&ds) && os.Geteuid() == 0 {
+		// As root a directory is not removed: what is in it may be
+		// anyone's (moved there by the user of this directory). It is
+		// renamed aside, within its directory, and reported.
+		var rnd [4]byte
+		_, _ = crand.Read(rnd[:])
+		aside := fmt.Sprintf("%s.keep-replaced-%x", dname, rnd)
+		if err := renameNoReplace(ddir, dname, ddir, aside); err != nil {
+			r.fail(shown, "cannot move the existing directory aside: "+err.Error())
+			return nil
+		}
+		r.aside = append(r.aside, filepath.Join(filepath.Dir(dpath), aside))
 	} else if isDir(&ds) {
 		if err := removeTree(ddir, dname, false); err != nil {
 			r.fail(shown, "cannot replace the existing directory: "+err.Error())
@@ -535,6 +544,48 @@ func (r *restorer) merge(sdir int, name string, ddir int, dname, dpath, shown st
 	}
 	r.replaced++
 	return nil
+}
+
+// untrusted says why, as root, the existing directory ds (in the directory
+// open as ddir) is not merged into with the staged directory ss (at shown
+// in the snapshot), or "". Merging puts the snapshot's items in it, whose
+// protection its owner and mode then are: it must have the snapshot's
+// owner (a directory the user made in place of root's 0700 one would hand
+// them root's files). And if a user other than its owner could have moved
+// it there (movable), it must be the very directory that was backed up
+// (its inode): not root's ~/.ssh renamed onto the name of root's ~/logs.
+func (r *restorer) untrusted(ddir int, ds, ss *unix.Stat_t, shown string) string {
+	if ds.Uid != ss.Uid {
+		return fmt.Sprintf("exists owned by uid %d, not by the snapshot's uid %d (its items would be theirs to read)", ds.Uid, ss.Uid)
+	}
+	var d unix.Stat_t
+	if err := unix.Fstat(ddir, &d); err != nil {
+		return err.Error()
+	}
+	if !movable(ds, &d) {
+		return ""
+	}
+	n, err := restore.FindNode(r.ctx, r.g, r.snap, strings.TrimPrefix(shown, "/"))
+	if err != nil {
+		return err.Error()
+	}
+	if n.Inode != ds.Ino {
+		return fmt.Sprintf("is in a directory others can change (uid %d, mode %04o) and is not the directory backed up (inode %d, not %d): it may have been moved there", d.Uid, d.Mode&0o7777, ds.Ino, n.Inode)
+	}
+	return ""
+}
+
+// sameMount reports whether name in the directory open as dir is on the
+// mount of the directory open as fd (a bind mount of the same filesystem
+// has the same st_dev, and renames do not cross it either). Without
+// STATX_MNT_ID (Linux before 5.8) it says yes.
+func sameMount(dir int, name string, fd int) bool {
+	var a, b unix.Statx_t
+	if unix.Statx(dir, name, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &a) != nil ||
+		unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &b) != nil || a.Mask&b.Mask&unix.STATX_MNT_ID == 0 {
+		return true
+	}
+	return a.Mnt_id == b.Mnt_id
 }
 
 // renameNoReplace moves old (in odir) to new (in ndir) unless new exists

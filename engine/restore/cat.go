@@ -12,8 +12,8 @@ import (
 	"keep/engine/tree"
 )
 
-// findNode returns the node at sub ("a/b/c") of snap.
-func findNode(ctx context.Context, g tree.Getter, snap *snapshot.Snapshot, sub string) (*tree.Node, error) {
+// FindNode returns the node at sub ("a/b/c") of snap.
+func FindNode(ctx context.Context, g tree.Getter, snap *snapshot.Snapshot, sub string) (*tree.Node, error) {
 	if sub == "" {
 		return nil, errors.New("the snapshot root is a directory: give a file's path")
 	}
@@ -49,7 +49,7 @@ func findNode(ctx context.Context, g tree.Getter, snap *snapshot.Snapshot, sub s
 // of snap to w, holes as zeros, each chunk authenticated (Get) and its
 // length checked: a damaged chunk ends it with an error, never wrong bytes.
 func Cat(ctx context.Context, g tree.Getter, snap *snapshot.Snapshot, sub string, w io.Writer) error {
-	n, err := findNode(ctx, g, snap, sub)
+	n, err := FindNode(ctx, g, snap, sub)
 	if err != nil {
 		return err
 	}

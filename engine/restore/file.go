@@ -60,6 +60,13 @@ func (r *restorer) finishFile(n *tree.Node, f *os.File, dst string, err error) e
 	// The metadata through the open descriptor: no path lookups, and
 	// the times are set after the last write.
 	r.metaFd(n, int(f.Fd()), dst)
+	if r.syncFiles {
+		if err := f.Sync(); err != nil {
+			_ = f.Close()
+			_ = r.remove(dst)
+			return err
+		}
+	}
 	if err := f.Close(); err != nil {
 		_ = r.remove(dst)
 		return err

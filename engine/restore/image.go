@@ -2,6 +2,7 @@ package restore
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -90,14 +91,19 @@ func imageDest(dst string, noFollow bool) (device bool, err error) {
 // fileReplacing writes the regular file n to a temporary file beside dst,
 // syncs it and renames it over dst: dst is never a partial file.
 func (r *restorer) fileReplacing(ctx context.Context, n *tree.Node, dst string) error {
-	tmp := filepath.Join(filepath.Dir(dst), fmt.Sprintf(".keep-restore-%s-%d", filepath.Base(dst), os.Getpid()))
+	// A name no one can guess ahead (dst's directory may be another
+	// user's), and synced through the descriptor before it is closed:
+	// nothing opens tmp by name again.
+	var rnd [6]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(dst), fmt.Sprintf(".keep-restore-%s-%x", filepath.Base(dst), rnd))
+	r.syncFiles = true
 	if err := r.file(ctx, n, tmp); err != nil {
 		return err // file removed tmp
 	}
-	err := durable.Sync(tmp)
-	if err == nil {
-		err = os.Rename(tmp, dst)
-	}
+	err := os.Rename(tmp, dst)
 	if err != nil {
 		_ = os.Remove(tmp)
 		return err

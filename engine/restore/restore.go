@@ -188,6 +188,7 @@ type restorer struct {
 	g                  tree.Getter
 	batch              BatchGetter // g, when it reads runs in one request
 	owners, devices    bool
+	syncFiles          bool // fsync each file before it is closed (WriteImage)
 	workers            int
 	slots              chan struct{}          // one token per file created and not finished
 	q                  jobQueue               // files created, content not yet all handed out
