@@ -42,11 +42,16 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 		"  --in-place    back to the original locations (default --overwrite never: existing\n"+
 		"                files are kept; if-newer replaces those older than the snapshot's)\n"+
 		"  --to DEST     write one image (or file) node into a block device, or to a file\n\n"+
-		"Items are restored into a staging directory beside their destination first and then\n"+
-		"moved into place, so a file is replaced whole or not at all. As root, a destination\n"+
-		"is not reached through a symlink another user owns, and the restore works in the\n"+
-		"directories it opened, so a user swapping one for a symlink meanwhile changes\n"+
-		"nothing it writes.\n\n"+
+		"Items are restored into a staging directory on their destination's filesystem and then\n"+
+		"moved into place, so a file is replaced whole or not at all.\n\n"+
+		"As root, into directories users can change (their homes), the restore guards against\n"+
+		"a user redirecting it while it runs: it works in directories it holds open;\n"+
+		"stages where only root can rename; follows only root's symlinks in root's\n"+
+		"directories; merges into an existing directory only if it has the snapshot's owner\n"+
+		"(and, where another user could have moved it there, is the very directory backed\n"+
+		"up); renames a directory the snapshot has a file in place of to NAME.keep-replaced-*\n"+
+		"rather than deleting it; and refuses paths through group- or world-writable\n"+
+		"directories without the sticky bit. What it leaves alone it reports.\n\n"+
 		"Policy: an agent reads its own client's snapshots; the vault refuses another\n"+
 		"client's (\"not found\") unless an operator granted this client reads of them for a\n"+
 		"while (on the vault: keep ctl grant-restore THIS-CLIENT --from OTHER). Then\n"+
