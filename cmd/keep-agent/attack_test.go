@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"keep/engine/backup"
+	"keep/engine/restore"
 	"keep/engine/snapshot"
 )
 
@@ -336,5 +337,29 @@ func TestSharedDirRefused(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(shared); len(ents) != 0 {
 		t.Fatalf("made in the shared directory: %v", ents)
+	}
+}
+
+// TestFileInRootDirOfUser: a file restored alone into a directory of
+// root's in alice's directory (~/keys/f) goes in when that directory is
+// the one backed up (same inode and owner), even though alice could have
+// moved another there; not when she did.
+func TestFileInRootDirOfUser(t *testing.T) {
+	_, src, rs := homeWithRootDir(t, "keys", 0o755)
+	keys := filepath.Join(src, "keys")
+	must(t, os.Remove(filepath.Join(keys, "f")))
+	rs.policy = overwriteNever
+	must(t, rs.inPlace([]string{"src/keys/f"}))
+	if b, err := os.ReadFile(filepath.Join(keys, "f")); len(rs.res.Failed) != 0 || err != nil || string(b) != "root's keys" {
+		t.Fatalf("keys/f: %q %v, failed %+v", b, err, rs.res.Failed)
+	}
+	must(t, os.Remove(filepath.Join(keys, "f")))
+	other := filepath.Join(src, "other") // another directory of root's
+	must(t, os.Mkdir(other, 0o755))
+	must(t, asAlice(t, "mv "+keys+" "+keys+".x && mv "+other+" "+keys))
+	rs.res = restore.Result{}
+	must(t, rs.inPlace([]string{"src/keys/f"}))
+	if ents, _ := os.ReadDir(keys); len(ents) != 0 || len(rs.res.Failed) != 1 || !strings.Contains(rs.res.Failed[0].Reason, "may have been moved there") {
+		t.Fatalf("root's other directory, moved onto keys: holds %v; failed %+v", ents, rs.res.Failed)
 	}
 }

@@ -72,9 +72,10 @@ func rootOnly(d *unix.Stat_t) bool {
 // reading it and going on from its target, as the kernel would. As root
 // (see above) only a symlink root owns in a directory only root can change
 // is followed (/home to /data/home), and an entry another user could have
-// moved there is refused; a missing directory is made owned by the owner
-// of the directory it is made in.
-func openDest(p string) (int, error) {
+// moved there is refused, unless trust (nil: none) vouches for it (it is
+// the directory a snapshot was taken of); a missing directory is made
+// owned by the owner of the directory it is made in.
+func openDest(p string, trust func(path string, st *unix.Stat_t) bool) (int, error) {
 	asRoot := os.Geteuid() == 0
 	fd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -115,7 +116,7 @@ func openDest(p string) (int, error) {
 		}
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFDIR:
-			if asRoot && movable(&st, &cur) {
+			if asRoot && movable(&st, &cur) && (trust == nil || !trust(here, &st)) {
 				_ = unix.Close(next)
 				return fail(&refusedError{path: here, reason: fmt.Sprintf("is owned by uid %d in a directory (uid %d, mode %04o) others can change: it may have been moved there, and a restore as root does not go into it", st.Uid, cur.Uid, cur.Mode&0o7777)})
 			}

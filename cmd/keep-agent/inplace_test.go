@@ -200,7 +200,7 @@ func TestOpenDest(t *testing.T) {
 			// is followed.
 			want = filepath.Join(d, "real", strings.TrimPrefix(p, filepath.Join(d, "userlink")))
 		}
-		fd, err := openDest(p)
+		fd, err := openDest(p, nil)
 		if err != nil {
 			if want == "refused" {
 				var lr *refusedError

@@ -49,7 +49,7 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 		"stages where only root can rename; follows only root's symlinks in root's\n"+
 		"directories; merges into an existing directory only if it has the snapshot's owner\n"+
 		"(and, where another user could have moved it there, is the very directory backed\n"+
-		"up); renames a directory the snapshot has a file in place of to NAME.keep-replaced-*\n"+
+		"up, as it must be to go through it at all); renames a directory the snapshot has a file in place of to NAME.keep-replaced-*\n"+
 		"rather than deleting it; and refuses paths through group- or world-writable\n"+
 		"directories without the sticky bit. What it leaves alone it reports.\n\n"+
 		"Policy: an agent reads its own client's snapshots; the vault refuses another\n"+
@@ -213,7 +213,7 @@ func (r *restorer) writeImage(sub, to string) (*restore.Result, error) {
 // a symlink, or does not exist, when this returns.
 func resolveLast(p string) (int, string, error) {
 	for links := 0; ; links++ {
-		dir, err := openDest(filepath.Dir(p))
+		dir, err := openDest(filepath.Dir(p), nil)
 		if err != nil {
 			return -1, "", err
 		}
@@ -251,7 +251,7 @@ func (r *restorer) outOfPlace(target string, subs []string) error {
 	if err != nil {
 		return err
 	}
-	fd, err := openDest(target)
+	fd, err := openDest(target, nil)
 	if err != nil {
 		return err
 	}
@@ -282,7 +282,7 @@ func (r *restorer) inPlace(subs []string) error {
 		}
 		dst := filepath.Join(cmp.Or(r.root, "/"), orig)
 		parent := filepath.Dir(dst)
-		fd, err := openDest(parent)
+		fd, err := openDest(parent, r.backedUp)
 		var refused *refusedError
 		if errors.As(err, &refused) {
 			r.fail("/"+sub, err.Error())
@@ -305,6 +305,27 @@ func (r *restorer) inPlace(subs []string) error {
 		}
 	}
 	return nil
+}
+
+// backedUp reports whether the directory at path (on this machine, below
+// r.root) is the one the snapshot holds at its original path: the same
+// inode and owner. openDest goes into such a directory even where another
+// user could have moved one there (root's ~/.ssh, a project directory in a
+// group-writable one): it is where it was backed up.
+func (r *restorer) backedUp(p string, st *unix.Stat_t) bool {
+	if root := cmp.Or(r.root, "/"); root != "/" {
+		rel, err := filepath.Rel(root, p)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			return false
+		}
+		p = "/" + rel
+	}
+	sub := browse.SnapPath(r.snap, p)
+	if browse.OrigPath(r.snap, sub) != p {
+		return false // not below a backed-up path
+	}
+	n, err := restore.FindNode(r.ctx, r.g, r.snap, sub)
+	return err == nil && n.Type == tree.Dir && n.Inode == st.Ino && n.UID == st.Uid
 }
 
 // copyXattrs makes dst's extended attributes (POSIX ACLs among them)
