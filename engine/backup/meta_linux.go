@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -49,7 +50,7 @@ func (a *archiver) nodeOf(name, path string, st *unix.Stat_t, pn *tree.Node) (tr
 	default:
 		return n, fmt.Errorf("unknown file type %o", st.Mode&unix.S_IFMT)
 	}
-	if pn != nil && pn.Type == n.Type && pn.Inode == n.Inode && pn.CTime == n.CTime {
+	if a.metaReusable(pn, &n, st) {
 		n.LinkTarget, n.Xattrs = pn.LinkTarget, pn.Xattrs
 		return n, nil
 	}
@@ -69,6 +70,23 @@ func (a *archiver) nodeOf(name, path string, st *unix.Stat_t, pn *tree.Node) (tr
 	}
 	n.Xattrs = x
 	return n, nil
+}
+
+// metaReusable reports whether n (from the lstat st) may take its xattrs
+// and link target from its parent node pn: same type, inode and ctime, the
+// ctime a second or more before the parent backup started (on a
+// filesystem with coarse timestamps a change in the same second as the
+// parent's read keeps the ctime: as racy git does), and for a symlink a
+// target of the length it has now.
+func (a *archiver) metaReusable(pn, n *tree.Node, st *unix.Stat_t) bool {
+	p := a.opts.Parent
+	if pn == nil || p == nil || pn.Type != n.Type || pn.Inode != n.Inode || pn.CTime != n.CTime {
+		return false
+	}
+	if pn.CTime >= p.Time.UnixNano()-int64(time.Second) {
+		return false
+	}
+	return n.Type != tree.Symlink || int64(len(pn.LinkTarget)) == st.Size
 }
 
 // xattrs reads path's extended attributes (not following symlinks),

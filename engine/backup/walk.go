@@ -278,7 +278,13 @@ func (a *archiver) finishDir(ctx context.Context, dl *dirList) (fingerprint.ID, 
 			} else {
 				n.Content, n.Size = j.content, j.size
 				if m := j.meta; m != nil {
+					// Changed since the walk's lstat: the times of the
+					// open the content is of, and the xattrs read again
+					// (after it, so no older than that ctime).
 					n.MTime, n.CTime, n.Inode = m.Mtim.Nano(), m.Ctim.Nano(), m.Ino
+					if x, err := xattrs(j.path); err == nil {
+						n.Xattrs = x
+					}
 				}
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -37,12 +38,17 @@ func TestMetaFromParent(t *testing.T) {
 		read = append(read, filepath.Base(p))
 		mu.Unlock()
 	}}
-	backupOnce := func(parent *Result) (*Result, map[string]tree.Node) {
+	// backupOnce backs src up with parent (nil: none) as the parent,
+	// its start moved later by shift: the entries' ctimes are then that
+	// much older than it (the racy check wants a second).
+	backupOnce := func(parent *Result, shift time.Duration) (*Result, map[string]tree.Node) {
 		t.Helper()
 		read = nil
 		o := opts
 		if parent != nil {
-			o.Parent = parent.Snapshot
+			p := *parent.Snapshot
+			p.Time = p.Time.Add(shift)
+			o.Parent = &p
 		}
 		res, err := Run(ctx, r, []string{src}, o)
 		must(t, err)
@@ -60,12 +66,17 @@ func TestMetaFromParent(t *testing.T) {
 			t.Errorf("l's target %q, want %q", got, target)
 		}
 	}
-	first, nodes := backupOnce(nil)
+	first, nodes := backupOnce(nil, 0)
 	check(nodes, "1", "t1")
 	if len(read) != 4 { // src, d, f, l
 		t.Fatalf("full backup read the metadata of %v, want all 4 entries", read)
 	}
-	second, nodes := backupOnce(first)
+	_, nodes = backupOnce(first, 0)
+	check(nodes, "1", "t1")
+	if len(read) != 4 {
+		t.Fatalf("unchanged incremental, ctimes within a second of the parent's start: read the metadata of %v, want all 4 again", read)
+	}
+	second, nodes := backupOnce(first, 2*time.Second)
 	check(nodes, "1", "t1")
 	if len(read) != 0 {
 		t.Fatalf("unchanged incremental read the metadata of %v, want none", read)
@@ -73,7 +84,7 @@ func TestMetaFromParent(t *testing.T) {
 	must(t, unix.Lsetxattr(f, "user.a", []byte("2"), 0))
 	must(t, os.Remove(l))
 	must(t, os.Symlink("t2", l))
-	_, nodes = backupOnce(second)
+	_, nodes = backupOnce(second, 2*time.Second)
 	check(nodes, "2", "t2")
 	mu.Lock()
 	defer mu.Unlock()
@@ -83,5 +94,38 @@ func TestMetaFromParent(t *testing.T) {
 	}
 	if len(read) != 3 || !got["f"] || !got["l"] || !got[filepath.Base(src)] {
 		t.Fatalf("after changing f's xattr and l's target, read %v, want f, l and their directory", read)
+	}
+}
+
+// TestMetaChangedBeforeOpen: a file whose xattr changes between the walk's
+// lstat and its open is recorded with the open's times and the xattrs read
+// again, so no later incremental keeps the old ones.
+func TestMetaChangedBeforeOpen(t *testing.T) {
+	ctx := context.Background()
+	r, _ := initRepo(t, newMaster(t), repo.Options{})
+	src := t.TempDir()
+	f := filepath.Join(src, "f")
+	must(t, os.WriteFile(f, []byte("x"), 0o644))
+	if err := unix.Lsetxattr(f, "user.a", []byte("1"), 0); err != nil {
+		t.Fatalf("user xattrs on %s (the test needs a filesystem with them): %v", f, err)
+	}
+	changed := false
+	open := func(p string) (*os.File, error) {
+		if p == f && !changed {
+			changed = true
+			must(t, unix.Lsetxattr(f, "user.a", []byte("2"), 0))
+		}
+		return os.Open(p)
+	}
+	res, err := Run(ctx, r, []string{src}, Options{Hostname: "h", openFile: open})
+	must(t, err)
+	for i := range 2 {
+		if x := loadDir(t, r, res.Snapshot.Tree)["f"].Xattrs; len(x) != 1 || string(x[0].Value) != "2" {
+			t.Fatalf("backup %d: f's xattrs %+v, the file has user.a=2", i+1, x)
+		}
+		p := *res.Snapshot
+		p.Time = p.Time.Add(2 * time.Second) // past the racy check
+		res, err = Run(ctx, r, []string{src}, Options{Hostname: "h", Parent: &p})
+		must(t, err)
 	}
 }
