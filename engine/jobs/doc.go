@@ -25,7 +25,7 @@
 //     is finalised as failed with the reason, never left running.
 //   - A succeeded job with skipped items is partial (Finish and Amend
 //     apply this rule).
-//   - Each client keeps its newest KeepPerClient finished jobs (by start);
+//   - Each client keeps its KeepPerClient finished jobs that ended last;
 //     older records are deleted as its jobs finish, and on Open. A running
 //     job is never deleted.
 //   - No package-level mutable state; time comes from Options.Now.

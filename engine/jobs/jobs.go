@@ -150,8 +150,8 @@ type Options struct {
 	// Rand makes job IDs; nil: crypto/rand.
 	Rand io.Reader
 	// KeepPerClient is how many finished jobs of each client are kept,
-	// the newest by start; older ones are deleted as jobs finish. Zero:
-	// DefaultKeepPerClient.
+	// the last to end; older ones are deleted as jobs finish (never the
+	// one finishing). Zero: DefaultKeepPerClient.
 	KeepPerClient int
 }
 
@@ -164,7 +164,7 @@ type Log struct {
 	mu    sync.Mutex
 	live  map[string]*Job      // running jobs
 	saved map[string]time.Time // when each running job was last written
-	done  map[string][]string  // finished jobs' IDs by client, sorted (oldest first)
+	done  map[string][]string  // finished jobs' IDs by client, in the order they ended
 }
 
 var idRE = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$`)
@@ -201,7 +201,12 @@ func Open(dir string, opts Options) (*Log, error) {
 				return nil, err
 			}
 		}
-		l.done[all[i].Client] = append(l.done[all[i].Client], all[i].ID) // all is sorted
+	}
+	// Finished jobs by when they ended (a long job that ended last is
+	// the newest, whenever it started).
+	slices.SortStableFunc(all, func(a, b Job) int { return a.End.Compare(b.End) })
+	for _, j := range all {
+		l.done[j.Client] = append(l.done[j.Client], j.ID)
 	}
 	for c := range l.done {
 		l.trim(c)
@@ -304,9 +309,7 @@ func (l *Log) Finish(id string, state State, reason string, fn func(j *Job)) err
 	}
 	delete(l.live, id)
 	delete(l.saved, id)
-	ids := l.done[j.Client]
-	k, _ := slices.BinarySearch(ids, id)
-	l.done[j.Client] = slices.Insert(ids, k, id)
+	l.done[j.Client] = append(l.done[j.Client], id) // the newest: it ended last
 	l.trim(j.Client)
 	return nil
 }
@@ -381,6 +384,9 @@ func (l *Log) readAll() ([]Job, error) {
 			continue
 		}
 		j, err := l.read(id)
+		if errors.Is(err, ErrNotFound) {
+			continue // trimmed since the listing
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue

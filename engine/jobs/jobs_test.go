@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -133,9 +134,11 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// TestKeepPerClient: each client keeps its newest KeepPerClient finished
-// jobs (by start, whatever the order they finish in); running jobs and
-// other clients' are not touched; reopening with a smaller limit trims.
+// TestKeepPerClient: each client keeps the KeepPerClient finished jobs
+// that ended last: a long job that ends after newer ones is kept (and can
+// be read and amended after its Finish); running jobs and other clients'
+// are not touched; reopening with a smaller limit trims; a List racing a
+// trim does not fail.
 func TestKeepPerClient(t *testing.T) {
 	dir := t.TempDir()
 	c := &clock{time.Date(2026, 12, 3, 7, 0, 0, 0, time.UTC)}
@@ -148,18 +151,28 @@ func TestKeepPerClient(t *testing.T) {
 		must(t, err)
 		return id
 	}
+	finish := func(id string) {
+		t.Helper()
+		c.t = c.t.Add(time.Minute)
+		must(t, l.Finish(id, Succeeded, "", nil))
+	}
+	long := start("a")
 	var a []string
 	for range 5 {
 		a = append(a, start("a"))
 	}
 	b1, b2 := start("b"), start("b")
 	running := start("a")
-	// Finished newest first: the oldest must go all the same.
-	for i := len(a) - 1; i >= 0; i-- {
-		must(t, l.Finish(a[i], Succeeded, "", nil))
+	for _, id := range a {
+		finish(id)
 	}
-	must(t, l.Finish(b1, Failed, "x", nil))
-	must(t, l.Finish(b2, Succeeded, "", nil))
+	finish(long)
+	if _, err := l.Get(long); err != nil {
+		t.Fatalf("the long job, just finished: %v", err)
+	}
+	must(t, l.Amend(long, func(j *Job) { j.AddItems(Item{"/x", "skipped"}) }))
+	finish(b1)
+	finish(b2)
 	ids := func() []string {
 		t.Helper()
 		all, err := l.List()
@@ -170,14 +183,48 @@ func TestKeepPerClient(t *testing.T) {
 		}
 		return out
 	}
-	want := []string{a[2], a[3], a[4], b1, b2, running}
+	want := []string{long, a[3], a[4], b1, b2, running}
 	if got := ids(); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("kept %v, want %v", got, want)
 	}
-	l, err = Open(dir, Options{Now: c.now, KeepPerClient: 2}) // "running" is finalised as failed
+	c.t = c.t.Add(time.Minute)
+	l, err = Open(dir, Options{Now: c.now, KeepPerClient: 2}) // "running" is finalised as failed, ending now
 	must(t, err)
-	want = []string{a[4], b1, b2, running}
+	want = []string{long, b1, b2, running}
 	if got := ids(); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("reopened with 2: kept %v, want %v", got, want)
 	}
+
+	// List while other goroutines' Finish trims.
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id, err := l.Start(Job{Client: "c", Kind: Full})
+				if err == nil {
+					err = l.Finish(id, Succeeded, "", nil)
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for range 200 {
+		if _, err := l.List(); err != nil {
+			t.Errorf("List during trims: %v", err)
+			break
+		}
+	}
+	close(stop)
+	wg.Wait()
 }
