@@ -166,6 +166,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, out 
 	return c.send(ctx, method, path, q, nil, out)
 }
 
+// maxResponse bounds the JSON responses a client reads.
+const maxResponse = 64 << 20
+
 // send is do with a JSON request body (in; nil for none).
 func (c *Client) send(ctx context.Context, method, path string, q url.Values, in, out any) error {
 	resp, err := c.request(ctx, method, path, q, in)
@@ -173,9 +176,12 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, in
 		return err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
 	if err != nil {
 		return fmt.Errorf("%s %s: read response: %w", method, path, err)
+	}
+	if len(body) > maxResponse {
+		return fmt.Errorf("%s %s: the response is over %d MiB, more than this client reads: ask for less (a subdirectory, a narrower pattern, a limit)", method, path, maxResponse>>20)
 	}
 	if out == nil {
 		return nil

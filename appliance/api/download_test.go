@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
+	"keep/engine/browse"
 	"keep/engine/jobs"
 )
 
@@ -64,5 +67,59 @@ func TestDownloadFails(t *testing.T) {
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || int64(got.Len()) > int64(tc.failAt)):
 			t.Errorf("size %d failing at %d: %d bytes, %v; want an error with %q", tc.size, tc.failAt, got.Len(), err, tc.want)
 		}
+	}
+}
+
+// countingBackend is downloadBackend counting downloads, with a listing
+// of n entries and Find.
+type countingBackend struct {
+	downloadBackend
+	writes  int
+	entries int
+}
+
+type countingDownload struct{ b *countingBackend }
+
+func (d countingDownload) Name() string       { return "f" }
+func (d countingDownload) Size() uint64       { return 5 }
+func (d countingDownload) SnapshotID() string { return "ab12" }
+func (d countingDownload) WriteTo(_ context.Context, w io.Writer, _ string) (jobs.Job, error) {
+	d.b.writes++
+	_, err := w.Write([]byte("hello"))
+	return jobs.Job{}, err
+}
+
+func (b *countingBackend) OpenDownload(context.Context, ListQuery) (Download, error) {
+	return countingDownload{b}, nil
+}
+
+func (b *countingBackend) List(context.Context, ListQuery) (Listing, error) {
+	l := Listing{Path: "big"}
+	for i := range b.entries {
+		l.Entries = append(l.Entries, browse.JSONEntry{Snapshot: strings.Repeat("ab", 32), Path: "/srv/maildir/cur/" + strconv.Itoa(i) + strings.Repeat("x", 4000), Name: "x", Type: "file"})
+	}
+	return l, nil
+}
+
+func (b *countingBackend) Find(context.Context, FindQuery) (FindResponse, error) {
+	return FindResponse{}, nil
+}
+
+// TestDownloadHeadAndLimits: a HEAD of a file's content answers its
+// headers without reading it (it ran the whole download, recorded as a
+// job); find's limit is bounded; a listing larger than a client reads is
+// said to be so, not a JSON error.
+func TestDownloadHeadAndLimits(t *testing.T) {
+	b := &countingBackend{entries: 18000}
+	c, tc := serve(t, b)
+	resp, err := http.Head(tc.base + "/v1/engine/snapshots/latest/content?path=/f")
+	if err != nil || resp.StatusCode != 200 || resp.ContentLength != 5 || b.writes != 0 {
+		t.Fatalf("HEAD: %v %v, %d downloads run", resp, err, b.writes)
+	}
+	if _, err := c.Find(context.Background(), FindQuery{Pattern: "*", Limit: MaxFindLimit + 1}); !IsCode(err, CodeBadRequest) {
+		t.Fatalf("find over the limit: %v", err)
+	}
+	if _, err := c.List(context.Background(), ListQuery{Snapshot: "latest"}); err == nil || !strings.Contains(err.Error(), "over 64 MiB") {
+		t.Fatalf("a huge listing: %v", err)
 	}
 }

@@ -95,6 +95,10 @@ type FindQuery struct {
 	Limit   int
 }
 
+// MaxFindLimit bounds a find's matches (its JSON stays well inside what
+// a client reads).
+const MaxFindLimit = 100000
+
 // FindResponse is what Find found: matches newest snapshot first.
 type FindResponse struct {
 	Found     []browse.JSONEntry `json:"found"`
@@ -249,7 +253,7 @@ func engineHandlers(mux *http.ServeMux, b Backend) {
 			writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "%v", err)
 		case errors.Is(err, jobs.ErrNotFound), errors.Is(err, fs.ErrNotExist):
 			writeError(w, http.StatusNotFound, CodeNotFound, "%v", err)
-		case errors.Is(err, errBadEngineRequest), errors.Is(err, local.ErrBadSpec), errors.Is(err, browse.ErrNotDir), errors.Is(err, local.ErrNoContent):
+		case errors.Is(err, errBadEngineRequest), errors.Is(err, local.ErrBadSpec), errors.Is(err, local.ErrAmbiguous), errors.Is(err, browse.ErrNotDir), errors.Is(err, local.ErrNoContent):
 			writeError(w, http.StatusBadRequest, CodeBadRequest, "%v", err)
 		default:
 			writeError(w, http.StatusInternalServerError, CodeInternal, "%v", err)
@@ -332,6 +336,11 @@ func engineHandlers(mux *http.ServeMux, b Backend) {
 		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 			who = "api " + r.TLS.PeerCertificates[0].Subject.CommonName
 		}
+		if r.Method == http.MethodHead {
+			// The headers say what a GET would bring; nothing is read.
+			w.WriteHeader(http.StatusOK)
+			return
+		}
 		lw := &lazyHeader{w: w}
 		if _, err := d.WriteTo(r.Context(), lw, who); err != nil {
 			if !lw.sent {
@@ -356,6 +365,10 @@ func engineHandlers(mux *http.ServeMux, b Backend) {
 		n, err := intParam(r, "limit", 0)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, CodeBadRequest, "%v", err)
+			return
+		}
+		if n < 0 || n > MaxFindLimit {
+			writeError(w, http.StatusBadRequest, CodeBadRequest, "limit=%d: give 1 to %d (0: the default)", n, MaxFindLimit)
 			return
 		}
 		q := FindQuery{Pattern: r.URL.Query().Get("name"), Client: r.URL.Query().Get("client"), Path: r.URL.Query().Get("path"), Limit: n}

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -118,7 +120,11 @@ func ctlMain(args []string) int {
 			*timeout = 24 * time.Hour
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	// Interrupted, a command ends its work on the way out (cat -o
+	// removes its partial file).
+	sctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(sctx, *timeout)
 	defer cancel()
 	out := &ctlOut{w: os.Stdout, json: *asJSON}
 	if err := runCtl(ctx, c, out, fs.Arg(0), fs.Args()[1:]); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -122,15 +123,19 @@ func entryName(p, typ, link string) string {
 }
 
 // interspersed parses fs's flags wherever they are among args and
-// returns the positional arguments in order.
+// returns the positional arguments in order; all after "--" are
+// positional.
 func interspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
+	var pos, after []string
+	if i := slices.Index(args, "--"); i >= 0 {
+		args, after = args[:i], args[i+1:]
+	}
 	for {
 		if err := fs.Parse(args); err != nil {
 			return nil, err
 		}
 		if fs.NArg() == 0 {
-			return pos, nil
+			return append(pos, after...), nil
 		}
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]

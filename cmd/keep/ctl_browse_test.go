@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -142,5 +143,17 @@ func TestCtlBrowse(t *testing.T) {
 	}
 	if js, err := c.Jobs(bg, api.JobQuery{Client: "web1", State: "failed"}); err != nil || len(js) != 1 || js[0].Kind != "restore" {
 		t.Fatalf("the failed download's job: %+v %v", js, err)
+	}
+}
+
+// TestInterspersed: flags anywhere among positional arguments, and none
+// after "--".
+func TestInterspersed(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	o := fs.String("o", "", "")
+	c := fs.String("client", "", "")
+	pos, err := interspersed(fs, []string{"latest", "--client", "web1", "/a", "-o", "f", "--", "-o", "b"})
+	if err != nil || strings.Join(pos, " ") != "latest /a -o b" || *o != "f" || *c != "web1" {
+		t.Fatalf("positional %q, -o %q, --client %q, %v", pos, *o, *c, err)
 	}
 }

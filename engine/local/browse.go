@@ -22,6 +22,9 @@ import (
 // ErrBadSpec: a snapshot spec that is neither "latest" nor hex.
 var ErrBadSpec = errors.New("give \"latest\" or a prefix of a snapshot ID (hex)")
 
+// ErrAmbiguous: a snapshot ID prefix more than one snapshot has.
+var ErrAmbiguous = errors.New("give more digits")
+
 // ErrNoContent: a download of something without content (a directory).
 var ErrNoContent = errors.New("only files, images and streams are downloaded")
 
@@ -51,7 +54,7 @@ func (e *Engine) ResolveSnapshot(ctx context.Context, spec, client string) (*sna
 	for _, s := range snaps {
 		if strings.HasPrefix(s.ID.String(), spec) {
 			if found != nil {
-				return nil, fmt.Errorf("engine: snapshot prefix %q is ambiguous (%s and %s at least): give more digits", spec, found.ID.Short(), s.ID.Short())
+				return nil, fmt.Errorf("engine: snapshot prefix %q is ambiguous (%s and %s at least): %w", spec, found.ID.Short(), s.ID.Short(), ErrAmbiguous)
 			}
 			found = s
 		}

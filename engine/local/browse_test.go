@@ -85,6 +85,31 @@ func TestBrowseAndDownload(t *testing.T) {
 		t.Fatalf("job %+v", j)
 	}
 
+	// Back up until two snapshots share a first hex digit (at most 17).
+	seen := map[byte]bool{}
+	var dup byte
+	snaps, _, err := e.Snapshots(ctx, browse.Filter{})
+	must(t, err)
+	for i := 0; dup == 0; i++ {
+		var id string
+		if i < len(snaps) {
+			id = snaps[i].ID.String()
+		} else {
+			must(t, os.WriteFile(filepath.Join(src, "conf", "n"), []byte{byte(i)}, 0o644))
+			res, err := backup.Run(ctx, e.Repo, []string{src}, backup.Options{Hostname: "web3", Client: "web3"})
+			must(t, err)
+			id = res.Snapshot.ID.String()
+		}
+		if seen[id[0]] {
+			dup = id[0]
+		}
+		seen[id[0]] = true
+	}
+	if _, err := e.List(ctx, string(dup), "", "/"); !errors.Is(err, ErrAmbiguous) {
+		t.Errorf("an ambiguous prefix: %v", err)
+	}
+	must(t, os.Remove(filepath.Join(src, "conf", "n")))
+
 	// Damage the largest pack a quarter in (data; trees are written
 	// last), in a reopened engine (nothing cached).
 	must(t, e.Close(ctx))
