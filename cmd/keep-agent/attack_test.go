@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -361,5 +362,110 @@ func TestFileInRootDirOfUser(t *testing.T) {
 	must(t, rs.inPlace([]string{"src/keys/f"}))
 	if ents, _ := os.ReadDir(keys); len(ents) != 0 || len(rs.res.Failed) != 1 || !strings.Contains(rs.res.Failed[0].Reason, "may have been moved there") {
 		t.Fatalf("root's other directory, moved onto keys: holds %v; failed %+v", ents, rs.res.Failed)
+	}
+}
+
+// TestHomeOnOwnFilesystem: alice's home is a filesystem of its own (a
+// tmpfs of hers here; a subvolume, a dataset): no directory on it only
+// root can change, so the staging directory is made in the destination,
+// root's and checked new; the restore goes in (it was refused), and alice
+// moving the staging directory onto the merged name gets it left alone.
+func TestHomeOnOwnFilesystem(t *testing.T) {
+	_, src, _, _ := aliceHome(t)
+	must(t, os.RemoveAll(src))
+	must(t, os.Mkdir(src, 0o755))
+	if err := unix.Mount("tmpfs", src, "tmpfs", 0, "size=16m,mode=0755,uid=1000,gid=1000"); err != nil {
+		t.Fatalf("mount a tmpfs on %s (the test needs root): %v", src, err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(src, unix.MNT_DETACH) })
+	must(t, asAlice(t, "mkdir -p "+src+"/www && echo page > "+src+"/www/index.html"))
+	r := newTestRepo(t)
+	res, err := backup.Run(context.Background(), r, []string{src}, backup.Options{Hostname: "h"})
+	must(t, err)
+	must(t, os.Remove(filepath.Join(src, "www", "index.html")))
+	rs := &restorer{ctx: context.Background(), g: r, snap: res.Snapshot, policy: overwriteNever}
+	must(t, rs.inPlace([]string{"src/www/index.html"}))
+	if b, err := os.ReadFile(filepath.Join(src, "www", "index.html")); err != nil || string(b) != "page\n" || len(rs.res.Failed) != 0 {
+		t.Fatalf("index.html: %q %v, failed %+v", b, err, rs.res.Failed)
+	}
+	// alice renames the staging directory (in src, her filesystem's
+	// root) onto the name being merged: left alone, reported.
+	rs = &restorer{ctx: context.Background(), g: r, snap: res.Snapshot, policy: overwriteAlways}
+	rs.staged = func(s string) {
+		if filepath.Dir(s) != src {
+			t.Errorf("staging directory %s, want one in %s", s, src)
+		}
+		must(t, asAlice(t, "mv "+src+"/www "+src+"/www.mine && mv "+s+" "+src+"/www"))
+	}
+	must(t, rs.inPlace([]string{"src/www"}))
+	if len(rs.res.Failed) != 1 || !strings.Contains(rs.res.Failed[0].Reason, "left alone") {
+		t.Fatalf("failed %+v, want the moved staging directory left alone", rs.res.Failed)
+	}
+	if b, err := os.ReadFile(filepath.Join(src, "www.mine", "index.html")); err != nil || string(b) != "page\n" {
+		t.Fatalf("alice's www: %q %v", b, err)
+	}
+}
+
+// TestInodeReusedNotTrusted: root's ~/keys, backed up, is removed and
+// root makes ~/.ssh, which gets the freed inode number; alice renames
+// .ssh onto keys: it was born after the backup, so it is not the
+// directory backed up and is left alone (its inode alone passed).
+func TestInodeReusedNotTrusted(t *testing.T) {
+	_, src, rs := homeWithRootDir(t, "keys", 0o700)
+	keys := filepath.Join(src, "keys")
+	must(t, os.RemoveAll(keys))
+	// Root makes directories until one has keys' old inode number (ext4
+	// hands freed ones out again at once), and makes it its .ssh.
+	old, ssh := rsNodeInode(t, rs, "src/keys"), filepath.Join(src, ".ssh")
+	for i := range 64 {
+		d := filepath.Join(src, ".root"+strconv.Itoa(i))
+		must(t, os.Mkdir(d, 0o755))
+		if inodeOf(t, d) == old {
+			must(t, os.Rename(d, ssh))
+			break
+		}
+	}
+	if _, err := os.Stat(ssh); err != nil {
+		t.Fatalf("no directory got keys' inode %d back: the test needs a filesystem that reuses inode numbers (ext4)", old)
+	}
+	must(t, os.WriteFile(filepath.Join(ssh, "authorized_keys"), []byte("admin key\n"), 0o644))
+	must(t, asAlice(t, "mv "+ssh+" "+keys))
+	rs.policy = overwriteAlways
+	must(t, rs.inPlace([]string{"src/keys"}))
+	must(t, asAlice(t, "mv "+keys+" "+ssh))
+	checkSSH(t, ssh)
+	if len(rs.res.Failed) != 1 || !strings.Contains(rs.res.Failed[0].Reason, "not the directory backed up") {
+		t.Fatalf("failed %+v, want keys left alone", rs.res.Failed)
+	}
+}
+
+func inodeOf(t *testing.T, p string) uint64 {
+	var st unix.Stat_t
+	must(t, unix.Lstat(p, &st))
+	return st.Ino
+}
+
+func rsNodeInode(t *testing.T, rs *restorer, sub string) uint64 {
+	n, err := restore.FindNode(rs.ctx, rs.g, rs.snap, sub)
+	must(t, err)
+	return n.Inode
+}
+
+// TestHomeBehindRootSymlink: /home is root's symlink to var/home (as on
+// ostree systems); a file restored into root's ~/keys in alice's home is
+// trusted by the path the snapshot knows (/home/src/keys), not the
+// resolved /var/home/src/keys.
+func TestHomeBehindRootSymlink(t *testing.T) {
+	base, src, rs := homeWithRootDir(t, "keys", 0o755)
+	must(t, os.MkdirAll(filepath.Join(base, "var", "home"), 0o755))
+	must(t, os.Rename(src, filepath.Join(base, "var", "home", "src")))
+	must(t, os.Symlink("var/home", filepath.Join(base, "home")))
+	must(t, os.Remove(filepath.Join(base, "var", "home", "src", "keys", "f")))
+	snap := *rs.snap
+	snap.Paths = []string{"/home/src"}
+	rs.snap, rs.root, rs.policy = &snap, base, overwriteNever
+	must(t, rs.inPlace([]string{"src/keys/f"}))
+	if b, err := os.ReadFile(filepath.Join(base, "var", "home", "src", "keys", "f")); err != nil || string(b) != "root's keys" || len(rs.res.Failed) != 0 {
+		t.Fatalf("keys/f: %q %v, failed %+v", b, err, rs.res.Failed)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -59,6 +60,14 @@ func movable(e, d *unix.Stat_t) bool {
 		(d.Mode&0o022 != 0 && d.Mode&unix.S_ISVTX == 0)
 }
 
+// onFUSE reports whether fd is on a FUSE filesystem.
+func onFUSE(fd int) bool {
+	var fs unix.Statfs_t
+	return unix.Fstatfs(fd, &fs) == nil && fs.Type == unix.FUSE_SUPER_MAGIC
+}
+
+const fuseReason = "is on a FUSE filesystem, whose owners and modes the program serving it makes up: a restore as root does not go there"
+
 // rootOnly reports whether in d no one but root can rename root's
 // entries: root owns it and it is not writable by group or others, or is
 // sticky.
@@ -72,10 +81,12 @@ func rootOnly(d *unix.Stat_t) bool {
 // reading it and going on from its target, as the kernel would. As root
 // (see above) only a symlink root owns in a directory only root can change
 // is followed (/home to /data/home), and an entry another user could have
-// moved there is refused, unless trust (nil: none) vouches for it (it is
-// the directory a snapshot was taken of); a missing directory is made
+// moved there is refused, unless trust (nil: none) vouches for it by the
+// path as given (not resolved), its descriptor and stat (it is the
+// directory a snapshot was taken of); so is a FUSE filesystem, whose
+// owners and modes are its user's to make up; a missing directory is made
 // owned by the owner of the directory it is made in.
-func openDest(p string, trust func(path string, st *unix.Stat_t) bool) (int, error) {
+func openDest(p string, trust func(path string, fd int, st *unix.Stat_t) bool) (int, error) {
 	asRoot := os.Geteuid() == 0
 	fd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -90,10 +101,17 @@ func openDest(p string, trust func(path string, st *unix.Stat_t) bool) (int, err
 		return fail(err)
 	}
 	rest := split(p)
-	walked := "/" // for messages: the path as resolved so far
+	given := len(rest) // the last given elements of rest are p's own
+	walked := "/"      // for messages: the path as resolved so far
+	asked := "/"       // p's elements taken so far: the path as given
 	for links := 0; len(rest) > 0; {
 		el := rest[0]
+		own := len(rest) == given // one of p's elements, not a link's
 		rest = rest[1:]
+		if own {
+			given--
+			asked = filepath.Join(asked, el)
+		}
 		here := filepath.Join(walked, el)
 		next, err := unix.Openat(fd, el, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if errors.Is(err, unix.ENOENT) {
@@ -116,7 +134,11 @@ func openDest(p string, trust func(path string, st *unix.Stat_t) bool) (int, err
 		}
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFDIR:
-			if asRoot && movable(&st, &cur) && (trust == nil || !trust(here, &st)) {
+			if asRoot && onFUSE(next) {
+				_ = unix.Close(next)
+				return fail(&refusedError{path: here, reason: fuseReason})
+			}
+			if asRoot && movable(&st, &cur) && (trust == nil || !own || !trust(asked, next, &st)) {
 				_ = unix.Close(next)
 				return fail(&refusedError{path: here, reason: fmt.Sprintf("is owned by uid %d in a directory (uid %d, mode %04o) others can change: it may have been moved there, and a restore as root does not go into it", st.Uid, cur.Uid, cur.Mode&0o7777)})
 			}
@@ -167,6 +189,10 @@ func stageParent(dir int, dirPath string) (fd int, path string, err error) {
 	if err != nil || os.Geteuid() != 0 {
 		return fd, dirPath, err
 	}
+	if onFUSE(fd) {
+		_ = unix.Close(fd)
+		return -1, "", &refusedError{path: dirPath, reason: fuseReason}
+	}
 	path = dirPath
 	for {
 		var st unix.Stat_t
@@ -190,11 +216,28 @@ func stageParent(dir int, dirPath string) (fd int, path string, err error) {
 			unix.Statx(up, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &ux) == nil && sx.Mask&ux.Mask&unix.STATX_MNT_ID != 0 {
 			same = sx.Mnt_id == ux.Mnt_id // a bind mount of the same filesystem: renames do not cross it
 		}
-		_ = unix.Close(fd)
 		if !same {
+			// No such directory on this mount (a home that is its own
+			// filesystem, a bind mount): stage in the destination
+			// itself. Its user can rename the staging directory within
+			// it (not into another: that needs write permission on the
+			// directory moved), and nothing else: it is root's, 0700,
+			// checked new by makeStage, worked in through descriptors;
+			// a merge does not take it for a destination (untrusted).
+			// Not where group or others could do it too.
+			_ = unix.Close(fd)
 			_ = unix.Close(up)
-			return -1, "", &refusedError{path: dirPath, reason: "is on a filesystem with no directory above it that only root can change, to stage the restore in where users cannot move it"}
+			var d unix.Stat_t
+			if err := unix.Fstat(dir, &d); err != nil {
+				return -1, "", err
+			}
+			if d.Mode&0o022 != 0 && d.Mode&unix.S_ISVTX == 0 {
+				return -1, "", &refusedError{path: dirPath, reason: "is on a filesystem with no directory above it that only root can change, and group or others can change it: no place to stage the restore where users cannot move it"}
+			}
+			fd, err = unix.Openat(dir, ".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			return fd, dirPath, err
 		}
+		_ = unix.Close(fd)
 		fd, path = up, filepath.Dir(path)
 	}
 }
@@ -259,6 +302,7 @@ func makeStage(dir int, dirPath string) (fd int, name string, err error) {
 		return -1, "", err
 	}
 	name = stagingPrefix + hex.EncodeToString(rnd[:])
+	before := time.Now().Add(-time.Second) // a filesystem's clock may be coarse
 	if err := unix.Mkdirat(dir, name, 0o700); err != nil {
 		return -1, "", fmt.Errorf("staging directory in %s: %w", dirPath, err)
 	}
@@ -266,8 +310,14 @@ func makeStage(dir int, dirPath string) (fd int, name string, err error) {
 	if err != nil {
 		return -1, "", fmt.Errorf("staging directory in %s: %w", dirPath, err)
 	}
+	// Exchanged between the mkdir and the open for another directory
+	// of this process's owner (a user can rename root's directories in
+	// their own)? Then it is not empty, or was born before the mkdir.
 	var st, proc unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil || st.Uid != uint32(os.Geteuid()) {
+	var sx unix.Statx_t
+	born := unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_BTIME, &sx)
+	if err := unix.Fstat(fd, &st); err != nil || st.Uid != uint32(os.Geteuid()) || len(listFd(fd)) != 0 ||
+		(born == nil && sx.Mask&unix.STATX_BTIME != 0 && time.Unix(sx.Btime.Sec, int64(sx.Btime.Nsec)).Before(before)) {
 		_ = unix.Close(fd)
 		return -1, "", fmt.Errorf("staging directory %s was replaced while it was made (by another user?): restore refused", filepath.Join(dirPath, name))
 	}

@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -307,12 +308,12 @@ func (r *restorer) inPlace(subs []string) error {
 	return nil
 }
 
-// backedUp reports whether the directory at path (on this machine, below
-// r.root) is the one the snapshot holds at its original path: the same
-// inode and owner. openDest goes into such a directory even where another
-// user could have moved one there (root's ~/.ssh, a project directory in a
-// group-writable one): it is where it was backed up.
-func (r *restorer) backedUp(p string, st *unix.Stat_t) bool {
+// backedUp reports whether the directory at path (as given, on this
+// machine, below r.root), open as fd, is the one the snapshot holds at its
+// original path (sameDir). openDest goes into such a directory even where
+// another user could have moved one there (root's ~/.ssh, a project
+// directory in a group-writable one): it is where it was backed up.
+func (r *restorer) backedUp(p string, fd int, st *unix.Stat_t) bool {
 	if root := cmp.Or(r.root, "/"); root != "/" {
 		rel, err := filepath.Rel(root, p)
 		if err != nil || strings.HasPrefix(rel, "..") {
@@ -324,8 +325,28 @@ func (r *restorer) backedUp(p string, st *unix.Stat_t) bool {
 	if browse.OrigPath(r.snap, sub) != p {
 		return false // not below a backed-up path
 	}
+	return r.sameDir(sub, fd, "", st)
+}
+
+// sameDir reports whether the directory name in the one open as dir
+// (name "": dir itself), of stat st, is the snapshot's directory at sub:
+// the same inode and owner, and born before the backup began (where the
+// filesystem says when a file was born: an inode number is reused at
+// once, so a directory made since can have the old one's).
+func (r *restorer) sameDir(sub string, dir int, name string, st *unix.Stat_t) bool {
 	n, err := restore.FindNode(r.ctx, r.g, r.snap, sub)
-	return err == nil && n.Type == tree.Dir && n.Inode == st.Ino && n.UID == st.Uid
+	if err != nil || n.Type != tree.Dir || n.Inode != st.Ino || n.UID != st.Uid {
+		return false
+	}
+	var sx unix.Statx_t
+	flags := unix.AT_SYMLINK_NOFOLLOW
+	if name == "" {
+		flags |= unix.AT_EMPTY_PATH
+	}
+	if unix.Statx(dir, name, flags, unix.STATX_BTIME|unix.STATX_INO, &sx) != nil || sx.Ino != st.Ino {
+		return false
+	}
+	return sx.Mask&unix.STATX_BTIME == 0 || time.Unix(sx.Btime.Sec, int64(sx.Btime.Nsec)).Before(r.snap.Time)
 }
 
 // copyXattrs makes dst's extended attributes (POSIX ACLs among them)
@@ -468,7 +489,7 @@ func (r *restorer) merge(sdir int, name string, ddir int, dname, dpath, shown st
 	replace := r.policy == overwriteAlways || (r.policy == overwriteIfNewer && newer)
 	isDir := func(st *unix.Stat_t) bool { return st.Mode&unix.S_IFMT == unix.S_IFDIR }
 	if isDir(&ds) && isDir(&ss) && os.Geteuid() == 0 {
-		if reason := r.untrusted(ddir, &ds, &ss, shown); reason != "" {
+		if reason := r.untrusted(ddir, dname, &ds, &ss, shown); reason != "" {
 			r.fail(shown, dpath+" "+reason+": left alone")
 			return nil
 		}
@@ -580,7 +601,7 @@ func (r *restorer) merge(sdir int, name string, ddir int, dname, dpath, shown st
 // them root's files). And if a user other than its owner could have moved
 // it there (movable), it must be the very directory that was backed up
 // (its inode): not root's ~/.ssh renamed onto the name of root's ~/logs.
-func (r *restorer) untrusted(ddir int, ds, ss *unix.Stat_t, shown string) string {
+func (r *restorer) untrusted(ddir int, dname string, ds, ss *unix.Stat_t, shown string) string {
 	if ds.Uid != ss.Uid {
 		return fmt.Sprintf("exists owned by uid %d, not by the snapshot's uid %d (its items would be theirs to read)", ds.Uid, ss.Uid)
 	}
@@ -591,12 +612,8 @@ func (r *restorer) untrusted(ddir int, ds, ss *unix.Stat_t, shown string) string
 	if !movable(ds, &d) {
 		return ""
 	}
-	n, err := restore.FindNode(r.ctx, r.g, r.snap, strings.TrimPrefix(shown, "/"))
-	if err != nil {
-		return err.Error()
-	}
-	if n.Inode != ds.Ino {
-		return fmt.Sprintf("is in a directory others can change (uid %d, mode %04o) and is not the directory backed up (inode %d, not %d): it may have been moved there", d.Uid, d.Mode&0o7777, ds.Ino, n.Inode)
+	if !r.sameDir(strings.TrimPrefix(shown, "/"), ddir, dname, ds) {
+		return fmt.Sprintf("is in a directory others can change (uid %d, mode %04o) and is not the directory backed up (inode, owner, birth): it may have been moved there", d.Uid, d.Mode&0o7777)
 	}
 	return ""
 }

@@ -111,13 +111,19 @@ func ctlMain(args []string) int {
 		}
 		return 1
 	}
-	if fs.Arg(0) == "verify" || fs.Arg(0) == "cat" {
-		explicit := false
-		fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "timeout" })
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "timeout" })
+	switch fs.Arg(0) {
+	case "verify", "cat":
 		if !explicit {
 			// A verify reads the whole store, a download a whole
 			// file: no 10 s default.
 			*timeout = 24 * time.Hour
+		}
+	case "ls", "find":
+		if !explicit {
+			// Trees of many snapshots, a huge directory.
+			*timeout = 10 * time.Minute
 		}
 	}
 	// Interrupted, a command ends its work on the way out (cat -o
