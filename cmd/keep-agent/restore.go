@@ -46,15 +46,15 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 		"Items are restored into a staging directory on their destination's filesystem and then\n"+
 		"moved into place, so a file is replaced whole or not at all.\n\n"+
 		"As root, into directories users can change (their homes), the restore guards against\n"+
-		"a user redirecting it while it runs: it works in directories it holds open;\n"+
-		"stages where only root can rename (on a user's own filesystem: in the destination,\n"+
-		"root's, checked new); follows only root's symlinks in root's\n"+
-		"directories; merges into an existing directory only if it has the snapshot's owner\n"+
-		"(and, where another user could have moved it there, is the very directory backed\n"+
-		"up, as it must be to go through it at all); renames a directory the snapshot has a file in place of to NAME.keep-replaced-*\n"+
-		"rather than deleting it; and refuses paths through group- or world-writable\n"+
-		"directories without the sticky bit, and FUSE filesystems. What it leaves alone it\n"+
-		"reports.\n\n"+
+		"a user redirecting it while it runs: it works in directories it holds open; stages\n"+
+		"where only root can rename (on a user's own filesystem: in the destination, root's,\n"+
+		"checked new); follows only root's symlinks in root's directories; merges into an\n"+
+		"existing directory only if it has the snapshot's owner (and, where another user could\n"+
+		"have moved it there, is the very directory backed up, as it must be to go through it\n"+
+		"at all); renames a directory the snapshot has a file in place of to\n"+
+		"NAME.keep-replaced-* rather than deleting it; and refuses paths through group- or\n"+
+		"world-writable directories without the sticky bit, and FUSE filesystems. What it\n"+
+		"leaves alone it reports.\n\n"+
 		"Policy: an agent reads its own client's snapshots; the vault refuses another\n"+
 		"client's (\"not found\") unless an operator granted this client reads of them for a\n"+
 		"while (on the vault: keep ctl grant-restore THIS-CLIENT --from OTHER). Then\n"+
