@@ -469,3 +469,57 @@ func TestHomeBehindRootSymlink(t *testing.T) {
 		t.Fatalf("keys/f: %q %v, failed %+v", b, err, rs.res.Failed)
 	}
 }
+
+// ownHome mounts a tmpfs of alice's on a new src (a home that is its own
+// filesystem) holding www/index.html and a directory of root's, keys/f,
+// backs it up and returns src and a restorer for the snapshot.
+func ownHome(t *testing.T) (src string, rs *restorer) {
+	t.Helper()
+	_, src, _, _ = aliceHome(t)
+	must(t, os.RemoveAll(src))
+	must(t, os.Mkdir(src, 0o755))
+	if err := unix.Mount("tmpfs", src, "tmpfs", 0, "size=16m,mode=0755,uid=1000,gid=1000"); err != nil {
+		t.Fatalf("mount a tmpfs on %s (the test needs root): %v", src, err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(src, unix.MNT_DETACH) })
+	must(t, asAlice(t, "mkdir -p "+src+"/www && echo page > "+src+"/www/index.html"))
+	must(t, os.Mkdir(filepath.Join(src, "keys"), 0o700))
+	must(t, os.WriteFile(filepath.Join(src, "keys", "f"), []byte("root's keys"), 0o644))
+	r := newTestRepo(t)
+	res, err := backup.Run(context.Background(), r, []string{src}, backup.Options{Hostname: "h"})
+	must(t, err)
+	return src, &restorer{ctx: context.Background(), g: r, snap: res.Snapshot}
+}
+
+// TestOwnHomeWhole: an in-place restore of a whole home that is its own
+// filesystem stages once, on it (it staged on the filesystem above and
+// restored everything a second time).
+func TestOwnHomeWhole(t *testing.T) {
+	src, rs := ownHome(t)
+	must(t, os.Remove(filepath.Join(src, "www", "index.html")))
+	var stages []string
+	rs.staged = func(s string) { stages = append(stages, s) }
+	rs.policy = overwriteNever
+	must(t, rs.inPlace([]string{"src"}))
+	if len(stages) != 1 || filepath.Dir(stages[0]) != src || len(rs.res.Failed) != 0 {
+		t.Fatalf("staged in %v (want once, in %s), failed %+v", stages, src, rs.res.Failed)
+	}
+	if b, err := os.ReadFile(filepath.Join(src, "www", "index.html")); err != nil || string(b) != "page\n" {
+		t.Fatalf("index.html: %q %v", b, err)
+	}
+}
+
+// TestStageNotTakenForDestination: root's ~/keys, lost, is restored in
+// place on a home of its own; alice renames the staging directory (root's,
+// made in her home) onto keys: the merge does not take it for keys.
+func TestStageNotTakenForDestination(t *testing.T) {
+	src, rs := ownHome(t)
+	keys := filepath.Join(src, "keys")
+	must(t, os.RemoveAll(keys))
+	rs.staged = func(s string) { must(t, asAlice(t, "mv "+s+" "+keys)) }
+	rs.policy = overwriteAlways
+	must(t, rs.inPlace([]string{"src/keys"}))
+	if len(rs.res.Failed) != 1 || !strings.Contains(rs.res.Failed[0].Reason, "staging directory") {
+		t.Fatalf("failed %+v, want the moved staging directory refused as keys", rs.res.Failed)
+	}
+}

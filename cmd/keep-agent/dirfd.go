@@ -312,11 +312,12 @@ func makeStage(dir int, dirPath string) (fd int, name string, err error) {
 	}
 	// Exchanged between the mkdir and the open for another directory
 	// of this process's owner (a user can rename root's directories in
-	// their own)? Then it is not empty, or was born before the mkdir.
+	// their own)? Refused unless it is as closed to others as a new one
+	// (no group or other bits, empty), and not born before the mkdir.
 	var st, proc unix.Stat_t
 	var sx unix.Statx_t
 	born := unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_BTIME, &sx)
-	if err := unix.Fstat(fd, &st); err != nil || st.Uid != uint32(os.Geteuid()) || len(listFd(fd)) != 0 ||
+	if err := unix.Fstat(fd, &st); err != nil || st.Uid != uint32(os.Geteuid()) || st.Mode&0o077 != 0 || st.Nlink > 2 || len(listFd(fd)) != 0 ||
 		(born == nil && sx.Mask&unix.STATX_BTIME != 0 && time.Unix(sx.Btime.Sec, int64(sx.Btime.Nsec)).Before(before)) {
 		_ = unix.Close(fd)
 		return -1, "", fmt.Errorf("staging directory %s was replaced while it was made (by another user?): restore refused", filepath.Join(dirPath, name))

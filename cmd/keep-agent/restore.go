@@ -171,7 +171,8 @@ type restorer struct {
 
 	res                     restore.Result
 	written, replaced, kept int
-	aside                   []string // directories replaced by files, as root: renamed to these
+	aside                   []string    // directories replaced by files, as root: renamed to these
+	stages                  [][2]uint64 // the staging directories in use: device, inode
 }
 
 func (r *restorer) add(res *restore.Result) {
@@ -299,7 +300,17 @@ func (r *restorer) inPlace(subs []string) error {
 		if dst == parent {
 			name = "."
 		}
-		err = r.stageAndMerge([]string{sub}, fd, parent, name, true)
+		into, intoPath := fd, parent
+		if m := r.mountAt(fd, name, sub); m >= 0 {
+			// dst is a mount point (a home that is its own filesystem):
+			// staged on it, not on the filesystem above, where all of it
+			// would be restored once for nothing.
+			into, intoPath, name = m, dst, "."
+		}
+		err = r.stageAndMerge([]string{sub}, into, intoPath, name, true)
+		if into != fd {
+			_ = unix.Close(into)
+		}
 		_ = unix.Close(fd)
 		if errors.As(err, &refused) {
 			r.fail("/"+sub, err.Error())
@@ -308,6 +319,31 @@ func (r *restorer) inPlace(subs []string) error {
 		}
 	}
 	return nil
+}
+
+// mountAt returns name in the directory open as dir, open, if it is a
+// directory on another mount whose owner is the snapshot's for sub; else
+// -1.
+func (r *restorer) mountAt(dir int, name, sub string) int {
+	if name == "." {
+		return -1
+	}
+	var st unix.Stat_t
+	if unix.Fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return -1
+	}
+	fd, err := unix.Openat(dir, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1
+	}
+	var now, d unix.Stat_t
+	n, nerr := restore.FindNode(r.ctx, r.g, r.snap, sub)
+	if unix.Fstat(fd, &now) != nil || now.Ino != st.Ino || now.Dev != st.Dev || unix.Fstat(dir, &d) != nil ||
+		(d.Dev == now.Dev && sameMount(dir, name, dir)) || nerr != nil || n.UID != now.Uid || onFUSE(fd) {
+		_ = unix.Close(fd)
+		return -1
+	}
+	return fd
 }
 
 // backedUp reports whether the directory at path (as given, on this
@@ -332,9 +368,9 @@ func (r *restorer) backedUp(p string, fd int, st *unix.Stat_t) bool {
 
 // sameDir reports whether the directory name in the one open as dir
 // (name "": dir itself), of stat st, is the snapshot's directory at sub:
-// the same inode and owner, and born before the backup began (where the
-// filesystem says when a file was born: an inode number is reused at
-// once, so a directory made since can have the old one's).
+// the same inode and owner, and born before the backup began (an inode
+// number is reused at once, so a directory made since can have the old
+// one's; where the filesystem has no birth times, never the same).
 func (r *restorer) sameDir(sub string, dir int, name string, st *unix.Stat_t) bool {
 	n, err := restore.FindNode(r.ctx, r.g, r.snap, sub)
 	if err != nil || n.Type != tree.Dir || n.Inode != st.Ino || n.UID != st.Uid {
@@ -348,7 +384,9 @@ func (r *restorer) sameDir(sub string, dir int, name string, st *unix.Stat_t) bo
 	if unix.Statx(dir, name, flags, unix.STATX_BTIME|unix.STATX_INO, &sx) != nil || sx.Ino != st.Ino {
 		return false
 	}
-	return sx.Mask&unix.STATX_BTIME == 0 || time.Unix(sx.Btime.Sec, int64(sx.Btime.Nsec)).Before(r.snap.Time)
+	// Without a birth time (ext4 with 128-byte inodes, ext3, XFS v4) a
+	// reused inode number cannot be told from the old: not the same.
+	return sx.Mask&unix.STATX_BTIME != 0 && time.Unix(sx.Btime.Sec, int64(sx.Btime.Nsec)).Before(r.snap.Time)
 }
 
 // copyXattrs makes dst's extended attributes (POSIX ACLs among them)
@@ -429,6 +467,12 @@ func (r *restorer) stageAndMerge(subs []string, dir int, dirPath, to string, cou
 		return err
 	}
 	defer removeStage(sp, stage, name)
+	var sst unix.Stat_t
+	if err := unix.Fstat(stage, &sst); err != nil {
+		return err
+	}
+	r.stages = append(r.stages, [2]uint64{sst.Dev, sst.Ino})
+	defer func() { r.stages = r.stages[:len(r.stages)-1] }()
 	if r.staged != nil {
 		r.staged(filepath.Join(spPath, name))
 	}
@@ -604,6 +648,11 @@ func (r *restorer) merge(sdir int, name string, ddir int, dname, dpath, shown st
 // it there (movable), it must be the very directory that was backed up
 // (its inode): not root's ~/.ssh renamed onto the name of root's ~/logs.
 func (r *restorer) untrusted(ddir int, dname string, ds, ss *unix.Stat_t, shown string) string {
+	for _, st := range r.stages {
+		if st == [2]uint64{ds.Dev, ds.Ino} {
+			return "is this restore's staging directory, moved there"
+		}
+	}
 	if ds.Uid != ss.Uid {
 		return fmt.Sprintf("exists owned by uid %d, not by the snapshot's uid %d (its items would be theirs to read)", ds.Uid, ss.Uid)
 	}
