@@ -371,26 +371,17 @@ func TestFileInRootDirOfUser(t *testing.T) {
 // root's and checked new; the restore goes in (it was refused), and alice
 // moving the staging directory onto the merged name gets it left alone.
 func TestHomeOnOwnFilesystem(t *testing.T) {
-	_, src, _, _ := aliceHome(t)
-	must(t, os.RemoveAll(src))
-	must(t, os.Mkdir(src, 0o755))
-	if err := unix.Mount("tmpfs", src, "tmpfs", 0, "size=16m,mode=0755,uid=1000,gid=1000"); err != nil {
-		t.Fatalf("mount a tmpfs on %s (the test needs root): %v", src, err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(src, unix.MNT_DETACH) })
-	must(t, asAlice(t, "mkdir -p "+src+"/www && echo page > "+src+"/www/index.html"))
-	r := newTestRepo(t)
-	res, err := backup.Run(context.Background(), r, []string{src}, backup.Options{Hostname: "h"})
-	must(t, err)
+	src, rs := ownHome(t)
+	snap := rs.snap
 	must(t, os.Remove(filepath.Join(src, "www", "index.html")))
-	rs := &restorer{ctx: context.Background(), g: r, snap: res.Snapshot, policy: overwriteNever}
+	rs.policy = overwriteNever
 	must(t, rs.inPlace([]string{"src/www/index.html"}))
 	if b, err := os.ReadFile(filepath.Join(src, "www", "index.html")); err != nil || string(b) != "page\n" || len(rs.res.Failed) != 0 {
 		t.Fatalf("index.html: %q %v, failed %+v", b, err, rs.res.Failed)
 	}
 	// alice renames the staging directory (in src, her filesystem's
 	// root) onto the name being merged: left alone, reported.
-	rs = &restorer{ctx: context.Background(), g: r, snap: res.Snapshot, policy: overwriteAlways}
+	rs = &restorer{ctx: context.Background(), g: rs.g, snap: snap, policy: overwriteAlways}
 	rs.staged = func(s string) {
 		if filepath.Dir(s) != src {
 			t.Errorf("staging directory %s, want one in %s", s, src)
@@ -478,10 +469,7 @@ func ownHome(t *testing.T) (src string, rs *restorer) {
 	_, src, _, _ = aliceHome(t)
 	must(t, os.RemoveAll(src))
 	must(t, os.Mkdir(src, 0o755))
-	if err := unix.Mount("tmpfs", src, "tmpfs", 0, "size=16m,mode=0755,uid=1000,gid=1000"); err != nil {
-		t.Fatalf("mount a tmpfs on %s (the test needs root): %v", src, err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(src, unix.MNT_DETACH) })
+	mountTmpfs(t, src, "mode=0755,uid=1000,gid=1000")
 	must(t, asAlice(t, "mkdir -p "+src+"/www && echo page > "+src+"/www/index.html"))
 	must(t, os.Mkdir(filepath.Join(src, "keys"), 0o700))
 	must(t, os.WriteFile(filepath.Join(src, "keys", "f"), []byte("root's keys"), 0o644))

@@ -60,6 +60,20 @@ func movable(e, d *unix.Stat_t) bool {
 		(d.Mode&0o022 != 0 && d.Mode&unix.S_ISVTX == 0)
 }
 
+// followRefused says why a restore as root does not follow the symlink
+// at path (of stat link, in the directory of stat dir), or nil: it is
+// another user's (it could point anywhere), or root's in a directory
+// others can change (it may have been moved there).
+func followRefused(path string, link, dir *unix.Stat_t) error {
+	switch {
+	case link.Uid != 0:
+		return &refusedError{path: path, reason: fmt.Sprintf("is a symlink owned by uid %d: a restore as root does not write through another user's link (it could point anywhere)", link.Uid)}
+	case !rootOnly(dir):
+		return &refusedError{path: path, reason: fmt.Sprintf("is a symlink in a directory (uid %d, mode %04o) others can change: it may have been moved there, and a restore as root does not follow it", dir.Uid, dir.Mode&0o7777)}
+	}
+	return nil
+}
+
 // onFUSE reports whether fd is on a FUSE filesystem.
 func onFUSE(fd int) bool {
 	var fs unix.Statfs_t
@@ -147,13 +161,14 @@ func openDest(p string, trust func(path string, fd int, st *unix.Stat_t) bool) (
 		case unix.S_IFLNK:
 			target, err := readlinkFd(next)
 			_ = unix.Close(next)
+			if err == nil && asRoot {
+				err = followRefused(here, &st, &cur)
+			}
 			switch {
+			case errors.As(err, new(*refusedError)):
+				return fail(err)
 			case err != nil:
 				return fail(&fs.PathError{Op: "readlink", Path: here, Err: err})
-			case asRoot && st.Uid != 0:
-				return fail(&refusedError{path: here, reason: fmt.Sprintf("is a symlink owned by uid %d: a restore as root does not write through another user's link (it could point anywhere)", st.Uid)})
-			case asRoot && !rootOnly(&cur):
-				return fail(&refusedError{path: here, reason: fmt.Sprintf("is a symlink in a directory (uid %d, mode %04o) others can change: it may have been moved there, and a restore as root does not follow it", cur.Uid, cur.Mode&0o7777)})
 			case links == 40:
 				return fail(&fs.PathError{Op: "open", Path: p, Err: unix.ELOOP})
 			}

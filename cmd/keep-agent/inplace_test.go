@@ -128,10 +128,7 @@ func TestInPlaceAcrossMountPoint(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "src")
 	data := filepath.Join(src, "data")
 	must(t, os.MkdirAll(data, 0o755))
-	if err := unix.Mount("tmpfs", data, "tmpfs", 0, "size=16m"); err != nil {
-		t.Fatalf("mount a tmpfs on %s (the test needs root): %v", data, err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(data, unix.MNT_DETACH) })
+	mountTmpfs(t, data, "")
 	must(t, os.MkdirAll(filepath.Join(data, "inner"), 0o755))
 	must(t, os.WriteFile(filepath.Join(data, "inner", "f"), []byte("below the mount"), 0o644))
 	must(t, os.WriteFile(filepath.Join(src, "top"), []byte("above"), 0o644))
@@ -158,6 +155,16 @@ func TestInPlaceAcrossMountPoint(t *testing.T) {
 			}
 		}
 	}
+}
+
+// mountTmpfs mounts a 16 MiB tmpfs with opts (comma-separated, "" none)
+// on dir until the test ends. It needs root, as make test runs.
+func mountTmpfs(t *testing.T, dir, opts string) {
+	t.Helper()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, strings.TrimSuffix("size=16m,"+opts, ",")); err != nil {
+		t.Fatalf("mount a tmpfs on %s (the test needs root): %v", dir, err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
 }
 
 // newTestRepo makes a repository in a temporary directory.
@@ -258,10 +265,7 @@ func TestWorldWritableMountRefused(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "src")
 	data := filepath.Join(src, "data")
 	must(t, os.MkdirAll(data, 0o755))
-	if err := unix.Mount("tmpfs", data, "tmpfs", 0, "size=16m,mode=0777"); err != nil {
-		t.Fatalf("mount a tmpfs on %s (the test needs root): %v", data, err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(data, unix.MNT_DETACH) })
+	mountTmpfs(t, data, "mode=0777")
 	must(t, os.WriteFile(filepath.Join(data, "f"), []byte("below"), 0o644))
 	must(t, os.WriteFile(filepath.Join(src, "top"), []byte("above"), 0o644))
 	res, err := backup.Run(ctx, r, []string{src}, backup.Options{Hostname: "h"})

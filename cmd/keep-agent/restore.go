@@ -229,15 +229,16 @@ func resolveLast(p string) (int, string, error) {
 		}
 		target, rerr := readlinkAt(dir, name)
 		ferr := unix.Fstat(dir, &dst)
+		if rerr == nil && ferr == nil {
+			ferr = followRefused(p, &st, &dst)
+		}
 		real, _ := os.Readlink(fdPath(dir)) // the directory's own path, symlinks resolved
 		_ = unix.Close(dir)
 		switch {
+		case errors.As(ferr, new(*refusedError)):
+			return -1, "", ferr
 		case rerr != nil || ferr != nil:
 			return -1, "", fmt.Errorf("%s: %w", p, cmp.Or(rerr, ferr))
-		case st.Uid != 0:
-			return -1, "", &refusedError{path: p, reason: fmt.Sprintf("is a symlink owned by uid %d: a restore as root does not write through another user's link (it could point anywhere)", st.Uid)}
-		case !rootOnly(&dst):
-			return -1, "", &refusedError{path: p, reason: "is a symlink in a directory others can change: it may have been moved there, and a restore as root does not follow it"}
 		case links == 40:
 			return -1, "", &fs.PathError{Op: "open", Path: p, Err: unix.ELOOP}
 		}
