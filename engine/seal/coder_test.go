@@ -112,6 +112,35 @@ func TestDecodeRefuses(t *testing.T) {
 	}
 }
 
+// TestDecodeKeepsCapacity: a blob decoded into a buffer with room to
+// spare comes back in that buffer with all of its capacity, so a caller
+// reusing it (a restore worker) decodes the next, larger blob in place.
+// The decoder's limit is a slice capped at the blob's size; returning
+// that slice cost a restore an allocation for most of its chunks.
+func TestDecodeKeepsCapacity(t *testing.T) {
+	c, err := NewCoder(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	small, large := corpus.Text(3, 256<<10), corpus.Text(4, 1<<20)
+	buf := make([]byte, 0, 2<<20)
+	for _, p := range [][]byte{small, large, machineCode(t, 512<<10)} {
+		codec, enc := c.Encode(nil, p)
+		if codec == CodecNone {
+			t.Fatalf("%d bytes not compressed", len(p))
+		}
+		out, err := c.Decode(buf[:0], codec, enc, MaxSize)
+		if err != nil || !bytes.Equal(out, p) {
+			t.Fatalf("Decode (%v): %v, equal %v", codec, err, bytes.Equal(out, p))
+		}
+		if cap(out) != cap(buf) || &out[0] != &buf[:1][0] {
+			t.Fatalf("Decode (%v) of %d bytes into a buffer of %d: capacity %d, same buffer %v", codec, len(p), cap(buf), cap(out), &out[0] == &buf[:1][0])
+		}
+		buf = out
+	}
+}
+
 // FuzzDecode: a payload from the wire (an agent's PutBlob, a vault's
 // reply) never panics the decoder, never yields more than the limit and
 // fails only with ErrCorrupt or ErrTooLarge, dst unchanged.

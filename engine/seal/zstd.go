@@ -56,11 +56,25 @@ func (c *Coder) decompress(dst, comp []byte, limit int) ([]byte, error) {
 const smallFrameCap = 4 << 10
 
 // decodeInto decodes comp after dst[:n] into at most room more bytes.
+// The result keeps the whole capacity of the buffer it was decoded into:
+// the capped slice the decoder is given (its limit) must not become the
+// caller's buffer, or a caller that reuses it (a restore worker, the
+// vault checking what agents send) would allocate anew for every blob
+// larger than the last, which was a third of a restore's allocations.
 func (c *Coder) decodeInto(dst, comp []byte, n, room int) ([]byte, error) {
 	out := dst
 	if cap(out)-n < room {
 		out = make([]byte, n, n+room)
 		copy(out, dst)
 	}
-	return c.dec.DecodeAll(comp, out[:n:n+room])
+	res, err := c.dec.DecodeAll(comp, out[:n:n+room])
+	if err == nil && sameArray(res, out) {
+		res = out[:len(res)]
+	}
+	return res, err
+}
+
+// sameArray reports whether a and b begin at the same element.
+func sameArray(a, b []byte) bool {
+	return cap(a) > 0 && cap(b) > 0 && &a[:1][0] == &b[:1][0]
 }
