@@ -9,7 +9,8 @@
 // drops untouched data after ~30 s); dirty pages are synced, untimed, after
 // every step so no tool pays for another's writeback. Every restore is
 // compared with gen2 (entries, types, modes, symlinks, contents); a mismatch
-// fails the run. Restore outputs are deleted only after all tools restored.
+// fails the run. Every restore goes into a fresh filesystem of its own
+// (restorefs.go), removed only after all tools restored.
 //
 // All tools back up the same live tree: gen1 is copied once per repetition,
 // every tool backs it up, then it is changed into gen2 in place (the same
@@ -129,7 +130,14 @@ func main() {
 	buildOnly := flag.Bool("build-only", false, "build (or find cached) corpora and exit")
 	flag.Float64Var(&vmSkew, "vm-write-skew", 1, "image gen2 write sizes 4 KiB·2^k, k=0..8, P(k) ∝ 2^(-skew·k)")
 	keepSource := flag.String("keep-source", "", "what keepbench was built from (run.sh sets it)")
+	flag.StringVar(&restoreFS, "restore-fs", "ext4", `restore into a fresh filesystem of this type per tool and step, loop-mounted (root), or "" for the work directory's`)
 	flag.Parse()
+	if restoreFS != "" && restoreFS != "ext4" {
+		fatalf("-restore-fs %q: use ext4 or \"\"", restoreFS)
+	}
+	if restoreFS != "" && os.Geteuid() != 0 {
+		fatalf("-restore-fs %s loop-mounts a fresh filesystem for every restore, which needs root: run as root, or with -restore-fs \"\" to restore into the work directory", restoreFS)
+	}
 	if *quick {
 		*fsSize, *vmSize = "100MiB", "256MiB"
 	}
@@ -187,7 +195,8 @@ func main() {
 	res.Machine = machineInfo()
 	res.Params = map[string]string{"fs_size": *fsSize, "vm_size": *vmSize, "seed": fmt.Sprint(*seed),
 		"reps": fmt.Sprint(*reps), "corpora": *corpora, "quick": fmt.Sprint(*quick), "work": work,
-		"vm_write_skew": fmt.Sprint(vmSkew), "keep_source": *keepSource}
+		"vm_write_skew": fmt.Sprint(vmSkew), "keep_source": *keepSource,
+		"restore_fs": restoreFS}
 	res.Corpora = map[string]*corpus.Info{}
 	res.Changes = map[string]any{}
 	res.Compare = map[string]*corpus.Diff{}
@@ -290,7 +299,7 @@ func runCorpus(c, dir string, info *corpus.Info, tools []tool, reps int, seed ui
 				target: filepath.Join(work, "restore", c, fmt.Sprintf("%s-r%d", t.name, rep))}
 			must(os.RemoveAll(j.repo))
 			must(os.RemoveAll(j.aux))
-			must(os.RemoveAll(j.target))
+			must(clearTarget(j.target))
 			must(os.MkdirAll(filepath.Dir(j.repo), 0o755))
 			must(os.MkdirAll(j.aux, 0o755))
 			jobs[t.name] = j
@@ -341,7 +350,7 @@ func runCorpus(c, dir string, info *corpus.Info, tools []tool, reps int, seed ui
 		}
 		for _, t := range order {
 			j := jobs[t.name]
-			must(os.MkdirAll(j.target, 0o755))
+			must(prepareTarget(j.target, gen2Bytes))
 			_, err := corpus.Warm(j.repo)
 			must(err)
 			timed(t, j, rep, "restore", t.restore(j), gen2Bytes)
@@ -362,6 +371,10 @@ func runCorpus(c, dir string, info *corpus.Info, tools []tool, reps int, seed ui
 			}
 			logf("%s %s: restore matches gen2 (%d entries, %.0f MiB; %d mtimes differ)", c, t.name, d.Entries, mib(d.Bytes), d.MtimeMismatch)
 		}
+		// The restores' own filesystems go once compared (their
+		// images are single files: deleting them costs the next
+		// steps no inode scans).
+		must(unmountTargets())
 		if !keepRepos {
 			for _, j := range jobs {
 				os.RemoveAll(j.repo)
